@@ -1,0 +1,206 @@
+"""Compile a network into a real ``torch.nn.Module``: a ``torch.fx.GraphModule`` whose
+``forward`` is straight-line generated code (no per-node interpreter loop) and whose
+submodules are named after the nodes (see :mod:`builder.names`)."""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import fx, nn
+
+from builder.catalog import Catalog, Shape
+from builder.errors import GraphInvalidError
+from builder.layers import CATALOG
+from builder.names import attribute_names, sanitize
+from builder.shapes import NodeInfo, infer
+from graph.document import Network
+
+
+class Emitter:
+    """What a layer's ``emit`` function uses to add its operations to the fx graph."""
+
+    def __init__(self, graph: fx.Graph, attr: str):
+        self.graph = graph
+        self.attr = attr
+
+    def call(self, *args: Any, **kwargs: Any) -> fx.Node:
+        """Call this node's own module."""
+        return self.graph.call_module(self.attr, args, kwargs)
+
+    def fn(self, function: Any, *args: Any, **kwargs: Any) -> fx.Node:
+        return self.graph.call_function(function, args, kwargs)
+
+    def method(self, name: str, *args: Any, **kwargs: Any) -> fx.Node:
+        return self.graph.call_method(name, args, kwargs)
+
+    def item(self, value: fx.Node, index: Any) -> fx.Node:
+        return self.graph.call_function(operator.getitem, (value, index))
+
+
+def _default_emit(e: Emitter, p: Any, xs: dict[str, fx.Node], shapes: Any, wanted: set[str]) -> dict[str, fx.Node]:
+    return {"out": e.call(xs["in"])}
+
+
+def apply_init(module: nn.Module, scheme: str) -> None:
+    """Initialise ``module``'s weights (tensors of 2+ dims) and biases with ``scheme``."""
+    if scheme == "default":
+        return
+    params = dict(module.named_parameters())
+    with torch.no_grad():
+        for name, tensor in params.items():
+            is_weight = tensor.dim() >= 2
+            if scheme == "zeros":
+                nn.init.zeros_(tensor)
+            elif scheme == "uniform":
+                weight = tensor if is_weight else params.get(name.replace("bias", "weight"))
+                fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0] if weight is not None else tensor.numel()
+                bound = 1.0 / max(fan_in, 1) ** 0.5
+                nn.init.uniform_(tensor, -bound, bound)
+            elif not is_weight:
+                nn.init.zeros_(tensor)
+            elif scheme == "xavier_normal":
+                nn.init.xavier_normal_(tensor)
+            elif scheme == "xavier_uniform":
+                nn.init.xavier_uniform_(tensor)
+            elif scheme == "he_normal":
+                nn.init.kaiming_normal_(tensor, nonlinearity="relu")
+            elif scheme == "he_uniform":
+                nn.init.kaiming_uniform_(tensor, nonlinearity="relu")
+            else:
+                raise ValueError(f"unknown initialiser {scheme!r}")
+
+
+@dataclass(frozen=True)
+class Port:
+    """A model input or output: the node, its attribute-style name and its shape."""
+
+    node_id: str
+    name: str
+    shape: Shape
+
+
+def class_name(name: str) -> str:
+    """``'main'`` -> ``'Main'``, ``'my gan'`` -> ``'MyGan'``."""
+    text = "".join(part[:1].upper() + part[1:] for part in sanitize(name).split("_") if part)
+    return text if text.isidentifier() and not text[0].isdigit() else f"Net{text}"
+
+
+def live_nodes(net: Network) -> set[str]:
+    """Nodes that feed some Output (the others are not compiled)."""
+    outputs = [n for n in net.nodes if net.type_of(n) == "Output"]
+    live: set[str] = set(outputs)
+    for n in outputs:
+        live |= nx.ancestors(net.graph, n)
+    return live
+
+
+def check_compilable(net: Network, results: dict[str, NodeInfo] | None = None) -> dict[str, NodeInfo]:
+    """Shape-check ``net`` and raise :class:`GraphInvalidError` if it cannot be compiled."""
+    results = infer(net) if results is None else results
+    problems: list[tuple[str, str]] = []
+    if not any(net.type_of(n) == "Input" for n in net.nodes):
+        problems.append(("", "it has no Input layer: add one from the palette and set its shape"))
+    if not any(net.type_of(n) == "Output" for n in net.nodes):
+        problems.append(("", "it has no Output layer: add one after the last layer"))
+    live = live_nodes(net)
+    for n in net.nodes:
+        if n in live and results[n].status == "error":
+            problems.append((net.name_of(n), results[n].message))
+    if problems:
+        raise GraphInvalidError(net.name, problems)
+    return results
+
+
+def compile_network(
+    net: Network,
+    seed: int | None = None,
+    catalog: Catalog = CATALOG,
+    name: str | None = None,
+) -> fx.GraphModule:
+    """Build ``net`` as a ``GraphModule``. With ``seed``, weight initialisation is
+    reproducible and the global RNG is left untouched.
+
+    ``module.meta["inputs"]`` / ``["outputs"]`` list the :class:`Port`\\ s in forward's
+    argument / return order; several outputs are returned as a tuple.
+    """
+    results = check_compilable(net)
+    live = live_nodes(net)
+    attrs = attribute_names(net)
+    order = [n for n in net.topological_order() if n in live]
+    graph = fx.Graph()
+    root = nn.Module()
+    values: dict[tuple[str, str], fx.Node] = {}
+    inputs = [n for n in net.nodes if net.type_of(n) == "Input"]
+    outputs = [n for n in net.nodes if net.type_of(n) == "Output"]
+    for n in inputs:  # placeholders first, in the order the user added the inputs
+        values[(n, "out")] = graph.placeholder(attrs[n])
+
+    rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+    with rng:
+        if seed is not None:
+            torch.manual_seed(seed)
+        for n in order:
+            type_id = net.type_of(n)
+            if type_id in ("Input", "Output"):
+                continue
+            spec = catalog[type_id]
+            params = net.params_of(n)
+            shapes = results[n].inputs
+            xs = {e.dst_port: values[(e.src, e.src_port)] for e in net.in_edges(n)}
+            wanted = {e.src_port for e in net.out_edges(n) if e.dst in live}
+            emitter = Emitter(graph, attrs[n])
+            if spec.ctor is not None:
+                module = spec.ctor(params, shapes).build()
+                if "init" in params:
+                    apply_init(module, params["init"])
+                root.add_module(attrs[n], module)
+                emit = spec.emit or _default_emit
+            elif spec.emit is not None:
+                emit = spec.emit
+            else:
+                emit = None
+            produced = emit(emitter, params, xs, shapes, wanted) if emit else {"out": xs["in"]}
+            for port, value in produced.items():
+                values[(n, port)] = value
+
+    result_nodes = []
+    for n in outputs:
+        (edge,) = net.in_edges(n)
+        result_nodes.append(values[(edge.src, edge.src_port)])
+    graph.output(result_nodes[0] if len(result_nodes) == 1 else tuple(result_nodes))
+    module = fx.GraphModule(root, graph, class_name=class_name(name or net.name))
+    module.graph.eliminate_dead_code()  # e.g. an LSTM's unused final state
+    module.graph.lint()
+    module.recompile()
+    module.meta["inputs"] = [Port(n, attrs[n], results[n].outputs["out"]) for n in inputs]
+    module.meta["outputs"] = [Port(n, attrs[n], results[n].inputs["in"]) for n in outputs]
+    return module
+
+
+def example_inputs(module: fx.GraphModule, batch: int = 2, net: Network | None = None, seed: int = 0) -> list[torch.Tensor]:
+    """Random tensors matching the compiled module's inputs (token ids stay below every
+    consuming Embedding's vocabulary size)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for port in module.meta["inputs"]:
+        dims = (batch, *port.shape[1:])
+        if port.shape.dtype == "int64":
+            high = _vocab(net, port.node_id) if net is not None else 2
+            out.append(torch.randint(0, high, dims, generator=gen))
+        else:
+            out.append(torch.randn(dims, generator=gen))
+    return out
+
+
+def _vocab(net: Network, node_id: str) -> int:
+    sizes = [
+        net.params_of(d)["num_embeddings"]
+        for d in net.descendants([node_id])
+        if net.type_of(d) == "Embedding"
+    ]
+    return min(sizes) if sizes else 2

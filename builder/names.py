@@ -1,0 +1,54 @@
+"""Legal, unique Python identifiers from user-visible node names.
+
+Compiled modules and exported scripts use the same mapping, so a compiled model's
+``state_dict`` keys are the exported module's attribute names.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import unicodedata
+
+from torch import fx, nn
+
+from graph.document import Network
+
+# Attribute names that would shadow what nn.Module / GraphModule / the generated code need.
+_RESERVED = {n for n in dir(fx.GraphModule) if not n.startswith("__")} | {
+    "self",
+    "torch",
+    "nn",
+    "F",
+    "x",
+}
+
+
+def sanitize(name: str) -> str:
+    """``'1 conv'`` -> ``'l_1_conv'``, ``'class'`` -> ``'class_'``, ``'Größe'`` -> ``'grosse'``."""
+    text = unicodedata.normalize("NFKD", name.replace("ß", "ss"))
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"[^0-9a-zA-Z_]+", "_", text).strip("_")
+    text = re.sub(r"_+", "_", text)
+    if not text:
+        text = "layer"
+    if text[0].isdigit():
+        text = f"l_{text}"
+    if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in _RESERVED or hasattr(nn.Module, text):
+        text = f"{text}_"
+    return text
+
+
+def attribute_names(net: Network) -> dict[str, str]:
+    """``{node_id: identifier}``, unique within the network, stable in insertion order."""
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for node_id in net.nodes:
+        base = sanitize(net.name_of(node_id))
+        name, i = base, 1
+        while name in taken:
+            name = f"{base}_{i}"
+            i += 1
+        taken.add(name)
+        out[node_id] = name
+    return out

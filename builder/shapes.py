@@ -1,0 +1,163 @@
+"""Shape inference: every edge's tensor shape (symbolic batch ``N``), every node's parameter
+count, and for every bad node a message that names it and says what to do.
+
+:class:`ShapeChecker` listens to a network's events and re-checks incrementally: an edit
+marks its node dirty, and :meth:`ShapeChecker.check` recomputes only nodes downstream of a
+dirty node, stopping early where a node's result did not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from builder.catalog import Catalog, Shape
+from builder.errors import LayerShapeError
+from builder.layers import CATALOG
+from graph.document import (
+    EdgeAdded,
+    EdgeRemoved,
+    Event,
+    Network,
+    NodeAdded,
+    NodeRemoved,
+    NodeRenamed,
+    ParamChanged,
+)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """The result of checking one node.
+
+    ``status`` is ``ok``, ``error`` (this node is wrong: ``message`` says why and what to
+    do) or ``blocked`` (an upstream node is wrong, so this one cannot be checked yet).
+    """
+
+    status: str
+    outputs: dict[str, Shape] = field(default_factory=dict)
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    params: int = 0
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def label(net: Network, node_id: str) -> str:
+    """``Linear 'fc2'``: how messages name a node."""
+    return f"{net.type_of(node_id)} '{net.name_of(node_id)}'"
+
+
+def check_node(net: Network, node_id: str, results: dict[str, NodeInfo], catalog: Catalog = CATALOG) -> NodeInfo:
+    """Check one node given the results of its predecessors."""
+    spec = catalog[net.type_of(node_id)]
+    params = net.params_of(node_id)
+    incoming = {e.dst_port: e for e in net.in_edges(node_id)}
+    shapes: dict[str, Shape] = {}
+    for port in spec.input_ports(params):
+        edge = incoming.get(port)
+        if edge is None:
+            if port in spec.optional_inputs:
+                continue
+            where = f" '{port}'" if port != "in" else ""
+            return NodeInfo(
+                "error",
+                message=f"{label(net, node_id)} has nothing connected to its input{where}: connect a layer to it",
+            )
+        src = results.get(edge.src)
+        if src is None or not src.ok:
+            return NodeInfo("blocked", message=f"waiting for '{net.name_of(edge.src)}' to be fixed")
+        shapes[port] = src.outputs[edge.src_port]
+    try:
+        outputs = spec.infer_shapes(params, shapes)
+        count = spec.param_count(params, shapes)
+    except LayerShapeError as exc:
+        return NodeInfo("error", inputs=shapes, message=f"{label(net, node_id)} {exc}")
+    except Exception as exc:  # a rule that cannot cope with a strange input must not crash the editor
+        return NodeInfo(
+            "error", inputs=shapes, message=f"{label(net, node_id)} cannot handle inputs {_fmt(shapes)} ({exc})"
+        )
+    return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
+
+
+def _fmt(shapes: dict[str, Shape]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in shapes.items())
+
+
+class ShapeChecker:
+    """Keeps shape-inference results of one network up to date, incrementally."""
+
+    def __init__(self, net: Network, catalog: Catalog = CATALOG):
+        self.net = net
+        self.catalog = catalog
+        self.results: dict[str, NodeInfo] = {}
+        self._dirty: set[str] = set(net.nodes)
+        self.last_checked = 0  # nodes recomputed by the last check(), for tests and benches
+        self._unsubscribe = net.subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, (NodeAdded, ParamChanged, NodeRenamed)):
+            self._dirty.add(event.node_id)
+        elif isinstance(event, (EdgeAdded, EdgeRemoved)):
+            self._dirty.add(event.edge.dst)
+        elif isinstance(event, NodeRemoved):
+            self.results.pop(event.node_id, None)
+            self._dirty.discard(event.node_id)
+            # its edges were removed first, each marking its destination dirty
+
+    # ------------------------------------------------------------------ checking
+    def check(self) -> dict[str, NodeInfo]:
+        """Bring results up to date; returns ``{node_id: NodeInfo}`` for every node."""
+        dirty = {n for n in self._dirty if n in self.net}
+        self._dirty.clear()
+        self.last_checked = 0
+        if not dirty:
+            return self.results
+        affected = self.net.descendants(dirty)
+        if len(affected) == len(self.net):
+            order = self.net.topological_order()
+        else:
+            order = list(nx.topological_sort(self.net.graph.subgraph(affected)))
+        changed: set[str] = set()
+        for node_id in order:
+            preds = self.net.graph.predecessors(node_id)
+            if node_id not in dirty and not any(p in changed for p in preds):
+                continue  # nothing upstream of it changed after all
+            info = check_node(self.net, node_id, self.results, self.catalog)
+            self.last_checked += 1
+            if self.results.get(node_id) != info:
+                self.results[node_id] = info
+                changed.add(node_id)
+        return self.results
+
+    def edge_shape(self, src: str, src_port: str) -> Shape | None:
+        info = self.check().get(src)
+        return info.outputs.get(src_port) if info is not None and info.ok else None
+
+    def problems(self) -> list[tuple[str, str]]:
+        """``(node_id, message)`` for each node that is wrong itself (not just blocked)."""
+        results = self.check()
+        return [(n, results[n].message) for n in self.net.nodes if results[n].status == "error"]
+
+    def total_params(self) -> int:
+        return sum(info.params for info in self.check().values())
+
+
+def infer(net: Network, catalog: Catalog = CATALOG) -> dict[str, NodeInfo]:
+    """One full, non-incremental check of ``net``."""
+    results: dict[str, NodeInfo] = {}
+    for node_id in net.topological_order():
+        results[node_id] = check_node(net, node_id, results, catalog)
+    return results
+
+
+def describe(shape: Any) -> str:
+    return str(shape) if shape is not None else "?"

@@ -1,0 +1,491 @@
+"""The document: networks of layers held in networkx multigraphs, edited only through methods.
+
+Every edit validates first and changes nothing when it is refused (an :class:`EditError`
+says why). A successful edit emits one plain-Python event to the network's listeners; views
+(the canvas, the shape checker) redraw from events and never edit behind the document's back.
+
+What a layer type is (its ports, its parameters) is not known here: a :class:`LayerSpecs`
+object supplied by the caller answers those questions, so this package needs no torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import networkx as nx
+
+from graph.errors import EditError
+
+MAX_NAME_LENGTH = 100
+
+
+class LayerSpecs(Protocol):
+    """What the document needs to know about layer types (the builder's catalog provides it)."""
+
+    def has_type(self, type_id: str) -> bool: ...
+
+    def default_params(self, type_id: str) -> dict[str, Any]: ...
+
+    def check_param(self, type_id: str, key: str, value: Any) -> Any:
+        """Return the value normalised (e.g. a list made a tuple) or raise ``ValueError``
+        whose message says what is expected, e.g. ``expected a positive integer, got -2``."""
+        ...
+
+    def input_ports(self, type_id: str, params: Mapping[str, Any]) -> list[str]: ...
+
+    def output_ports(self, type_id: str, params: Mapping[str, Any]) -> list[str]: ...
+
+    def default_name(self, type_id: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection from an output port of ``src`` to an input port of ``dst``."""
+
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.src_port}>{self.dst_port}"
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of the events a :class:`Network` emits after a successful edit."""
+
+
+@dataclass(frozen=True)
+class NodeAdded(Event):
+    node_id: str
+
+
+@dataclass(frozen=True)
+class NodeRemoved(Event):
+    node_id: str
+    record: dict[str, Any] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class EdgeAdded(Event):
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class EdgeRemoved(Event):
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class ParamChanged(Event):
+    node_id: str
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class NodeRenamed(Event):
+    node_id: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class NodeMoved(Event):
+    node_id: str
+    old: tuple[float, float]
+    new: tuple[float, float]
+
+
+Listener = Callable[[Event], None]
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` stripped, or raise :class:`EditError` saying what a name must be."""
+    if not isinstance(name, str):
+        raise EditError(f"A name must be text, got {type(name).__name__}")
+    name = name.strip()
+    if not name:
+        raise EditError("A name cannot be empty: type at least one character")
+    if len(name) > MAX_NAME_LENGTH:
+        raise EditError(f"A name can have at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise EditError(f"The name {name!r} contains control characters such as newlines: remove them")
+    return name
+
+
+# ----------------------------------------------------------------------------- network
+
+
+class Network:
+    """One network: a directed multigraph whose nodes are layers and whose edges connect ports.
+
+    Node attributes: ``type`` (layer type id), ``name`` (unique, user-visible), ``params``
+    (dict, every parameter of the type present), ``pos`` (canvas position ``(x, y)``).
+    Edge attributes: ``src_port``, ``dst_port``; the multigraph key is ``Edge.key``.
+    """
+
+    def __init__(self, specs: LayerSpecs, name: str = "main"):
+        self.specs = specs
+        self.name = name
+        self.graph = nx.MultiDiGraph()
+        self._listeners: list[Listener] = []
+        self._ids = itertools.count(1)
+        # Bumped on every edit, so caches (shape inference, compiled models) can tell staleness.
+        self.revision = 0
+        self.structure_revision = 0
+
+    # ------------------------------------------------------------------ listening
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` after every edit; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: Event, structural: bool) -> None:
+        self.revision += 1
+        if structural:
+            self.structure_revision += 1
+        for listener in list(self._listeners):
+            listener(event)
+
+    # ------------------------------------------------------------------ queries
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node ids in insertion order."""
+        return list(self.graph.nodes)
+
+    def node(self, node_id: str) -> Mapping[str, Any]:
+        """A read-only view of a node's attributes (``type``, ``name``, ``params``, ``pos``)."""
+        return MappingProxyType(self._data(node_id))
+
+    def type_of(self, node_id: str) -> str:
+        return self._data(node_id)["type"]
+
+    def name_of(self, node_id: str) -> str:
+        return self._data(node_id)["name"]
+
+    def params_of(self, node_id: str) -> Mapping[str, Any]:
+        return MappingProxyType(self._data(node_id)["params"])
+
+    def pos_of(self, node_id: str) -> tuple[float, float]:
+        return self._data(node_id)["pos"]
+
+    def find(self, name: str) -> str:
+        """The id of the node called ``name``."""
+        for node_id, data in self.graph.nodes(data=True):
+            if data["name"] == name:
+                return node_id
+        raise EditError(f"There is no layer named {name!r} in network {self.name!r}")
+
+    def edges(self) -> list[Edge]:
+        return [_edge(u, v, d) for u, v, d in self.graph.edges(data=True)]
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        self._data(node_id)
+        return [_edge(u, v, d) for u, v, d in self.graph.in_edges(node_id, data=True)]
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        self._data(node_id)
+        return [_edge(u, v, d) for u, v, d in self.graph.out_edges(node_id, data=True)]
+
+    def input_ports(self, node_id: str) -> list[str]:
+        data = self._data(node_id)
+        return self.specs.input_ports(data["type"], data["params"])
+
+    def output_ports(self, node_id: str) -> list[str]:
+        data = self._data(node_id)
+        return self.specs.output_ports(data["type"], data["params"])
+
+    def topological_order(self) -> list[str]:
+        """Nodes so that every edge goes forward; ties keep insertion order (stable names)."""
+        index = {n: i for i, n in enumerate(self.graph.nodes)}
+        return list(nx.lexicographical_topological_sort(self.graph, key=index.__getitem__))
+
+    def descendants(self, node_ids: set[str] | list[str]) -> set[str]:
+        """The given nodes and every node downstream of them."""
+        out: set[str] = set()
+        for n in node_ids:
+            if n in self.graph and n not in out:
+                out.add(n)
+                out |= nx.descendants(self.graph, n)
+        return out
+
+    def _data(self, node_id: str) -> dict[str, Any]:
+        try:
+            return self.graph.nodes[node_id]
+        except KeyError:
+            raise EditError(f"There is no layer with id {node_id!r} in network {self.name!r}") from None
+
+    def unique_name(self, base: str) -> str:
+        """``base`` if unused, else ``base_2``, ``base_3``, ..."""
+        taken = {d["name"] for _, d in self.graph.nodes(data=True)}
+        if base not in taken:
+            return base
+        for i in itertools.count(2):
+            candidate = f"{base}_{i}"
+            if candidate not in taken:
+                return candidate
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ edits
+    def add_node(
+        self,
+        type_id: str,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        pos: tuple[float, float] = (0.0, 0.0),
+        node_id: str | None = None,
+    ) -> str:
+        """Add a layer; missing params take the type's defaults. Returns the node id."""
+        if not isinstance(type_id, str) or not self.specs.has_type(type_id):
+            raise EditError(f"Unknown layer type {type_id!r}: pick one from the layer palette")
+        full = self._checked_params(type_id, name or type_id, params or {})
+        if name is None:
+            name = self.unique_name(self.specs.default_name(type_id))
+        name = check_name(name)
+        self._check_unique(name)
+        if node_id is None:
+            node_id = self._fresh_id()
+        elif not isinstance(node_id, str) or not node_id:
+            raise EditError(f"A node id must be non-empty text, got {node_id!r}")
+        elif node_id in self.graph:
+            raise EditError(f"A layer with id {node_id!r} already exists")
+        pos = _check_pos(pos)
+        self.graph.add_node(node_id, type=type_id, name=name, params=full, pos=pos)
+        self._emit(NodeAdded(node_id), structural=True)
+        return node_id
+
+    def remove_node(self, node_id: str) -> dict[str, Any]:
+        """Remove a layer and its edges; returns a record :meth:`restore_node` puts back."""
+        data = self._data(node_id)
+        record = {
+            "id": node_id,
+            "type": data["type"],
+            "name": data["name"],
+            "params": copy.deepcopy(data["params"]),
+            "pos": data["pos"],
+            "edges": self.in_edges(node_id) + self.out_edges(node_id),
+        }
+        for edge in record["edges"]:
+            self.disconnect(edge)
+        self.graph.remove_node(node_id)
+        self._emit(NodeRemoved(node_id, record), structural=True)
+        return record
+
+    def restore_node(self, record: Mapping[str, Any]) -> str:
+        """Undo :meth:`remove_node`: the same id, name, params, position and edges."""
+        node_id = self.add_node(
+            record["type"], record["name"], record["params"], record["pos"], record["id"]
+        )
+        for edge in record.get("edges", []):
+            self.connect(edge.src, edge.dst, edge.src_port, edge.dst_port)
+        return node_id
+
+    def connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> Edge:
+        """Connect ``src``'s output port to ``dst``'s input port."""
+        src_data, dst_data = self._data(src), self._data(dst)
+        edge = Edge(src, src_port, dst, dst_port)
+        outs = self.specs.output_ports(src_data["type"], src_data["params"])
+        if src_port not in outs:
+            raise EditError(
+                f"{src_data['type']} '{src_data['name']}' has no output port {src_port!r}"
+                f" (it has {_listing(outs)})"
+            )
+        ins = self.specs.input_ports(dst_data["type"], dst_data["params"])
+        if dst_port not in ins:
+            raise EditError(
+                f"{dst_data['type']} '{dst_data['name']}' has no input port {dst_port!r}"
+                f" (it has {_listing(ins)})"
+            )
+        for e in self.in_edges(dst):
+            if e.dst_port == dst_port:
+                other = self.name_of(e.src)
+                raise EditError(
+                    f"Input {dst_port!r} of '{dst_data['name']}' is already connected to"
+                    f" '{other}': disconnect it first or use another input"
+                )
+        if src == dst or nx.has_path(self.graph, dst, src):
+            raise EditError(
+                f"Connecting '{src_data['name']}' to '{dst_data['name']}' would make a cycle:"
+                " a network must flow one way (use a recurrent layer for loops in time)"
+            )
+        self.graph.add_edge(src, dst, key=edge.key, src_port=src_port, dst_port=dst_port)
+        self._emit(EdgeAdded(edge), structural=True)
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        if not self.graph.has_edge(edge.src, edge.dst, key=edge.key):
+            raise EditError("There is no such connection (it may have been removed already)")
+        self.graph.remove_edge(edge.src, edge.dst, key=edge.key)
+        self._emit(EdgeRemoved(edge), structural=True)
+
+    def set_param(self, node_id: str, key: str, value: Any) -> None:
+        data = self._data(node_id)
+        type_id, name = data["type"], data["name"]
+        if key not in data["params"]:
+            raise EditError(f"{type_id} '{name}' has no parameter {key!r}")
+        try:
+            value = self.specs.check_param(type_id, key, value)
+        except ValueError as exc:
+            raise EditError(f"{type_id} '{name}': {key}: {exc}") from None
+        old = data["params"][key]
+        if old == value and type(old) is type(value):
+            return
+        new_params = {**data["params"], key: value}
+        # A param may change the ports (e.g. the number of inputs of Add): keep edges valid.
+        ins = set(self.specs.input_ports(type_id, new_params))
+        outs = set(self.specs.output_ports(type_id, new_params))
+        for e in self.in_edges(node_id):
+            if e.dst_port not in ins:
+                raise EditError(
+                    f"{type_id} '{name}': setting {key} to {value!r} removes input {e.dst_port!r},"
+                    " which is connected: disconnect it first"
+                )
+        for e in self.out_edges(node_id):
+            if e.src_port not in outs:
+                raise EditError(
+                    f"{type_id} '{name}': setting {key} to {value!r} removes output"
+                    f" {e.src_port!r}, which is connected: disconnect it first"
+                )
+        data["params"] = new_params
+        self._emit(ParamChanged(node_id, key, old, value), structural=False)
+
+    def rename(self, node_id: str, name: str) -> None:
+        data = self._data(node_id)
+        name = check_name(name)
+        old = data["name"]
+        if name == old:
+            return
+        self._check_unique(name)
+        data["name"] = name
+        self._emit(NodeRenamed(node_id, old, name), structural=False)
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        data = self._data(node_id)
+        pos = _check_pos(pos)
+        old = data["pos"]
+        if pos == old:
+            return
+        data["pos"] = pos
+        self._emit(NodeMoved(node_id, old, pos), structural=False)
+
+    # ------------------------------------------------------------------ helpers
+    def _checked_params(self, type_id: str, name: str, params: Mapping[str, Any]) -> dict:
+        if not isinstance(params, Mapping):
+            raise EditError(f"{type_id} '{name}': params must be a mapping of names to values")
+        full = dict(self.specs.default_params(type_id))
+        for key, value in params.items():
+            if key not in full:
+                known = _listing(sorted(full)) if full else "no parameters"
+                raise EditError(f"{type_id} '{name}' has no parameter {key!r} (it has {known})")
+            try:
+                full[key] = self.specs.check_param(type_id, key, value)
+            except ValueError as exc:
+                raise EditError(f"{type_id} '{name}': {key}: {exc}") from None
+        return full
+
+    def _check_unique(self, name: str) -> None:
+        for _, data in self.graph.nodes(data=True):
+            if data["name"] == name:
+                raise EditError(f"A layer named {name!r} already exists: choose another name")
+
+    def _fresh_id(self) -> str:
+        while True:
+            candidate = f"n{next(self._ids)}"
+            if candidate not in self.graph:
+                return candidate
+
+    def iter_nodes(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for node_id, data in self.graph.nodes(data=True):
+            yield node_id, MappingProxyType(data)
+
+
+def _edge(u: str, v: str, d: Mapping[str, Any]) -> Edge:
+    return Edge(u, d["src_port"], v, d["dst_port"])
+
+
+def _listing(items: list[str]) -> str:
+    return ", ".join(repr(i) for i in items) if items else "none"
+
+
+def _check_pos(pos: Any) -> tuple[float, float]:
+    try:
+        x, y = pos
+        x, y = float(x), float(y)
+    except (TypeError, ValueError):
+        raise EditError(f"A position must be two numbers (x, y), got {pos!r}") from None
+    if x != x or y != y or abs(x) == float("inf") or abs(y) == float("inf"):
+        raise EditError(f"A position must be finite, got {pos!r}")
+    return (x, y)
+
+
+# ----------------------------------------------------------------------------- project
+
+
+DEFAULT_TRAINING: dict[str, Any] = {
+    "dataset": {"name": "xor"},
+    "loss": "mse",
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "epochs": 100,
+    "batch_size": 32,
+    "seed": 0,
+}
+
+
+class Project:
+    """A project: one or more named networks (a GAN needs two) and a training section."""
+
+    def __init__(self, specs: LayerSpecs, name: str = "Untitled", description: str = ""):
+        self.specs = specs
+        self.name = name
+        self.description = description
+        self.networks: dict[str, Network] = {}
+        self.training: dict[str, Any] = copy.deepcopy(DEFAULT_TRAINING)
+
+    def add_network(self, name: str = "main") -> Network:
+        name = check_name(name)
+        if name in self.networks:
+            raise EditError(f"A network named {name!r} already exists: choose another name")
+        net = Network(self.specs, name)
+        self.networks[name] = net
+        return net
+
+    def remove_network(self, name: str) -> Network:
+        if name not in self.networks:
+            raise EditError(f"There is no network named {name!r}")
+        return self.networks.pop(name)
+
+    def network(self, name: str | None = None) -> Network:
+        """The named network, or the first one when ``name`` is None."""
+        if name is None:
+            if not self.networks:
+                raise EditError("The project has no network: add one first")
+            return next(iter(self.networks.values()))
+        try:
+            return self.networks[name]
+        except KeyError:
+            known = _listing(list(self.networks))
+            raise EditError(f"There is no network named {name!r} (the project has {known})") from None
