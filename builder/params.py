@@ -89,12 +89,14 @@ class Param:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected {self._int_words()}, got {shown}")
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise ValueError(f"expected {self._int_words()}, got {shown}")
+        if self.min is not None and value < self.min:
+            raise ValueError(f"expected {self._int_words(upper=False)}, got {shown}")
+        if self.max is not None and value > self.max:
+            raise ValueError(f"expected an integer <= {self.max:g}, got {shown}")
         return value
 
-    def _int_words(self) -> str:
-        lo, hi = self.min, self.max
+    def _int_words(self, upper: bool = True) -> str:
+        lo, hi = self.min, self.max if upper else None
         if lo == 1 and hi is None:
             return "a positive integer"
         if lo == 0 and hi is None:

@@ -295,8 +295,8 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
         where = [*base, "edges", j]
         missing = [k for k in ("from", "to") if edge[k] not in net]
         for k in missing:
-            reason = "was not loaded (see above)" if edge[k] in ids else "does not exist"
-            problems.append(Problem(json_path([*where, k]), f"node {edge[k]!r} {reason}"))
+            if edge[k] not in ids:  # a node that exists but failed to load is reported already
+                problems.append(Problem(json_path([*where, k]), f"node {edge[k]!r} does not exist"))
         if missing:
             continue
         try:
