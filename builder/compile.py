@@ -58,7 +58,9 @@ def apply_init(module: nn.Module, scheme: str) -> None:
                 nn.init.zeros_(tensor)
             elif scheme == "uniform":
                 weight = tensor if is_weight else params.get(name.replace("bias", "weight"))
-                fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0] if weight is not None else tensor.numel()
+                if weight is None:  # e.g. attention's in_proj_bias beside separate q/k/v weights
+                    weight = next(t for t in params.values() if t.dim() >= 2)
+                fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0]
                 bound = 1.0 / max(fan_in, 1) ** 0.5
                 nn.init.uniform_(tensor, -bound, bound)
             elif not is_weight:

@@ -302,6 +302,7 @@ for _dims, _kind in ((1, "Max"), (2, "Max"), (1, "Avg"), (2, "Avg")):
 
 def _adaptive_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     x = _one(ins)
+    _float_input("AdaptiveAvgPool2d", x)
     _rank(x, (4,), "(N, channels, height, width)", "add a Reshape before it")
     return {"out": Shape((BATCH, x[1], *as_tuple(p["output_size"], 2)))}
 
@@ -356,7 +357,9 @@ def _reshape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
 
 
 def _reshape_emit(e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]) -> dict[str, Any]:
-    return {"out": e.method("reshape", xs["in"], -1, *p["shape"])}
+    # The batch dim is the -1 here, so a -1 in the user's shape is replaced by its inferred size.
+    target = _reshape_infer(p, shapes)["out"][1:]
+    return {"out": e.method("reshape", xs["in"], -1, *target)}
 
 
 add(
@@ -381,6 +384,7 @@ add(
         "During training, zeroes each value with probability p (and scales the rest by"
         " 1/(1-p)); does nothing in evaluation.",
         params=(Param("p", FLOAT, 0.5, "Probability of dropping a value.", min=0.0, max=1.0, exclusive_max=True),),
+        infer=lambda p, ins: _elementwise(p, ins),
         ctor=lambda p, ins: Ctor("torch.nn.Dropout", {"p": p["p"]}),
         default_name="dropout",
     )
@@ -637,6 +641,7 @@ add(
             Param("num_heads", INT, 2, "Parallel attention heads (must divide the features).", min=1, max=1024),
             Param("dropout", FLOAT, 0.0, "Dropout on the attention weights.", min=0.0, max=1.0, exclusive_max=True),
             Param("bias", BOOL, True, "Learn biases in the projections."),
+            INIT,
         ),
         inputs=("query", "key", "value"),
         outputs=("out", "weights"),
@@ -660,7 +665,19 @@ def _merge_ports(p: P) -> list[str]:
 _NUM_INPUTS = Param("num_inputs", INT, 2, "Number of inputs.", min=2, max=8)
 
 
+def _same_dtype(p: P, ins: Shapes) -> None:
+    ports = _merge_ports(p)
+    first = ins[ports[0]]
+    for port in ports[1:]:
+        if ins[port].dtype != first.dtype:
+            raise fail(
+                f"mixes {first.dtype} on '{ports[0]}' with {ins[port].dtype} on '{port}'",
+                "feed token ids through an Embedding first",
+            )
+
+
 def _same_shape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    _same_dtype(p, ins)
     ports = _merge_ports(p)
     first = ins[ports[0]]
     for port in ports[1:]:
@@ -702,6 +719,7 @@ for _tid, _op, _help in (
 
 
 def _concat_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    _same_dtype(p, ins)
     ports = _merge_ports(p)
     first = ins[ports[0]]
     rank = len(first)

@@ -15,7 +15,8 @@ from torch import fx, nn
 from graph.document import Network
 
 # Attribute names that would shadow what nn.Module / GraphModule / the generated code need.
-_RESERVED = {n for n in dir(fx.GraphModule) if not n.startswith("__")} | {
+# An instance, not the class: ``training``, ``meta`` and ``shape_env`` are set in __init__.
+_RESERVED = {n for n in dir(fx.GraphModule(nn.Module(), fx.Graph())) if not n.startswith("__")} | {
     "self",
     "torch",
     "nn",

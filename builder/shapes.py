@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from builder.catalog import Catalog, Shape
 from builder.errors import LayerShapeError
 from builder.layers import CATALOG
@@ -84,6 +82,16 @@ def check_node(net: Network, node_id: str, results: dict[str, NodeInfo], catalog
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
 
 
+def _same(old: NodeInfo | None, new: NodeInfo) -> bool:
+    """Equal results, dtypes included (``Shape`` equality ignores the dtype, but an Input
+    switched to int64 must still re-check the Embedding after it)."""
+
+    def dtypes(info: NodeInfo) -> tuple[Any, ...]:
+        return tuple((k, v.dtype) for d in (info.outputs, info.inputs) for k, v in d.items())
+
+    return old is not None and old == new and dtypes(old) == dtypes(new)
+
+
 def _fmt(shapes: dict[str, Shape]) -> str:
     return ", ".join(f"{k}={v}" for k, v in shapes.items())
 
@@ -97,6 +105,8 @@ class ShapeChecker:
         self.results: dict[str, NodeInfo] = {}
         self._dirty: set[str] = set(net.nodes)
         self.last_checked = 0  # nodes recomputed by the last check(), for tests and benches
+        self._order: list[str] = []
+        self._order_revision = -1  # net.structure_revision that _order was computed for
         self._unsubscribe = net.subscribe(self._on_event)
 
     def close(self) -> None:
@@ -104,8 +114,12 @@ class ShapeChecker:
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, (NodeAdded, ParamChanged, NodeRenamed)):
+        if isinstance(event, (NodeAdded, ParamChanged)):
             self._dirty.add(event.node_id)
+        elif isinstance(event, NodeRenamed):
+            # A 'blocked' successor's message names this node ("waiting for 'fc' ...").
+            self._dirty.add(event.node_id)
+            self._dirty.update(self.net.graph.successors(event.node_id))
         elif isinstance(event, (EdgeAdded, EdgeRemoved)):
             self._dirty.add(event.edge.dst)
         elif isinstance(event, NodeRemoved):
@@ -121,19 +135,19 @@ class ShapeChecker:
         self.last_checked = 0
         if not dirty:
             return self.results
-        affected = self.net.descendants(dirty)
-        if len(affected) == len(self.net):
-            order = self.net.topological_order()
-        else:
-            order = list(nx.topological_sort(self.net.graph.subgraph(affected)))
+        # One topological order per structure revision: a param edit re-sorts nothing. (Sorting
+        # a subgraph view of the affected nodes cost more than a full check on 500 nodes.)
+        if self._order_revision != self.net.structure_revision:
+            self._order = self.net.topological_order()
+            self._order_revision = self.net.structure_revision
         changed: set[str] = set()
-        for node_id in order:
+        for node_id in self._order:
             preds = self.net.graph.predecessors(node_id)
             if node_id not in dirty and not any(p in changed for p in preds):
                 continue  # nothing upstream of it changed after all
             info = check_node(self.net, node_id, self.results, self.catalog)
             self.last_checked += 1
-            if self.results.get(node_id) != info:
+            if not _same(self.results.get(node_id), info):
                 self.results[node_id] = info
                 changed.add(node_id)
         return self.results
