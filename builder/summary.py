@@ -41,7 +41,8 @@ def summarize(net: Network, catalog: Catalog = CATALOG) -> dict[str, Any]:
 
     Returns a dict with ``network`` (its name), ``nodes`` (in topological order, each with
     ``id``, ``name``, ``type``, ``status`` (``ok`` / ``error`` / ``blocked``), ``output``
-    (e.g. ``"(N, 16, 8, 8)"``; empty when unknown), ``outputs`` (``{port: shape}``),
+    (e.g. ``"(N, 16, 8, 8)"``; empty when unknown), ``outputs`` (``{port: shape}``; for an
+    Output node, the shape it receives, keyed by its input port),
     ``parameters``, ``used`` (whether the node feeds an Output and so is compiled) and
     ``message``), ``totals`` (``parameters`` of the compiled model, i.e. of the used nodes;
     ``nodes``; ``errors``), ``valid`` and ``problems`` (why the network cannot be compiled).
@@ -118,7 +119,10 @@ def format_table(summary: dict[str, Any]) -> str:
         f"Total: {format_count(totals['parameters'])} parameters, {totals['nodes']} layers,"
         f" {errors} error{'' if errors == 1 else 's'}",
     ]
-    if summary["problems"]:
+    # every layer in error (used or not), then what is wrong with the network as a whole
+    messages = [n["message"] for n in summary["nodes"] if n["status"] == "error"]
+    messages += [p for p in summary["problems"] if p not in messages]
+    if messages:
         out.append("Problems:")
-        out += [f"  - {p}" for p in summary["problems"]]
+        out += [f"  - {m}" for m in messages]
     return "\n".join(out)

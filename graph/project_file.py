@@ -12,6 +12,7 @@ import copy
 import difflib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -347,7 +348,16 @@ def to_dict(project: Project) -> dict[str, Any]:
 
 
 def dumps(project: Project) -> str:
-    return json.dumps(to_dict(project), indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON with short lists of numbers or strings (shapes, positions) on one line."""
+    return _inline_scalar_lists(json.dumps(to_dict(project), indent=2, ensure_ascii=False)) + "\n"
+
+
+def _inline_scalar_lists(text: str) -> str:
+    # Raw newlines never occur inside JSON strings, so only layout whitespace is joined.
+    def join(match: re.Match[str]) -> str:
+        return "[" + re.sub(r",\n\s*", ", ", match.group(1)) + "]"
+
+    return re.sub(r"\[\n\s*([^\[\]{}\n]*(?:,\n\s*[^\[\]{}\n]*)*)\n\s*\]", join, text)
 
 
 def _plain(value: Any) -> Any:
@@ -364,11 +374,21 @@ def save(project: Project, path: str | os.PathLike[str]) -> None:
     atomic_write_text(Path(path), dumps(project))
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = path.stat().st_mode & 0o777  # keep the permissions of the file we replace
+    except OSError:
+        mode = 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, mode)  # mkstemp creates 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()

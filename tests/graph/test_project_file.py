@@ -152,3 +152,14 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         pf.save(changed, path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["p.json"]
+
+
+def test_save_keeps_permissions_and_reads_well(tmp_path):
+    path = tmp_path / "p.json"
+    pf.save(small_project(), path)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~pf._UMASK
+    os.chmod(path, 0o640)
+    pf.save(small_project(), path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    text = path.read_text(encoding="utf-8")
+    assert '"shape": [1, 8, 8]' in text and '"kernel_size": [3, 3]' in text

@@ -1,0 +1,146 @@
+"""The ``neuralcanvas`` command.
+
+``neuralcanvas [FILE]`` opens the app on a project (the built-in XOR example without one);
+``neuralcanvas summary FILE`` prints each network's layers, shapes and parameter counts.
+
+Qt and torch are imported only when needed, so ``summary`` starts without loading Qt. Errors
+a user can cause (a bad file, an invalid network) print their message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from graph.errors import NeuralCanvasError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+PROG = "neuralcanvas"
+
+
+def version() -> str:
+    """The installed package's version, or the source tree's when run from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("neuralcanvas")
+    except metadata.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        import tomllib
+
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return "unknown"
+
+
+def _open_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Build neural networks on a canvas, train them live, export PyTorch code.",
+        epilog=f"Other command: '{PROG} summary FILE' prints a project's layers and shapes"
+        f" (see '{PROG} summary --help').",
+    )
+    parser.add_argument(
+        "file", nargs="?", help="project file to open (default: the built-in XOR example)"
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="render the window to this PNG file and exit instead of running the app",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    return parser
+
+
+def _summary_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} summary",
+        description="Print every network of a project: each layer's output shape, parameter"
+        " count and status, and the totals. Exits with status 2 if the file cannot be read"
+        " or a network cannot be built.",
+    )
+    parser.add_argument("file", help="project file (.json)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--network", metavar="NAME", help="only this network of the project")
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _load(path: str) -> Any:
+    from builder import CATALOG
+    from graph.project_file import load
+
+    return load(path, CATALOG)
+
+
+def summary(args: argparse.Namespace) -> int:
+    from builder.summary import format_table, summarize
+
+    project = _load(args.file)
+    if args.network is not None:
+        networks = [project.network(args.network)]
+    else:
+        networks = list(project.networks.values())
+    summaries = [summarize(net) for net in networks]
+    if args.json:
+        doc = {"project": project.name, "file": args.file, "networks": summaries}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print(f"Project {project.name!r} ({args.file})\n")
+        print("\n\n".join(format_table(s) for s in summaries))
+    status = EXIT_OK
+    for s in summaries:
+        if not s["valid"]:
+            problems = s["problems"]
+            text = problems[0] if len(problems) == 1 else "\n".join(f"  - {p}" for p in problems)
+            sep = " " if len(problems) == 1 else "\n"
+            status = _error(f"network {s['network']!r} cannot be built:{sep}{text}")
+    return status
+
+
+def open_app(args: argparse.Namespace) -> int:
+    if args.file is None:
+        import assets
+
+        path = str(assets.example("xor_mlp"))
+    else:
+        path = args.file
+    project = _load(path)  # before any window: a bad file exits with its message
+    from widgets.app import run
+
+    return run(project, path, screenshot=args.screenshot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``neuralcanvas`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["summary"]:
+            return summary(_summary_parser().parse_args(argv[1:]))
+        return open_app(_open_parser().parse_args(argv))
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)
+    except NeuralCanvasError as exc:
+        return _error(str(exc))
+    except BrokenPipeError:  # e.g. `neuralcanvas summary f.json | head`
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
