@@ -42,7 +42,9 @@ class Emitter:
         return self.graph.call_function(operator.getitem, (value, index))
 
 
-def _default_emit(e: Emitter, p: Any, xs: dict[str, fx.Node], shapes: Any, wanted: set[str]) -> dict[str, fx.Node]:
+def _default_emit(
+    e: Emitter, p: Any, xs: dict[str, fx.Node], shapes: Any, wanted: set[str]
+) -> dict[str, fx.Node]:
     return {"out": e.call(xs["in"])}
 
 
@@ -101,7 +103,9 @@ def live_nodes(net: Network) -> set[str]:
     return live
 
 
-def check_compilable(net: Network, results: dict[str, NodeInfo] | None = None) -> dict[str, NodeInfo]:
+def check_compilable(
+    net: Network, results: dict[str, NodeInfo] | None = None
+) -> dict[str, NodeInfo]:
     """Shape-check ``net`` and raise :class:`GraphInvalidError` if it cannot be compiled."""
     results = infer(net) if results is None else results
     problems: list[tuple[str, str]] = []
@@ -184,7 +188,9 @@ def compile_network(
     return module
 
 
-def example_inputs(module: fx.GraphModule, batch: int = 2, net: Network | None = None, seed: int = 0) -> list[torch.Tensor]:
+def example_inputs(
+    module: fx.GraphModule, batch: int = 2, net: Network | None = None, seed: int = 0
+) -> list[torch.Tensor]:
     """Random tensors matching the compiled module's inputs (token ids stay below every
     consuming Embedding's vocabulary size)."""
     gen = torch.Generator().manual_seed(seed)

@@ -69,8 +69,21 @@ add(
         " dimension: (2,) for XOR, (1, 8, 8) for an 8×8 grey image, (steps, features) for a"
         " sequence. Use dtype int64 for token ids fed to an Embedding.",
         params=(
-            Param("shape", INTS, (2,), "One sample's shape, without the batch dimension.", min=1, max_len=5),
-            Param("dtype", CHOICE, "float32", "float32 for values, int64 for token ids.", choices=("float32", "int64")),
+            Param(
+                "shape",
+                INTS,
+                (2,),
+                "One sample's shape, without the batch dimension.",
+                min=1,
+                max_len=5,
+            ),
+            Param(
+                "dtype",
+                CHOICE,
+                "float32",
+                "float32 for values, int64 for token ids.",
+                choices=("float32", "int64"),
+            ),
         ),
         inputs=(),
         infer=_input_infer,
@@ -133,13 +146,41 @@ def _conv_out(size: int, k: int, s: int, pad: int, d: int) -> int:
 def _conv_params(dims: int, transposed: bool = False) -> tuple[Param, ...]:
     out = [
         Param("out_channels", INT, 16, "Number of filters (output channels).", min=1, max=100_000),
-        Param("kernel_size", SIZE, 3, "Filter size: one integer or one per dimension.", min=1, max=1024, length=dims),
+        Param(
+            "kernel_size",
+            SIZE,
+            3,
+            "Filter size: one integer or one per dimension.",
+            min=1,
+            max=1024,
+            length=dims,
+        ),
         Param("stride", SIZE, 1, "Step between filter positions.", min=1, max=1024, length=dims),
         Param("padding", SIZE, 0, "Zeros added on each side.", min=0, max=1024, length=dims),
     ]
     if transposed:
-        out.append(Param("output_padding", SIZE, 0, "Extra size on one side of the output (less than stride).", min=0, max=1024, length=dims))
-    out.append(Param("dilation", SIZE, 1, "Spacing between filter taps (a TCN grows it per layer).", min=1, max=1024, length=dims))
+        out.append(
+            Param(
+                "output_padding",
+                SIZE,
+                0,
+                "Extra size on one side of the output (less than stride).",
+                min=0,
+                max=1024,
+                length=dims,
+            )
+        )
+    out.append(
+        Param(
+            "dilation",
+            SIZE,
+            1,
+            "Spacing between filter taps (a TCN grows it per layer).",
+            min=1,
+            max=1024,
+            length=dims,
+        )
+    )
     out += [Param("bias", BOOL, True, "Add a learned bias per filter."), INIT]
     return tuple(out)
 
@@ -157,7 +198,9 @@ def _conv_infer(dims: int, transposed: bool = False):
         x = _one(ins)
         _float_input("Conv", x)
         _rank(x, (dims + 2,), layout, hint)
-        k, s, pad, d = (as_tuple(p[n], dims) for n in ("kernel_size", "stride", "padding", "dilation"))
+        k, s, pad, d = (
+            as_tuple(p[n], dims) for n in ("kernel_size", "stride", "padding", "dilation")
+        )
         spatial = []
         for i in range(dims):
             if transposed:
@@ -204,8 +247,16 @@ def _conv_count(dims: int):
 
 
 for _dims, _tid, _help in (
-    (1, "Conv1d", "1-D convolution over (N, channels, length): sequences, signals, TCN blocks (with dilation)."),
-    (2, "Conv2d", "2-D convolution over (N, channels, height, width) images. in_channels comes from the layer before it."),
+    (
+        1,
+        "Conv1d",
+        "1-D convolution over (N, channels, length): sequences, signals, TCN blocks (with dilation).",
+    ),
+    (
+        2,
+        "Conv2d",
+        "2-D convolution over (N, channels, height, width) images. in_channels comes from the layer before it.",
+    ),
 ):
     add(
         LayerSpec(
@@ -225,7 +276,7 @@ add(
     LayerSpec(
         "ConvTranspose2d",
         CONV,
-        "Transposed 2-D convolution (\"deconvolution\"): grows an image, as in a DCGAN generator"
+        'Transposed 2-D convolution ("deconvolution"): grows an image, as in a DCGAN generator'
         " or an autoencoder's decoder.",
         params=_conv_params(2, transposed=True),
         infer=_conv_infer(2, transposed=True),
@@ -242,13 +293,33 @@ add(
 def _pool_params() -> tuple[Param, ...]:
     return (
         Param("kernel_size", SIZE, 2, "Window size.", min=1, max=1024, length=2),
-        Param("stride", SIZE, None, "Step between windows; empty means the window size.", min=1, max=1024, length=2, optional=True),
-        Param("padding", SIZE, 0, "Padding on each side (at most half the window).", min=0, max=512, length=2),
+        Param(
+            "stride",
+            SIZE,
+            None,
+            "Step between windows; empty means the window size.",
+            min=1,
+            max=1024,
+            length=2,
+            optional=True,
+        ),
+        Param(
+            "padding",
+            SIZE,
+            0,
+            "Padding on each side (at most half the window).",
+            min=0,
+            max=512,
+            length=2,
+        ),
     )
 
 
 def _pool_params_1d() -> tuple[Param, ...]:
-    return tuple(Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=1, optional=p.optional) for p in _pool_params())
+    return tuple(
+        Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=1, optional=p.optional)
+        for p in _pool_params()
+    )
 
 
 def _pool_infer(dims: int):
@@ -264,7 +335,9 @@ def _pool_infer(dims: int):
         spatial = []
         for i in range(dims):
             if pad[i] * 2 > k[i]:
-                raise fail(f"has padding {pad[i]} larger than half its window {k[i]}", "lower padding")
+                raise fail(
+                    f"has padding {pad[i]} larger than half its window {k[i]}", "lower padding"
+                )
             size = _conv_out(x[2 + i], k[i], s[i], pad[i], 1)
             if size < 1:
                 raise fail(
@@ -313,7 +386,9 @@ add(
         POOL,
         "Averages each channel down to a fixed output size whatever the input size;"
         " output_size 1 is global average pooling (as at the end of a ResNet).",
-        params=(Param("output_size", SIZE, 1, "Output height and width.", min=1, max=4096, length=2),),
+        params=(
+            Param("output_size", SIZE, 1, "Output height and width.", min=1, max=4096, length=2),
+        ),
         infer=_adaptive_infer,
         ctor=lambda p, ins: Ctor("torch.nn.AdaptiveAvgPool2d", {"output_size": p["output_size"]}),
         default_name="gap",
@@ -345,7 +420,10 @@ def _reshape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     if -1 in target:
         known = _prod(t for t in target if t != -1)
         if size % known:
-            raise fail(f"cannot reshape {x} to (N, {', '.join(map(str, target))})", f"{size} values per sample do not divide by {known}")
+            raise fail(
+                f"cannot reshape {x} to (N, {', '.join(map(str, target))})",
+                f"{size} values per sample do not divide by {known}",
+            )
         target[target.index(-1)] = size // known
     if _prod(target) != size:
         raise fail(
@@ -356,7 +434,9 @@ def _reshape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     return {"out": Shape((BATCH, *target), x.dtype)}
 
 
-def _reshape_emit(e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]) -> dict[str, Any]:
+def _reshape_emit(
+    e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]
+) -> dict[str, Any]:
     # The batch dim is the -1 here, so a -1 in the user's shape is replaced by its inferred size.
     target = _reshape_infer(p, shapes)["out"][1:]
     return {"out": e.method("reshape", xs["in"], -1, *target)}
@@ -368,7 +448,17 @@ add(
         SHAPE,
         "Gives each sample a new shape with the same number of values, e.g. (64,) to (1, 8, 8)."
         " One size may be -1 (worked out from the others).",
-        params=(Param("shape", INTS, (1, 8, 8), "New shape of one sample, without the batch dimension.", min=-1, max=10_000_000, max_len=5),),
+        params=(
+            Param(
+                "shape",
+                INTS,
+                (1, 8, 8),
+                "New shape of one sample, without the batch dimension.",
+                min=-1,
+                max=10_000_000,
+                max_len=5,
+            ),
+        ),
         infer=_reshape_infer,
         emit=_reshape_emit,
         default_name="reshape",
@@ -383,7 +473,17 @@ add(
         REG,
         "During training, zeroes each value with probability p (and scales the rest by"
         " 1/(1-p)); does nothing in evaluation.",
-        params=(Param("p", FLOAT, 0.5, "Probability of dropping a value.", min=0.0, max=1.0, exclusive_max=True),),
+        params=(
+            Param(
+                "p",
+                FLOAT,
+                0.5,
+                "Probability of dropping a value.",
+                min=0.0,
+                max=1.0,
+                exclusive_max=True,
+            ),
+        ),
         infer=lambda p, ins: _elementwise(p, ins),
         ctor=lambda p, ins: Ctor("torch.nn.Dropout", {"p": p["p"]}),
         default_name="dropout",
@@ -392,7 +492,14 @@ add(
 
 _NORM_PARAMS = (
     Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", min=1e-12, max=1.0),
-    Param("momentum", FLOAT, 0.1, "Weight of the newest batch in the running statistics.", min=0.0, max=1.0),
+    Param(
+        "momentum",
+        FLOAT,
+        0.1,
+        "Weight of the newest batch in the running statistics.",
+        min=0.0,
+        max=1.0,
+    ),
     Param("affine", BOOL, True, "Learn a scale and shift per channel."),
 )
 
@@ -420,9 +527,16 @@ for _tid, _ranks, _layout in (
             params=_NORM_PARAMS,
             infer=_bn_infer(_ranks, _layout),
             ctor=(
-                lambda target: lambda p, ins: Ctor(
-                    target,
-                    {"num_features": _one(ins)[1], "eps": p["eps"], "momentum": p["momentum"], "affine": p["affine"]},
+                lambda target: (
+                    lambda p, ins: Ctor(
+                        target,
+                        {
+                            "num_features": _one(ins)[1],
+                            "eps": p["eps"],
+                            "momentum": p["momentum"],
+                            "affine": p["affine"],
+                        },
+                    )
                 )
             )(f"torch.nn.{_tid}"),
             count=lambda p, ins: 2 * _one(ins)[1] if p["affine"] else 0,
@@ -436,7 +550,10 @@ def _ln_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     x = _one(ins)
     _float_input("LayerNorm", x)
     if p["dims"] > len(x) - 1:
-        raise fail(f"normalises the last {p['dims']} dims but receives {x}", f"set dims to at most {len(x) - 1}")
+        raise fail(
+            f"normalises the last {p['dims']} dims but receives {x}",
+            f"set dims to at most {len(x) - 1}",
+        )
     return {"out": x}
 
 
@@ -454,9 +571,13 @@ add(
         infer=_ln_infer,
         ctor=lambda p, ins: Ctor(
             "torch.nn.LayerNorm",
-            {"normalized_shape": tuple(_one(ins)[-p["dims"]:]), "eps": p["eps"], "elementwise_affine": p["affine"]},
+            {
+                "normalized_shape": tuple(_one(ins)[-p["dims"] :]),
+                "eps": p["eps"],
+                "elementwise_affine": p["affine"],
+            },
         ),
-        count=lambda p, ins: 2 * _prod(_one(ins)[-p["dims"]:]) if p["affine"] else 0,
+        count=lambda p, ins: 2 * _prod(_one(ins)[-p["dims"] :]) if p["affine"] else 0,
         inferred=("normalized_shape",),
         default_name="ln",
     )
@@ -482,13 +603,21 @@ add(
         "Looks up a learned vector for each integer token id: (N, steps) ids become"
         " (N, steps, embedding_dim).",
         params=(
-            Param("num_embeddings", INT, 100, "Vocabulary size (ids run from 0 to this - 1).", min=1, max=10_000_000),
+            Param(
+                "num_embeddings",
+                INT,
+                100,
+                "Vocabulary size (ids run from 0 to this - 1).",
+                min=1,
+                max=10_000_000,
+            ),
             Param("embedding_dim", INT, 16, "Length of each vector.", min=1, max=100_000),
             INIT,
         ),
         infer=_embedding_infer,
         ctor=lambda p, ins: Ctor(
-            "torch.nn.Embedding", {"num_embeddings": p["num_embeddings"], "embedding_dim": p["embedding_dim"]}
+            "torch.nn.Embedding",
+            {"num_embeddings": p["num_embeddings"], "embedding_dim": p["embedding_dim"]},
         ),
         count=lambda p, ins: p["num_embeddings"] * p["embedding_dim"],
         default_name="embedding",
@@ -556,20 +685,49 @@ def _rnn_emit(tid: str):
 
 
 for _tid, _help in (
-    ("RNN", "Elman recurrent layer: h_t = tanh(W·x_t + U·h_(t-1) + b). Shows vanishing gradients over long sequences."),
-    ("LSTM", "Long short-term memory: gated cell state that carries information over long sequences."),
+    (
+        "RNN",
+        "Elman recurrent layer: h_t = tanh(W·x_t + U·h_(t-1) + b). Shows vanishing gradients over long sequences.",
+    ),
+    (
+        "LSTM",
+        "Long short-term memory: gated cell state that carries information over long sequences.",
+    ),
     ("GRU", "Gated recurrent unit: an LSTM with fewer gates and no separate cell state."),
 ):
     _params = [
         Param("hidden_size", INT, 32, "Units in the hidden state.", min=1, max=100_000),
         Param("num_layers", INT, 1, "Stacked recurrent layers.", min=1, max=16),
         Param("bidirectional", BOOL, False, "Also read the sequence backwards and concatenate."),
-        Param("output", CHOICE, "last", "'last': the final state (N, hidden); 'sequence': every step (N, steps, hidden).", choices=("last", "sequence")),
-        Param("dropout", FLOAT, 0.0, "Dropout between stacked layers (needs num_layers >= 2).", min=0.0, max=1.0, exclusive_max=True),
+        Param(
+            "output",
+            CHOICE,
+            "last",
+            "'last': the final state (N, hidden); 'sequence': every step (N, steps, hidden).",
+            choices=("last", "sequence"),
+        ),
+        Param(
+            "dropout",
+            FLOAT,
+            0.0,
+            "Dropout between stacked layers (needs num_layers >= 2).",
+            min=0.0,
+            max=1.0,
+            exclusive_max=True,
+        ),
         Param("bias", BOOL, True, "Learn biases."),
     ]
     if _tid == "RNN":
-        _params.insert(1, Param("nonlinearity", CHOICE, "tanh", "Activation of the hidden state.", choices=("tanh", "relu")))
+        _params.insert(
+            1,
+            Param(
+                "nonlinearity",
+                CHOICE,
+                "tanh",
+                "Activation of the hidden state.",
+                choices=("tanh", "relu"),
+            ),
+        )
     _params.append(INIT)
     add(
         LayerSpec(
@@ -600,18 +758,33 @@ def _mha_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     for port, x in (("query", q), ("key", k), ("value", v)):
         _float_input("MultiheadAttention", x)
         if len(x) != 3:
-            raise fail(f"expects (N, steps, features) on '{port}' but receives {x}", "add a Reshape or an Embedding before it")
+            raise fail(
+                f"expects (N, steps, features) on '{port}' but receives {x}",
+                "add a Reshape or an Embedding before it",
+            )
     if k[1] != v[1]:
-        raise fail(f"has {k[1]} key steps but {v[1]} value steps", "feed key and value from sequences of the same length")
+        raise fail(
+            f"has {k[1]} key steps but {v[1]} value steps",
+            "feed key and value from sequences of the same length",
+        )
     e = q[-1]
     if e % p["num_heads"]:
-        raise fail(f"has {p['num_heads']} heads, which do not divide its {e} features", f"use a num_heads that divides {e}")
+        raise fail(
+            f"has {p['num_heads']} heads, which do not divide its {e} features",
+            f"use a num_heads that divides {e}",
+        )
     return {"out": Shape((BATCH, q[1], e)), "weights": Shape((BATCH, q[1], k[1]))}
 
 
 def _mha_ctor(p: P, ins: Shapes) -> Ctor:
     q, k, v = _mha_shapes(ins)
-    kw = {"embed_dim": q[-1], "num_heads": p["num_heads"], "dropout": p["dropout"], "bias": p["bias"], "batch_first": True}
+    kw = {
+        "embed_dim": q[-1],
+        "num_heads": p["num_heads"],
+        "dropout": p["dropout"],
+        "bias": p["bias"],
+        "batch_first": True,
+    }
     if k[-1] != q[-1] or v[-1] != q[-1]:
         kw.update(kdim=k[-1], vdim=v[-1])
     return Ctor("torch.nn.MultiheadAttention", kw)
@@ -638,8 +811,23 @@ add(
         "Scaled dot-product attention with several heads. Connect only 'query' for"
         " self-attention; key and value default to the query. embed_dim comes from the query.",
         params=(
-            Param("num_heads", INT, 2, "Parallel attention heads (must divide the features).", min=1, max=1024),
-            Param("dropout", FLOAT, 0.0, "Dropout on the attention weights.", min=0.0, max=1.0, exclusive_max=True),
+            Param(
+                "num_heads",
+                INT,
+                2,
+                "Parallel attention heads (must divide the features).",
+                min=1,
+                max=1024,
+            ),
+            Param(
+                "dropout",
+                FLOAT,
+                0.0,
+                "Dropout on the attention weights.",
+                min=0.0,
+                max=1.0,
+                exclusive_max=True,
+            ),
             Param("bias", BOOL, True, "Learn biases in the projections."),
             INIT,
         ),
@@ -701,7 +889,11 @@ def _fold_emit(op: Any):
 
 
 for _tid, _op, _help in (
-    ("Add", operator.add, "Adds its inputs element-wise: the skip connection of a residual (ResNet) block."),
+    (
+        "Add",
+        operator.add,
+        "Adds its inputs element-wise: the skip connection of a residual (ResNet) block.",
+    ),
     ("Multiply", operator.mul, "Multiplies its inputs element-wise: gating."),
 ):
     add(
@@ -725,20 +917,27 @@ def _concat_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     rank = len(first)
     dim = p["dim"] if p["dim"] >= 0 else rank + p["dim"]
     if not 1 <= dim < rank:
-        raise fail(f"joins along dim {p['dim']} but its inputs have {rank} dims (dim 0 is the batch)", f"use a dim from 1 to {rank - 1}")
+        raise fail(
+            f"joins along dim {p['dim']} but its inputs have {rank} dims (dim 0 is the batch)",
+            f"use a dim from 1 to {rank - 1}",
+        )
     total = 0
     for port in ports:
         x = ins[port]
-        if len(x) != rank or any(a != b for i, (a, b) in enumerate(zip(x, first, strict=True)) if i != dim):
+        if len(x) != rank or any(
+            a != b for i, (a, b) in enumerate(zip(x, first, strict=True)) if i != dim
+        ):
             raise fail(
                 f"needs shapes that differ only in dim {p['dim']} but receives {first} on '{ports[0]}' and {x} on '{port}'",
                 "make the other dims match (e.g. same image size)",
             )
         total += x[dim]
-    return {"out": Shape((*first[:dim], total, *first[dim + 1:]), first.dtype)}
+    return {"out": Shape((*first[:dim], total, *first[dim + 1 :]), first.dtype)}
 
 
-def _concat_emit(e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]) -> dict[str, Any]:
+def _concat_emit(
+    e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]
+) -> dict[str, Any]:
     return {"out": e.fn(torch.cat, [xs[port] for port in _merge_ports(p)], dim=p["dim"])}
 
 
@@ -748,7 +947,17 @@ add(
         MERGE,
         "Joins its inputs along one dim (1 = channels or features): the branches of an"
         " Inception block.",
-        params=(_NUM_INPUTS, Param("dim", INT, 1, "The dim to join along (1 = channels / features; -1 = last).", min=-5, max=5)),
+        params=(
+            _NUM_INPUTS,
+            Param(
+                "dim",
+                INT,
+                1,
+                "The dim to join along (1 = channels / features; -1 = last).",
+                min=-5,
+                max=5,
+            ),
+        ),
         inputs=_merge_ports,
         infer=_concat_infer,
         emit=_concat_emit,
@@ -765,7 +974,9 @@ def _elementwise(p: P, ins: Shapes) -> dict[str, Shape]:
     return {"out": x}
 
 
-def _activation(tid: str, target: str, help_text: str, params: tuple[Param, ...] = (), kw=None, **extra: Any) -> None:
+def _activation(
+    tid: str, target: str, help_text: str, params: tuple[Param, ...] = (), kw=None, **extra: Any
+) -> None:
     add(
         LayerSpec(
             tid,
@@ -788,9 +999,17 @@ _activation(
     (Param("threshold", FLOAT, 0.0, "Fires at or above this value."),),
     kw=lambda p, ins: {"threshold": p["threshold"]},
 )
-_activation("Sigmoid", "torch.nn.Sigmoid", "σ(x) = 1 / (1 + e^-x), in (0, 1). Saturates: deep stacks of it show vanishing gradients.")
+_activation(
+    "Sigmoid",
+    "torch.nn.Sigmoid",
+    "σ(x) = 1 / (1 + e^-x), in (0, 1). Saturates: deep stacks of it show vanishing gradients.",
+)
 _activation("Tanh", "torch.nn.Tanh", "tanh(x), in (-1, 1): a zero-centred sigmoid.")
-_activation("ReLU", "torch.nn.ReLU", "max(0, x): the default hidden activation; does not saturate for x > 0.")
+_activation(
+    "ReLU",
+    "torch.nn.ReLU",
+    "max(0, x): the default hidden activation; does not saturate for x > 0.",
+)
 _activation(
     "LeakyReLU",
     "torch.nn.LeakyReLU",
@@ -815,7 +1034,9 @@ _activation(
     "torch.nn.PReLU",
     "Leaky ReLU whose negative slope is learned (one, or one per channel).",
     (
-        Param("per_channel", BOOL, False, "Learn one slope per channel (dim 1) instead of one in all."),
+        Param(
+            "per_channel", BOOL, False, "Learn one slope per channel (dim 1) instead of one in all."
+        ),
         Param("init_slope", FLOAT, 0.25, "Starting slope.", min=0.0, max=1.0),
     ),
     kw=lambda p, ins: {"num_parameters": _prelu_count(p, ins), "init": p["init_slope"]},
@@ -828,14 +1049,31 @@ _activation(
     "ELU",
     "torch.nn.ELU",
     "x for x > 0, alpha·(e^x - 1) otherwise: smooth, with negative outputs.",
-    (Param("alpha", FLOAT, 1.0, "Value approached for very negative x (as -alpha).", min=0.0, max=100.0),),
+    (
+        Param(
+            "alpha",
+            FLOAT,
+            1.0,
+            "Value approached for very negative x (as -alpha).",
+            min=0.0,
+            max=100.0,
+        ),
+    ),
     kw=lambda p, ins: {"alpha": p["alpha"]},
 )
 _activation(
     "GELU",
     "torch.nn.GELU",
     "x·Φ(x): the smooth ReLU of transformers.",
-    (Param("approximate", CHOICE, "none", "'tanh' uses the faster tanh approximation.", choices=("none", "tanh")),),
+    (
+        Param(
+            "approximate",
+            CHOICE,
+            "none",
+            "'tanh' uses the faster tanh approximation.",
+            choices=("none", "tanh"),
+        ),
+    ),
     kw=lambda p, ins: {"approximate": p["approximate"]},
 )
 _activation("SiLU", "torch.nn.SiLU", "Swish: x·σ(x).", default_name="silu")
@@ -848,12 +1086,18 @@ def _softmax_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     rank = len(x)
     dim = p["dim"] if p["dim"] >= 0 else rank + p["dim"]
     if not 1 <= dim < rank:
-        raise fail(f"normalises over dim {p['dim']} but its input {x} has no such feature dim (dim 0 is the batch)", "use dim -1 (the last)")
+        raise fail(
+            f"normalises over dim {p['dim']} but its input {x} has no such feature dim (dim 0 is the batch)",
+            "use dim -1 (the last)",
+        )
     return {"out": x}
 
 
 for _tid, _help in (
-    ("Softmax", "Turns scores into probabilities that sum to 1 along dim. With CrossEntropy loss, leave it out (the loss includes it)."),
+    (
+        "Softmax",
+        "Turns scores into probabilities that sum to 1 along dim. With CrossEntropy loss, leave it out (the loss includes it).",
+    ),
     ("LogSoftmax", "log(softmax(x)) along dim, computed stably; pair it with NLL loss."),
 ):
     _activation(
@@ -874,4 +1118,3 @@ add(
         default_name="identity",
     )
 )
-

@@ -35,7 +35,12 @@ def sanitize(name: str) -> str:
         text = "layer"
     if text[0].isdigit():
         text = f"l_{text}"
-    if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in _RESERVED or hasattr(nn.Module, text):
+    if (
+        keyword.iskeyword(text)
+        or keyword.issoftkeyword(text)
+        or text in _RESERVED
+        or hasattr(nn.Module, text)
+    ):
         text = f"{text}_"
     return text
 

@@ -61,7 +61,9 @@ class Param:
             self._bounds(value)
             return value
         if self.kind == CHOICE:
-            if value in self.choices and type(value) is type(self.choices[self.choices.index(value)]):
+            if value in self.choices and type(value) is type(
+                self.choices[self.choices.index(value)]
+            ):
                 return value
             options = ", ".join(_fmt(c) for c in self.choices)
             raise ValueError(f"expected one of {options}, got {_fmt(value)}")

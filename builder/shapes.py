@@ -50,7 +50,9 @@ def label(net: Network, node_id: str) -> str:
     return f"{net.type_of(node_id)} '{net.name_of(node_id)}'"
 
 
-def check_node(net: Network, node_id: str, results: dict[str, NodeInfo], catalog: Catalog = CATALOG) -> NodeInfo:
+def check_node(
+    net: Network, node_id: str, results: dict[str, NodeInfo], catalog: Catalog = CATALOG
+) -> NodeInfo:
     """Check one node given the results of its predecessors."""
     spec = catalog[net.type_of(node_id)]
     params = net.params_of(node_id)
@@ -75,9 +77,13 @@ def check_node(net: Network, node_id: str, results: dict[str, NodeInfo], catalog
         count = spec.param_count(params, shapes)
     except LayerShapeError as exc:
         return NodeInfo("error", inputs=shapes, message=f"{label(net, node_id)} {exc}")
-    except Exception as exc:  # a rule that cannot cope with a strange input must not crash the editor
+    except (
+        Exception
+    ) as exc:  # a rule that cannot cope with a strange input must not crash the editor
         return NodeInfo(
-            "error", inputs=shapes, message=f"{label(net, node_id)} cannot handle inputs {_fmt(shapes)} ({exc})"
+            "error",
+            inputs=shapes,
+            message=f"{label(net, node_id)} cannot handle inputs {_fmt(shapes)} ({exc})",
         )
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
 

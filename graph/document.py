@@ -122,7 +122,9 @@ def check_name(name: Any) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise EditError(f"A name can have at most {MAX_NAME_LENGTH} characters, got {len(name)}")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise EditError(f"The name {name!r} contains control characters such as newlines: remove them")
+        raise EditError(
+            f"The name {name!r} contains control characters such as newlines: remove them"
+        )
     return name
 
 
@@ -237,7 +239,9 @@ class Network:
         try:
             return self.graph.nodes[node_id]
         except KeyError:
-            raise EditError(f"There is no layer with id {node_id!r} in network {self.name!r}") from None
+            raise EditError(
+                f"There is no layer with id {node_id!r} in network {self.name!r}"
+            ) from None
 
     def unique_name(self, base: str) -> str:
         """``base`` if unused, else ``base_2``, ``base_3``, ..."""
@@ -488,4 +492,6 @@ class Project:
             return self.networks[name]
         except KeyError:
             known = _listing(list(self.networks))
-            raise EditError(f"There is no network named {name!r} (the project has {known})") from None
+            raise EditError(
+                f"There is no network named {name!r} (the project has {known})"
+            ) from None

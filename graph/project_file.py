@@ -106,7 +106,9 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f"missing field {missing[0]!r}" if missing else error.message
     if v == "type":
         want = error.validator_value
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in (want if isinstance(want, list) else [want]))
+        words = " or ".join(
+            _TYPE_WORDS.get(w, w) for w in (want if isinstance(want, list) else [want])
+        )
         return f"expected {words}, got {_describe(error.instance)}"
     if v == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -125,7 +127,7 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if v in ("minItems", "maxItems"):
         return f"expected two numbers [x, y], got {_describe(error.instance)}"
     if v == "oneOf":
-        return f"expected a positive integer or \"full\", got {_describe(error.instance)}"
+        return f'expected a positive integer or "full", got {_describe(error.instance)}'
     return error.message
 
 
@@ -166,15 +168,22 @@ def load(path: str | os.PathLike[str], specs: Any) -> Project:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ProjectFileError(
-                source, [Problem("", f"the file is {size // 2**20} MB; a project file is at most 50 MB")]
+                source,
+                [Problem("", f"the file is {size // 2**20} MB; a project file is at most 50 MB")],
             )
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ProjectFileError(source, message=f"Cannot open {source}: the file does not exist") from None
+        raise ProjectFileError(
+            source, message=f"Cannot open {source}: the file does not exist"
+        ) from None
     except IsADirectoryError:
-        raise ProjectFileError(source, message=f"Cannot open {source}: it is a folder, not a file") from None
+        raise ProjectFileError(
+            source, message=f"Cannot open {source}: it is a folder, not a file"
+        ) from None
     except OSError as exc:
-        raise ProjectFileError(source, message=f"Cannot open {source}: {exc.strerror or exc}") from None
+        raise ProjectFileError(
+            source, message=f"Cannot open {source}: {exc.strerror or exc}"
+        ) from None
     return loads(raw, specs, source)
 
 
@@ -212,7 +221,9 @@ def migrate(data: dict[str, Any], source: str = "") -> dict[str, Any]:
 def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
     """Build a project from the parsed JSON document, reporting every problem found."""
     if not isinstance(data, dict):
-        raise ProjectFileError(source, [Problem("", f"expected a JSON object, got {_describe(data)}")])
+        raise ProjectFileError(
+            source, [Problem("", f"expected a JSON object, got {_describe(data)}")]
+        )
     if data.get("format") not in (FORMAT, None):
         raise ProjectFileError(
             source, [Problem("format", f"expected {FORMAT!r}: this is not a NeuralCanvas project")]
@@ -223,7 +234,9 @@ def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
         problems = [Problem(json_path(e.absolute_path), _schema_message(e)) for e in errors]
         raise ProjectFileError(source, _dedupe(problems))
 
-    project = Project(specs, name=data.get("name", "Untitled"), description=data.get("description", ""))
+    project = Project(
+        specs, name=data.get("name", "Untitled"), description=data.get("description", "")
+    )
     if "training" in data:
         project.training = copy.deepcopy(data["training"])
     problems: list[Problem] = []
@@ -255,7 +268,10 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
         node_id, type_id, name = node["id"], node["type"], node["name"]
         if node_id in ids:
             problems.append(
-                Problem(json_path([*where, "id"]), f"duplicate id {node_id!r} (also nodes[{ids[node_id]}])")
+                Problem(
+                    json_path([*where, "id"]),
+                    f"duplicate id {node_id!r} (also nodes[{ids[node_id]}])",
+                )
             )
             continue
         ids[node_id] = i
@@ -301,7 +317,9 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
         if missing:
             continue
         try:
-            net.connect(edge["from"], edge["to"], edge.get("from_port", "out"), edge.get("to_port", "in"))
+            net.connect(
+                edge["from"], edge["to"], edge.get("from_port", "out"), edge.get("to_port", "in")
+            )
         except EditError as exc:
             problems.append(Problem(json_path(where), str(exc)))
     return problems

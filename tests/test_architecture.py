@@ -53,11 +53,15 @@ def test_import_direction_at_run_time():
         "        importlib.import_module(m.name)\n"
         "print(sorted(n for n in ('PySide6', 'pyqtgraph', 'widgets') if n in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     code = "import sys, graph, graph.project_file, graph.document\nprint('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
@@ -80,8 +84,15 @@ def test_no_pickle_eval_or_unsafe_torch_load(package):
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if isinstance(func, ast.Name) and name in {"eval", "exec"}:
                 problems.append(f"{rel}:{call.lineno}: calls {name}")
-            if name == "load" and isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "torch":
+            if (
+                name == "load"
+                and isinstance(func, ast.Attribute)
+                and getattr(func.value, "id", "") == "torch"
+            ):
                 kw = {k.arg: k.value for k in call.keywords}
-                if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
+                if not (
+                    isinstance(kw.get("weights_only"), ast.Constant)
+                    and kw["weights_only"].value is True
+                ):
                     problems.append(f"{rel}:{call.lineno}: torch.load without weights_only=True")
     assert not problems, problems

@@ -56,7 +56,14 @@ def test_events_for_every_edit(net):
     net.disconnect(e)
     net.remove_node(d)
     assert [type(ev) for ev in events] == [
-        NodeAdded, NodeAdded, EdgeAdded, ParamChanged, NodeRenamed, NodeMoved, EdgeRemoved, NodeRemoved,
+        NodeAdded,
+        NodeAdded,
+        EdgeAdded,
+        ParamChanged,
+        NodeRenamed,
+        NodeMoved,
+        EdgeRemoved,
+        NodeRemoved,
     ]
     assert events[3] == ParamChanged(d, "units", 4, 9)
     assert events[4] == NodeRenamed(d, "dense", "fc")
@@ -79,7 +86,10 @@ def test_unsubscribe_stops_events(net):
         (lambda net, ids: net.add_node("Dense", "in"), "already exists"),
         (lambda net, ids: net.add_node("Dense", "  "), "cannot be empty"),
         (lambda net, ids: net.add_node("Dense", "a\nb"), "control characters"),
-        (lambda net, ids: net.add_node("Dense", params={"units": -2}), "expected a positive integer, got -2"),
+        (
+            lambda net, ids: net.add_node("Dense", params={"units": -2}),
+            "expected a positive integer, got -2",
+        ),
         (lambda net, ids: net.add_node("Dense", params={"colour": 1}), "no parameter 'colour'"),
         (lambda net, ids: net.add_node("Dense", pos=("a", 1)), "two numbers"),
         (lambda net, ids: net.add_node("Dense", node_id=ids[0]), "already exists"),

@@ -53,22 +53,51 @@ def test_round_trip_through_a_file(tmp_path):
 def test_bad_param_is_reported_with_its_json_path(doc):
     doc["models"]["main"]["nodes"][1]["params"]["kernel_size"] = -2
     problems = load_problems(doc)
-    assert problems == ["models.main.nodes[1].params.kernel_size: expected a positive integer, got -2"]
+    assert problems == [
+        "models.main.nodes[1].params.kernel_size: expected a positive integer, got -2"
+    ]
 
 
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda d: d["models"]["main"]["nodes"][0].pop("type"), "models.main.nodes[0]: missing field 'type'"),
-        (lambda d: d["training"].update(epochs="ten"), 'training.epochs: expected an integer, got text ("ten")'),
-        (lambda d: d["models"]["main"]["nodes"][2].update(type="Flaten"), "models.main.nodes[2].type: unknown layer type 'Flaten': did you mean 'Flatten'?"),
-        (lambda d: d["models"]["main"]["nodes"][2].update(name="conv"), "models.main.nodes[2].name: duplicate name 'conv' (also nodes[1]): names must be unique"),
-        (lambda d: d["models"]["main"]["edges"][0].update(to="n99"), "models.main.edges[0].to: node 'n99' does not exist"),
-        (lambda d: d["models"]["main"]["nodes"][3]["params"].update(colour=1), "models.main.nodes[3].params.colour: unknown parameter for Linear"),
+        (
+            lambda d: d["models"]["main"]["nodes"][0].pop("type"),
+            "models.main.nodes[0]: missing field 'type'",
+        ),
+        (
+            lambda d: d["training"].update(epochs="ten"),
+            'training.epochs: expected an integer, got text ("ten")',
+        ),
+        (
+            lambda d: d["models"]["main"]["nodes"][2].update(type="Flaten"),
+            "models.main.nodes[2].type: unknown layer type 'Flaten': did you mean 'Flatten'?",
+        ),
+        (
+            lambda d: d["models"]["main"]["nodes"][2].update(name="conv"),
+            "models.main.nodes[2].name: duplicate name 'conv' (also nodes[1]): names must be unique",
+        ),
+        (
+            lambda d: d["models"]["main"]["edges"][0].update(to="n99"),
+            "models.main.edges[0].to: node 'n99' does not exist",
+        ),
+        (
+            lambda d: d["models"]["main"]["nodes"][3]["params"].update(colour=1),
+            "models.main.nodes[3].params.colour: unknown parameter for Linear",
+        ),
         (lambda d: d.update(extra=1), "unknown field 'extra'"),
-        (lambda d: d["models"]["main"].update(nodes={}), "models.main.nodes: expected a list, got an object"),
-        (lambda d: d["models"]["main"]["nodes"][0].update(pos=[1]), "models.main.nodes[0].pos: expected two numbers"),
-        (lambda d: d["models"]["main"]["nodes"][0]["params"].update(shape=[1, 0, 8]), "models.main.nodes[0].params.shape: expected a positive integer, got [1, 0, 8]"),
+        (
+            lambda d: d["models"]["main"].update(nodes={}),
+            "models.main.nodes: expected a list, got an object",
+        ),
+        (
+            lambda d: d["models"]["main"]["nodes"][0].update(pos=[1]),
+            "models.main.nodes[0].pos: expected two numbers",
+        ),
+        (
+            lambda d: d["models"]["main"]["nodes"][0]["params"].update(shape=[1, 0, 8]),
+            "models.main.nodes[0].params.shape: expected a positive integer, got [1, 0, 8]",
+        ),
     ],
 )
 def test_each_kind_of_problem_names_its_place(doc, mutate, expected):
@@ -82,11 +111,16 @@ def test_cycle_and_double_input_are_reported(doc):
     ids = [n["id"] for n in doc["models"]["main"]["nodes"]]
     edges.append({"from": ids[3], "from_port": "out", "to": ids[1], "to_port": "in"})
     problems = load_problems(doc)
-    assert problems == [f"models.main.edges[4]: Input 'in' of 'conv' is already connected to 'image': disconnect it first or use another input"]
+    assert problems == [
+        "models.main.edges[4]: Input 'in' of 'conv' is already connected to 'image': disconnect it first or use another input"
+    ]
     del edges[-1]
     del edges[2]  # flat -> fc
     doc["models"]["main"]["nodes"].append({"id": "m", "type": "Add", "name": "sum", "params": {}})
-    edges += [{"from": ids[2], "to": "m", "to_port": "in1"}, {"from": ids[3], "to": "m", "to_port": "in2"}]
+    edges += [
+        {"from": ids[2], "to": "m", "to_port": "in1"},
+        {"from": ids[3], "to": "m", "to_port": "in2"},
+    ]
     edges.append({"from": "m", "to": ids[3]})
     problems = load_problems(doc)
     assert problems == [
@@ -100,7 +134,9 @@ def test_malformed_json_names_line_and_column():
     assert problem.startswith("not valid JSON at line 3, column 16")
 
 
-@pytest.mark.parametrize("text", ["[]", "42", '"x"', "null", "NaN", '{"version": 1e999}', "[" * 100000])
+@pytest.mark.parametrize(
+    "text", ["[]", "42", '"x"', "null", "NaN", '{"version": 1e999}', "[" * 100000]
+)
 def test_non_projects_are_refused_cleanly(text):
     with pytest.raises(ProjectFileError):
         pf.loads(text, CATALOG)
@@ -108,7 +144,9 @@ def test_non_projects_are_refused_cleanly(text):
 
 def test_newer_version_is_refused_with_advice(doc):
     doc["version"] = pf.VERSION + 1
-    with pytest.raises(ProjectFileError, match="saved by a newer NeuralCanvas.*Update NeuralCanvas"):
+    with pytest.raises(
+        ProjectFileError, match="saved by a newer NeuralCanvas.*Update NeuralCanvas"
+    ):
         pf.loads(json.dumps(doc), CATALOG)
 
 

@@ -40,9 +40,14 @@ def _small_doc() -> dict:
 SEEDS = [_small_doc()] + [json.loads(p.read_text(encoding="utf-8")) for p in EXAMPLES]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
     | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -104,7 +109,7 @@ def test_damaged_text_loads_or_raises_project_error(doc, data):
     text = json.dumps(doc).encode()
     cut = data.draw(st.integers(0, len(text)))
     junk = data.draw(st.binary(max_size=6))
-    damaged = text[:cut] + junk + text[cut + len(junk):]
+    damaged = text[:cut] + junk + text[cut + len(junk) :]
     try:
         pf.loads(damaged, CATALOG)
     except ProjectFileError:
