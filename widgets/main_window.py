@@ -55,7 +55,7 @@ ERROR = QColor("#cf222e")
 
 PAD_X, PAD_Y, LINE_GAP = 12.0, 8.0, 2.0
 MIN_NODE_WIDTH = 104.0
-MIN_ZOOM, MAX_ZOOM = 0.75, 1.25
+MIN_ZOOM, MAX_ZOOM = 0.6, 1.25
 
 
 def _font(base: QFont, scale: float = 1.0, bold: bool = False) -> QFont:
