@@ -1,7 +1,8 @@
 """The ``neuralcanvas`` command.
 
 ``neuralcanvas [FILE]`` opens the app on a project (the built-in XOR example without one);
-``neuralcanvas summary FILE`` prints each network's layers, shapes and parameter counts.
+``neuralcanvas summary FILE`` prints each network's layers, shapes and parameter counts;
+``neuralcanvas train FILE`` trains headless with a progress bar and writes the run's files.
 
 Qt and torch are imported only when needed, so ``summary`` starts without loading Qt. Errors
 a user can cause (a bad file, an invalid network) print their message and exit with status 2.
@@ -44,8 +45,8 @@ def _open_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Build neural networks on a canvas, train them live, export PyTorch code.",
-        epilog=f"Other command: '{PROG} summary FILE' prints a project's layers and shapes"
-        f" (see '{PROG} summary --help').",
+        epilog=f"Other commands: '{PROG} summary FILE' prints a project's layers and shapes;"
+        f" '{PROG} train FILE' trains it without the GUI (see '{PROG} COMMAND --help').",
     )
     parser.add_argument(
         "file", nargs="?", help="project file to open (default: the built-in XOR example)"
@@ -70,6 +71,121 @@ def _summary_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--network", metavar="NAME", help="only this network of the project")
     return parser
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} train",
+        description="Train a project's network without the GUI: a progress bar with loss and"
+        " ETA, metrics written as the run goes (metrics.csv per epoch, records.jsonl with every"
+        " record), then weights.pt and checkpoint.pt. Ctrl-C stops cleanly and keeps them.",
+    )
+    parser.add_argument("file", help="project file (.json)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), help="override training.device"
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="folder for the run's files (default: <file stem>-run)"
+    )
+    parser.add_argument("--network", metavar="NAME", help="the network to train (default: first)")
+    parser.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def train(args: argparse.Namespace) -> int:
+    import signal
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from builder.config import parse_training
+    from builder.records import EpochRecord, ErrorRecord, StatusRecord, StepRecord
+    from builder.runfiles import RunWriter
+    from builder.trainer import Trainer
+
+    project = _load(args.file)
+    config = parse_training(project.training)
+    if args.epochs is not None:
+        if args.epochs < 1:
+            return _error("--epochs must be a positive integer")
+        config = replace(config, epochs=args.epochs)
+    if args.device is not None:
+        config = replace(config, device=args.device)
+    path = Path(args.file)
+    trainer = Trainer(project, args.network, config, base_dir=path.parent, resume=args.resume)
+    trainer.prepare()
+    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-run")
+    writer = RunWriter(out)
+    n = len(trainer.splits.train)
+    per_epoch = -(-n // (config.batch_size or n))
+    bar = tqdm(
+        total=config.epochs * per_epoch,
+        initial=trainer.step,
+        unit="step",
+        disable=args.quiet,
+        dynamic_ncols=True,
+        desc=f"{project.network(args.network).name} on {trainer.device}",
+    )
+    interrupted = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    last_epoch: EpochRecord | None = None
+    error: ErrorRecord | None = None
+    status: StatusRecord | None = None
+    try:
+        trainer.start()
+        for record in trainer.records(timeout=3600):
+            writer.write(record)
+            if isinstance(record, StepRecord):
+                bar.update(record.step - bar.n)
+                bar.set_postfix(loss=f"{record.train_loss:.4g}", refresh=False)
+            elif isinstance(record, EpochRecord):
+                last_epoch = record
+                post = {"loss": f"{record.train_loss:.4g}"}
+                if record.val_loss is not None:
+                    post["val"] = f"{record.val_loss:.4g}"
+                if "accuracy" in record.metrics:
+                    post["acc"] = f"{record.metrics['accuracy']:.3f}"
+                bar.set_postfix(post)
+            elif isinstance(record, ErrorRecord):
+                error = record
+            elif isinstance(record, StatusRecord):
+                status = record
+        trainer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+        writer.close()
+    wrote = [out / "metrics.csv", out / "records.jsonl"]
+    if trainer.model is not None and trainer.step > 0:
+        from builder.checkpoint import save_weights
+
+        save_weights(out / "weights.pt", trainer.model.state_dict())
+        trainer.save_checkpoint(out / "checkpoint.pt")
+        wrote += [out / "weights.pt", out / "checkpoint.pt"]
+    if last_epoch is not None:
+        figures = [f"train loss {last_epoch.train_loss:.4g}"]
+        if last_epoch.val_loss is not None:
+            figures.append(f"validation loss {last_epoch.val_loss:.4g}")
+        for key in ("accuracy", "precision", "recall", "f1", "mse", "mae"):
+            if key in last_epoch.metrics:
+                figures.append(f"{key} {last_epoch.metrics[key]:.4g}")
+        print(f"Epoch {last_epoch.epoch}, step {last_epoch.step}: " + ", ".join(figures))
+    if status is not None and status.message:
+        print(status.message)
+    print("Wrote " + ", ".join(str(p) for p in wrote))
+    if error is not None:
+        return _error(error.message)
+    if interrupted:
+        print("Interrupted by Ctrl-C: the files above hold the run so far.", file=sys.stderr)
+        return 130
+    return EXIT_OK
 
 
 def _error(message: str) -> int:
@@ -128,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["summary"]:
             return summary(_summary_parser().parse_args(argv[1:]))
+        if argv[:1] == ["train"]:
+            return train(_train_parser().parse_args(argv[1:]))
         return open_app(_open_parser().parse_args(argv))
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)

@@ -1,0 +1,332 @@
+"""The training configuration: the project file's ``training`` section, checked and typed.
+
+Every problem names its JSON path (``training.optimizer.lr: expected a number > 0, got -1``)
+and all problems are reported at once. See docs/training.md for every field.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import NeuralCanvasError, Problem
+
+LOSSES = (
+    "mse",
+    "l1",
+    "huber",
+    "bce",
+    "bce_with_logits",
+    "cross_entropy",
+    "nll",
+    "hinge",
+    "kl_div",
+)
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine", "plateau")
+CLIP_MODES = ("none", "norm", "value")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(NeuralCanvasError):
+    """The training section is invalid; ``problems`` lists each place."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        if len(problems) == 1:
+            text = f"Invalid training settings: {problems[0]}"
+        else:
+            text = "Invalid training settings:\n" + "\n".join(f"  - {p}" for p in problems)
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0  # sgd, rmsprop
+    nesterov: bool = False  # sgd (needs momentum > 0)
+    weight_decay: float = 0.0  # the optimiser's own decoupled/coupled decay
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
+    eps: float = 1e-8
+    alpha: float = 0.99  # rmsprop smoothing
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "none"
+    step_size: int = 10  # step: epochs between decays
+    gamma: float = 0.1  # step: decay factor
+    t_max: int | None = None  # cosine: period in epochs (default: all epochs)
+    eta_min: float = 0.0  # cosine: lowest rate
+    patience: int = 5  # plateau: epochs without improvement
+    factor: float = 0.1  # plateau: decay factor
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    mode: str = "none"
+    max: float = 1.0
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    patience: int = 0  # 0 = off
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return self.patience > 0
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """A layer's gradient is *vanishing* when its L2 norm is below ``vanishing`` or below
+    ``vanishing_ratio`` times the largest layer norm, *exploding* when above ``exploding``
+    or not finite; otherwise *healthy*."""
+
+    vanishing: float = 1e-5
+    vanishing_ratio: float = 1e-3
+    exploding: float = 100.0
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    dataset: dict[str, Any] = field(default_factory=lambda: {"name": "xor"})
+    loss: str = "mse"
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    epochs: int = 100
+    batch_size: int | None = 32  # None = full batch
+    l1: float = 0.0
+    l2: float = 0.0
+    clip: ClipConfig = ClipConfig()
+    early_stopping: EarlyStopping = EarlyStopping()
+    seed: int = 0
+    device: str = "auto"
+    health: HealthThresholds = HealthThresholds()
+    report_every: int = 10  # steps between step records (gradient norms are gathered then)
+    monitor: bool = True  # gradient / weight monitoring on or off
+
+
+class _Reader:
+    """Reads typed fields from a dict, collecting problems with their JSON paths."""
+
+    def __init__(self, data: Any, path: str, problems: list[Problem]):
+        self.path = path
+        self.problems = problems
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.problems.append(Problem(path, f"expected an object, got {_describe(data)}"))
+            data = {}
+        self.data = data
+        self.used: set[str] = set()
+
+    def _bad(self, key: str, what: str, value: Any) -> None:
+        self.problems.append(
+            Problem(f"{self.path}.{key}", f"expected {what}, got {_describe(value)}")
+        )
+
+    def get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        return self.data.get(key, default)
+
+    def number(
+        self,
+        key: str,
+        default: float,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+    ) -> float:
+        value = self.get(key, default)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+        if ok and lo is not None:
+            ok = value > lo if lo_open else value >= lo
+        if ok and hi is not None:
+            ok = value <= hi
+        if not ok:
+            words = "a number"
+            if lo is not None:
+                words += f" {'>' if lo_open else '>='} {lo:g}"
+            if hi is not None:
+                words += f"{' and' if lo is not None else ''} <= {hi:g}"
+            self._bad(key, words, value)
+            return default
+        return float(value)
+
+    def integer(self, key: str, default: int | None, lo: int = 0, allow_none: bool = False) -> Any:
+        value = self.get(key, default)
+        if value is None and allow_none:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            words = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+            self._bad(key, words, value)
+            return default
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            self._bad(key, "true or false", value)
+            return default
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.get(key, default)
+        if value not in choices:
+            self._bad(key, "one of " + ", ".join(f'"{c}"' for c in choices), value)
+            return default
+        return value
+
+    def sub(self, key: str) -> _Reader:
+        self.used.add(key)
+        return _Reader(self.data.get(key), f"{self.path}.{key}", self.problems)
+
+    def unknown(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                self.problems.append(Problem(f"{self.path}.{key}", "unknown setting"))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "an object"
+    return repr(value)
+
+
+def parse_training(data: Any) -> TrainingConfig:
+    """Check and type the ``training`` section; raise :class:`ConfigError` listing every problem."""
+    problems: list[Problem] = []
+    r = _Reader(data, "training", problems)
+
+    dataset = r.get("dataset", {"name": "xor"})
+    if (
+        not isinstance(dataset, dict)
+        or not isinstance(dataset.get("name"), str)
+        or not dataset["name"]
+    ):
+        problems.append(
+            Problem("training.dataset", 'expected an object with a "name", e.g. {"name": "xor"}')
+        )
+        dataset = {"name": "xor"}
+
+    o = r.sub("optimizer")
+    opt_name = o.choice("name", "adam", OPTIMIZERS)
+    betas = o.get("betas", [0.9, 0.999])
+    if not (
+        isinstance(betas, (list, tuple))
+        and len(betas) == 2
+        and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        )
+    ):
+        problems.append(
+            Problem(
+                "training.optimizer.betas",
+                f"expected two numbers in [0, 1), got {_describe(betas)}",
+            )
+        )
+        betas = [0.9, 0.999]
+    optimizer = OptimizerConfig(
+        name=opt_name,
+        lr=o.number("lr", 1e-3, lo=0, lo_open=True),
+        momentum=o.number("momentum", 0.0, lo=0, hi=1),
+        nesterov=o.boolean("nesterov", False),
+        weight_decay=o.number("weight_decay", 0.0, lo=0),
+        betas=(float(betas[0]), float(betas[1])),
+        eps=o.number("eps", 1e-8, lo=0, lo_open=True),
+        alpha=o.number("alpha", 0.99, lo=0, hi=1),
+    )
+    o.unknown()
+    if optimizer.nesterov and (optimizer.name != "sgd" or optimizer.momentum <= 0):
+        problems.append(
+            Problem("training.optimizer.nesterov", "needs the sgd optimizer with momentum > 0")
+        )
+
+    s = r.sub("schedule")
+    schedule = ScheduleConfig(
+        name=s.choice("name", "none", SCHEDULES),
+        step_size=s.integer("step_size", 10, lo=1),
+        gamma=s.number("gamma", 0.1, lo=0, hi=1, lo_open=True),
+        t_max=s.integer("t_max", None, lo=1, allow_none=True),
+        eta_min=s.number("eta_min", 0.0, lo=0),
+        patience=s.integer("patience", 5, lo=0),
+        factor=s.number("factor", 0.1, lo=0, hi=1, lo_open=True),
+    )
+    s.unknown()
+
+    batch = r.get("batch_size", 32)
+    if batch == "full":
+        batch_size = None
+    elif isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1:
+        batch_size = batch
+    else:
+        problems.append(
+            Problem(
+                "training.batch_size",
+                f'expected a positive integer or "full", got {_describe(batch)}',
+            )
+        )
+        batch_size = 32
+
+    pen = r.sub("penalties")
+    l1, l2 = pen.number("l1", 0.0, lo=0), pen.number("l2", 0.0, lo=0)
+    pen.unknown()
+
+    c = r.sub("clip")
+    clip = ClipConfig(
+        mode=c.choice("mode", "none", CLIP_MODES), max=c.number("max", 1.0, lo=0, lo_open=True)
+    )
+    c.unknown()
+
+    e = r.sub("early_stopping")
+    early = EarlyStopping(
+        patience=e.integer("patience", 0, lo=0),
+        min_delta=e.number("min_delta", 0.0, lo=0),
+        restore_best=e.boolean("restore_best", True),
+    )
+    e.unknown()
+
+    h = r.sub("health")
+    health = HealthThresholds(
+        vanishing=h.number("vanishing", 1e-5, lo=0, lo_open=True),
+        vanishing_ratio=h.number("vanishing_ratio", 1e-3, lo=0, hi=1),
+        exploding=h.number("exploding", 100.0, lo=0, lo_open=True),
+    )
+    h.unknown()
+    if health.vanishing >= health.exploding:
+        problems.append(
+            Problem("training.health", "the vanishing threshold must be below the exploding one")
+        )
+
+    config = TrainingConfig(
+        dataset=copy.deepcopy(dataset),
+        loss=r.choice("loss", "mse", LOSSES),
+        optimizer=optimizer,
+        schedule=schedule,
+        epochs=r.integer("epochs", 100, lo=1),
+        batch_size=batch_size,
+        l1=l1,
+        l2=l2,
+        clip=clip,
+        early_stopping=early,
+        seed=r.integer("seed", 0, lo=0),
+        device=r.choice("device", "auto", DEVICES),
+        health=health,
+        report_every=r.integer("report_every", 10, lo=1),
+        monitor=r.boolean("monitor", True),
+    )
+    r.unknown()
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,608 @@
+"""The trainer: trains a compiled network in a background thread and reports immutable
+records through a thread-safe channel (DESIGN.md, data flow step 5).
+
+The GUI, the command line and the tests drive the same :class:`Trainer`. It never waits for
+its reader: records go into a ``queue.SimpleQueue`` and into a bounded :class:`History`.
+Pause, resume and stop are flags checked between steps (and between evaluation batches).
+
+The hot loop keeps host synchronisation off the critical path: the data sits on the device,
+batches are index-selected there, each step's loss is written into a device buffer, and per
+layer gradient norms are gathered with one ``torch._foreach_norm`` call and copied to the
+host once per report (every ``report_every`` steps), never one ``.item()`` per layer.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from builder import objectives
+from builder.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from builder.compile import compile_network
+from builder.config import TrainingConfig, parse_training
+from builder.datasets import Splits, augment, load_dataset, make_splits
+from builder.health import classify, divergence_message
+from builder.names import attribute_names
+from builder.records import (
+    EpochRecord,
+    ErrorRecord,
+    History,
+    Record,
+    StatusRecord,
+    StepRecord,
+    frozen,
+)
+from graph import project_file
+from graph.document import Project
+from graph.errors import NeuralCanvasError
+
+SATURATING = {"Sigmoid", "Tanh"}
+STOP_POLL = 0.05  # seconds between checks of the stop flag while paused
+
+
+class TrainingError(NeuralCanvasError):
+    """Training cannot start or cannot go on; the message says why and what to do."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; a named device must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("CUDA was chosen but no CUDA GPU is available here: choose cpu or auto")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise TrainingError(
+            "MPS was chosen but Apple's GPU backend is not available here: choose cpu or auto"
+        )
+    if name not in ("cpu", "cuda", "mps"):
+        raise TrainingError(f"Unknown device {name!r}: choose auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    """The device choices that work on this machine (``auto`` first)."""
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
+class _Layers:
+    """Parameters grouped by layer (node), for per-layer norms in one batched call."""
+
+    def __init__(self, model: nn.Module, names: dict[str, str], device: torch.device):
+        self.names: list[str] = []
+        self.params: list[nn.Parameter] = []
+        index: list[int] = []
+        for attr, module in model.named_children():
+            params = [p for p in module.parameters() if p.requires_grad]
+            if not params:
+                continue
+            self.names.append(names.get(attr, attr))
+            for p in params:
+                self.params.append(p)
+                index.append(len(self.names) - 1)
+        self.index = torch.tensor(index, dtype=torch.long, device=device)
+        self.device = device
+
+    def __bool__(self) -> bool:
+        return bool(self.params)
+
+    def per_layer(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """L2 norm per layer of a list shaped like ``self.params``."""
+        norms = torch.stack(torch._foreach_norm(tensors))
+        sq = torch.zeros(len(self.names), device=self.device, dtype=norms.dtype)
+        return sq.index_add_(0, self.index, norms * norms).sqrt()
+
+    def grads(self) -> list[torch.Tensor]:
+        return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+
+
+class Trainer:
+    """Trains one network of a project.
+
+    The project is snapshotted (serialised and rebuilt) when the trainer is made, so edits
+    made while it runs cannot race it. :meth:`prepare` loads the data, compiles the model and
+    checks that they fit; it raises :class:`graph.errors.NeuralCanvasError` subclasses with
+    clear messages. :meth:`start` runs training in a background thread (preparing first if
+    needed, reporting a failure as an :class:`ErrorRecord`); :meth:`run` does the same in
+    the calling thread.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        network: str | None = None,
+        config: TrainingConfig | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        device: str | None = None,
+        resume: str | os.PathLike[str] | None = None,
+        splits: Splits | None = None,
+        history_size: int = 2000,
+    ):
+        snapshot = project_file.to_dict(project)
+        self.project = project_file.from_dict(snapshot, project.specs, "<snapshot>")
+        self.net = self.project.network(network)
+        self.config = config if config is not None else parse_training(self.project.training)
+        if device is not None:
+            self.config = replace(self.config, device=device)
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        self.resume_from = resume
+        self.splits = splits
+        self.channel: queue.SimpleQueue[Record] = queue.SimpleQueue()
+        self.history = History(history_size)
+        self.state = "idle"
+        self.model: nn.Module | None = None
+        self.device: torch.device | None = None
+        self.epoch = 0
+        self.step = 0
+        self.best_loss = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._thread: threading.Thread | None = None
+        self._prepared = False
+        self._elapsed0 = 0.0
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        """Train in a background thread; read records with :meth:`poll`."""
+        if self._thread is not None:
+            raise TrainingError(
+                "This trainer has already been started: make a new one for a new run"
+            )
+        self._thread = threading.Thread(
+            target=self._thread_main, name="neuralcanvas-trainer", daemon=True
+        )
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        """Ask the run to stop; it does within one training step (or evaluation batch)."""
+        self._stop.set()
+        self._running.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker; returns True when it has finished."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def poll(self) -> list[Record]:
+        """Every record sent since the last poll (never blocks)."""
+        out = []
+        while True:
+            try:
+                out.append(self.channel.get_nowait())
+            except queue.Empty:
+                return out
+
+    def records(self, timeout: float = 60.0) -> Iterator[Record]:
+        """Yield records until the run ends (for headless callers); raises TrainingError if
+        no record arrives for ``timeout`` seconds while the worker is alive."""
+        while True:
+            try:
+                record = self.channel.get(timeout=timeout)
+            except queue.Empty:
+                if not self.alive:
+                    return
+                raise TrainingError(f"No progress for {timeout:g} s") from None
+            yield record
+            if isinstance(record, ErrorRecord) or (
+                isinstance(record, StatusRecord)
+                and record.state in ("finished", "stopped", "early_stopped")
+            ):
+                return
+
+    def run(self) -> list[Record]:
+        """Prepare and train in the calling thread; returns every record."""
+        self._thread_main()
+        return self.poll()
+
+    # ------------------------------------------------------------------ preparation
+    def prepare(self) -> None:
+        """Load data, compile the model and check they fit; raise a clear error if not."""
+        if self._prepared:
+            return
+        cfg = self.config
+        self.device = pick_device(cfg.device)
+        if self.splits is None:
+            dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg.seed)
+            self.splits = make_splits(dataset, cfg.dataset, seed=cfg.seed)
+        ds = self.splits.dataset
+        model = compile_network(self.net, seed=cfg.seed)
+        inputs, outputs = model.meta["inputs"], model.meta["outputs"]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise TrainingError(
+                f"Network {self.net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
+                " supervised training needs exactly one of each"
+            )
+        port = inputs[0]
+        want = tuple(port.shape[1:])
+        if want != tuple(ds.input_shape):
+            shape = ", ".join(map(str, ds.input_shape))
+            raise TrainingError(
+                f"The Input '{self.net.name_of(port.node_id)}' takes (N, {', '.join(map(str, want))}) but dataset"
+                f" '{ds.name}' gives samples of shape ({shape}): set the Input's shape to [{shape}]"
+            )
+        data_int = not ds.x.is_floating_point()
+        if data_int != (port.shape.dtype == "int64"):
+            kind = "integer token ids" if data_int else "real values"
+            raise TrainingError(
+                f"Dataset '{ds.name}' gives {kind} but the Input '{self.net.name_of(port.node_id)}' has dtype"
+                f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
+            )
+        self.objective = objectives.make_loss(
+            cfg.loss,
+            tuple(outputs[0].shape[1:]),
+            ds.task,
+            ds.num_classes,
+            tuple(ds.target_shape),
+            ds.y.dtype,
+            dataset=ds.name,
+            last_layer=self.net.type_of(self.net.in_edges(outputs[0].node_id)[0].src),
+        )
+        self.model = model.to(self.device)
+        self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
+        self.layers = _Layers(self.model, self.attr_to_name, self.device)
+        self.optimizer = objectives.make_optimizer(cfg.optimizer, self.model.parameters())
+        self.scheduler = objectives.make_scheduler(cfg.schedule, self.optimizer, cfg.epochs)
+        self.weights = [p for p in self.model.parameters() if p.dim() >= 2]
+        self.hints = {
+            "normalised": self.splits.normalisation.get("kind", "none") != "none" or data_int,
+            "clipped": cfg.clip.mode != "none",
+            "saturating": any(self.net.type_of(n) in SATURATING for n in self.net.nodes),
+        }
+        # Data lives on the device; targets are converted for the loss once, up front.
+        self.train_x = self.splits.train.x.to(self.device)
+        self.train_y = self.objective.prepare_target(self.splits.train.y.to(self.device))
+        self.train_y_raw = self.splits.train.y.to(self.device)
+        if self.splits.val is not None and len(self.splits.val):
+            self.eval_split = (self.splits.val.x.to(self.device), self.splits.val.y.to(self.device))
+            self.has_val = True
+        else:
+            self.eval_split = (self.train_x, self.train_y_raw)
+            self.has_val = False
+        self.shuffle = torch.Generator().manual_seed(cfg.seed + 1)
+        self.aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
+        self.augment_options = cfg.dataset.get("augment") or {}
+        if self.resume_from is not None:
+            self._load_resume(self.resume_from)
+        self._prepared = True
+
+    def _load_resume(self, path: str | os.PathLike[str]) -> None:
+        data = load_checkpoint(path)
+        try:
+            self.model.load_state_dict(data["model"], strict=True)
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(
+                f"Checkpoint {path} was made for a different network (its weights do not fit {self.net.name!r}):"
+                f" {str(exc).splitlines()[0]}"
+            ) from None
+        self.optimizer.load_state_dict(data["optimizer"])
+        if self.scheduler is not None and data.get("scheduler") is not None:
+            self.scheduler.load_state_dict(data["scheduler"])
+        self.epoch = int(data["epoch"])
+        self.step = int(data["step"])
+        self.best_loss = float(data.get("best_loss", math.inf))
+        self._elapsed0 = float(data.get("elapsed", 0.0))
+        if data.get("best_state") is not None:
+            self.best_state = data["best_state"]
+        if data.get("shuffle_rng") is not None:
+            self.shuffle.set_state(data["shuffle_rng"])
+        if data.get("torch_rng") is not None:
+            self._resume_rng = data["torch_rng"]
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to resume this run where it is."""
+        return {
+            "network": self.net.name,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_loss": self.best_loss,
+            "best_state": self.best_state,
+            "elapsed": self._elapsed(),
+            "shuffle_rng": self.shuffle.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        save_checkpoint(path, self.checkpoint_state())
+
+    # ------------------------------------------------------------------ the run
+    def _emit(self, record: Record) -> None:
+        self.history.add(record)
+        self.channel.put(record)
+
+    def _status(self, state: str, message: str = "") -> None:
+        self.state = state
+        self._emit(StatusRecord(state, self.epoch, self.step, message))
+
+    def _elapsed(self) -> float:
+        return self._elapsed0 + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
+
+    def _thread_main(self) -> None:
+        try:
+            self.prepare()
+            self._t0 = time.perf_counter()
+            self._status("running")
+            outcome = self._train()
+            self._status(*outcome)
+        except NeuralCanvasError as exc:
+            self.state = "error"
+            self._emit(ErrorRecord(str(exc), self.epoch, self.step))
+        except Exception as exc:  # an unexpected failure still reaches the caller as a record
+            self.state = "error"
+            detail = f"{exc.__class__.__name__}: {exc}"
+            self._emit(
+                ErrorRecord(
+                    f"Training failed at step {self.step} (epoch {self.epoch}): {detail}",
+                    self.epoch,
+                    self.step,
+                )
+            )
+
+    def _wait_if_paused(self) -> None:
+        if self._running.is_set():
+            return
+        self._status("paused")
+        t = time.perf_counter()
+        while not self._running.wait(STOP_POLL):
+            pass
+        self._t0 += time.perf_counter() - t  # paused time is not training time
+        if not self._stop.is_set():
+            self._status("resumed")
+
+    def _train(self) -> tuple[str, str]:
+        cfg = self.config
+        model, opt, objective = self.model, self.optimizer, self.objective
+        loss_fn = objective.loss
+        x_all, y_all = self.train_x, self.train_y
+        n = x_all.shape[0]
+        batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
+        batches = math.ceil(n / batch)
+        every = cfg.report_every
+        monitor = cfg.monitor and bool(self.layers)
+        losses = torch.zeros(every, device=self.device)
+        clip_norm = cfg.clip.max if cfg.clip.mode == "norm" else None
+        clip_value = cfg.clip.max if cfg.clip.mode == "value" else None
+        params = [p for p in model.parameters() if p.requires_grad]
+        penalised = cfg.l1 > 0 or cfg.l2 > 0
+        aug = self.augment_options if any(self.augment_options.values()) else None
+        torch.manual_seed(cfg.seed + 3)  # dropout and other layer randomness
+        if getattr(self, "_resume_rng", None) is not None:
+            torch.set_rng_state(self._resume_rng)
+        waiting = 0
+        report_t = time.perf_counter()
+        report_first = self.step
+        in_window = 0
+        while self.epoch < cfg.epochs:
+            model.train()
+            order = torch.randperm(n, generator=self.shuffle).to(self.device)
+            epoch_sum = torch.zeros((), device=self.device)
+            done = 0
+            for b in range(batches):
+                if self._stop.is_set():
+                    break
+                if not self._running.is_set():
+                    self._wait_if_paused()
+                    if self._stop.is_set():
+                        break
+                idx = order[b * batch : (b + 1) * batch]
+                xb = x_all.index_select(0, idx)
+                if aug is not None:
+                    xb = augment(xb, aug, self.aug_gen)
+                loss = loss_fn(model(xb), y_all.index_select(0, idx))
+                if penalised:
+                    extra = objectives.penalty(self.weights, cfg.l1, cfg.l2)
+                    if extra is not None:
+                        loss = loss + extra
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip_norm is not None:
+                    nn.utils.clip_grad_norm_(params, clip_norm, foreach=True)
+                elif clip_value is not None:
+                    nn.utils.clip_grad_value_(params, clip_value, foreach=True)
+                detached = loss.detach()
+                losses[in_window] = detached
+                epoch_sum += detached
+                in_window += 1
+                done += 1
+                self.step += 1
+                if in_window == every or b == batches - 1:  # a report closes every epoch too
+                    grads = self.layers.per_layer(self.layers.grads()) if monitor else None
+                    before = (
+                        torch._foreach_mul([p.detach() for p in self.layers.params], 1.0)
+                        if monitor
+                        else None
+                    )
+                    opt.step()
+                    problem = self._report(
+                        losses[:in_window], report_first, grads, before, report_t
+                    )
+                    if problem:
+                        return problem
+                    report_t = time.perf_counter()
+                    report_first = self.step
+                    in_window = 0
+                else:
+                    opt.step()
+            if done == 0:
+                break
+            if in_window:  # stopped mid-window: what was trained still reaches the records
+                problem = self._report(losses[:in_window], report_first, None, None, report_t)
+                if problem:
+                    return problem
+                report_t = time.perf_counter()
+                report_first = self.step
+                in_window = 0
+            if self._stop.is_set():
+                self.epoch += 1 if done == batches else 0
+                return ("stopped", f"Stopped by the user at step {self.step}")
+            self.epoch += 1
+            train_loss = float(epoch_sum) / done
+            val_loss, metrics = self._evaluate()
+            if val_loss is None:  # stopped during evaluation
+                return ("stopped", f"Stopped by the user at step {self.step}")
+            watched = val_loss if self.has_val else train_loss
+            best = watched < self.best_loss - cfg.early_stopping.min_delta
+            if best:
+                self.best_loss = watched
+                waiting = 0
+                if cfg.early_stopping.enabled and cfg.early_stopping.restore_best:
+                    self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                waiting += 1
+            if self.scheduler is not None:
+                objectives.step_scheduler(self.scheduler, watched)
+            self._emit(
+                EpochRecord(
+                    self.epoch,
+                    self.step,
+                    train_loss,
+                    val_loss if self.has_val else None,
+                    frozen(metrics),
+                    self.optimizer.param_groups[0]["lr"],
+                    self._elapsed(),
+                    best,
+                )
+            )
+            if cfg.early_stopping.enabled and waiting >= cfg.early_stopping.patience:
+                restored = ""
+                if cfg.early_stopping.restore_best and self.best_state is not None:
+                    model.load_state_dict(self.best_state)
+                    restored = f"; restored the best weights (loss {self.best_loss:.4g})"
+                what = "validation" if self.has_val else "training"
+                return (
+                    "early_stopped",
+                    f"Early stopping after epoch {self.epoch}: the {what} loss has not improved for"
+                    f" {cfg.early_stopping.patience} epochs{restored}",
+                )
+        if self._stop.is_set():
+            return ("stopped", f"Stopped by the user at step {self.step}")
+        return ("finished", f"Finished {self.epoch} epochs ({self.step} steps)")
+
+    def _report(
+        self,
+        window: torch.Tensor,
+        first: int,
+        grads: torch.Tensor | None,
+        before: list[torch.Tensor] | None,
+        started: float,
+    ) -> tuple[str, str] | None:
+        """Copy one report's numbers to the host and emit it; on a NaN/inf loss, emit an
+        error record and return the outcome that ends the run."""
+        if grads is not None and before is not None:
+            current = [p.detach() for p in self.layers.params]
+            weights = self.layers.per_layer(current)
+            updates = self.layers.per_layer(torch._foreach_sub(current, before))
+            packed = torch.cat([window, grads, weights, updates]).tolist()  # the one host copy
+            k, m = len(window), len(self.layers.names)
+            values = packed[:k]
+            g, w, u = packed[k : k + m], packed[k + m : k + 2 * m], packed[k + 2 * m :]
+        else:
+            values = window.tolist()
+            g = w = u = None
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                step = first + i + 1
+                lr = self.optimizer.param_groups[0]["lr"]
+                message = divergence_message(step, self.epoch + 1, value, lr, self.hints)
+                if g is not None:
+                    grad_map = dict(zip(self.layers.names, g))
+                    bad = [
+                        k
+                        for k, v in classify(grad_map, self.config.health).items()
+                        if v == "exploding"
+                    ]
+                    if bad:
+                        message += f"\nExploding gradients in: {', '.join(bad)}"
+                self.state = "error"
+                self._emit(ErrorRecord(message, self.epoch + 1, step, diverged=True))
+                return ("stopped", "Stopped: the loss diverged")
+        now = time.perf_counter()
+        batch = (
+            self.train_x.shape[0]
+            if self.config.batch_size is None
+            else min(self.config.batch_size, self.train_x.shape[0])
+        )
+        rate = len(values) * batch / max(now - started, 1e-9)
+        record = StepRecord(
+            epoch=self.epoch + 1,
+            step=self.step,
+            first_step=first + 1,
+            losses=tuple(values),
+            train_loss=sum(values) / len(values),
+            samples_per_sec=rate,
+            lr=self.optimizer.param_groups[0]["lr"],
+            elapsed=self._elapsed(),
+        )
+        if g is not None:
+            names = self.layers.names
+            grad_map = dict(zip(names, g))
+            weight_map = dict(zip(names, w))
+            ratio_map = {name: (du / wn if wn > 0 else 0.0) for name, du, wn in zip(names, u, w)}
+            record = replace(
+                record,
+                grad_norms=frozen(grad_map),
+                weight_norms=frozen(weight_map),
+                update_ratios=frozen(ratio_map),
+                health=frozen(classify(grad_map, self.config.health)),
+            )
+        self._emit(record)
+        return None
+
+    @torch.no_grad()
+    def _evaluate(self, chunk: int = 4096) -> tuple[float | None, dict[str, Any]]:
+        """Loss and metrics on the validation split (or the training data)."""
+        model = self.model
+        model.eval()
+        x, y_raw = self.eval_split
+        y = self.objective.prepare_target(y_raw)
+        acc = objectives.MetricAccumulator(self.objective.task, self.splits.dataset.num_classes)
+        total = torch.zeros((), device=self.device)
+        n = x.shape[0]
+        for start in range(0, n, chunk):
+            if self._stop.is_set():
+                return None, {}
+            out = model(x[start : start + chunk])
+            yb = y[start : start + chunk]
+            total += self.objective.loss(out, yb).detach() * out.shape[0]
+            acc.update(self.objective.predict(out), y_raw[start : start + chunk])
+        return float(total) / n, acc.compute()
+
+    def final_state_dict(self) -> dict[str, torch.Tensor]:
+        return copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
