@@ -60,6 +60,19 @@ class EpochRecord:
 
 
 @dataclass(frozen=True)
+class EvaluationRecord:
+    """The held-out test split, evaluated once when training ends (finished or early
+    stopped) with the final weights."""
+
+    split: str
+    loss: float
+    metrics: Mapping[str, Any]
+    epoch: int
+    step: int
+    kind: str = field(default="evaluation", init=False)
+
+
+@dataclass(frozen=True)
 class StatusRecord:
     """A change of state: ``running``, ``paused``, ``resumed``, ``stopped``, ``finished``,
     ``early_stopped``."""
@@ -83,7 +96,7 @@ class ErrorRecord:
     kind: str = field(default="error", init=False)
 
 
-Record = StepRecord | EpochRecord | StatusRecord | ErrorRecord
+Record = StepRecord | EpochRecord | EvaluationRecord | StatusRecord | ErrorRecord
 
 
 class History:

@@ -35,6 +35,7 @@ from builder.datasets import Splits, augment, load_dataset, make_splits
 from builder.health import classify, divergence_message
 from builder.names import attribute_names
 from builder.records import (
+    EvaluationRecord,
     EpochRecord,
     ErrorRecord,
     History,
@@ -360,6 +361,8 @@ class Trainer:
             self._t0 = time.perf_counter()
             self._status("running")
             outcome = self._train()
+            if outcome[0] in ("finished", "early_stopped") and self.splits.test is not None and len(self.splits.test):
+                self._evaluate_test()
             self._status(*outcome)
         except NeuralCanvasError as exc:
             self.state = "error"
@@ -585,12 +588,21 @@ class Trainer:
         self._emit(record)
         return None
 
+    def _evaluate_test(self) -> None:
+        test = self.splits.test
+        loss, metrics = self._evaluate(split=(test.x.to(self.device), test.y.to(self.device)))
+        if loss is not None:
+            self._emit(EvaluationRecord("test", loss, frozen(metrics), self.epoch, self.step))
+
     @torch.no_grad()
-    def _evaluate(self, chunk: int = 4096) -> tuple[float | None, dict[str, Any]]:
-        """Loss and metrics on the validation split (or the training data)."""
+    def _evaluate(
+        self, chunk: int = 4096, split: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[float | None, dict[str, Any]]:
+        """Loss and metrics on ``split`` (default: the validation split, or the training
+        data when there is none)."""
         model = self.model
         model.eval()
-        x, y_raw = self.eval_split
+        x, y_raw = split if split is not None else self.eval_split
         y = self.objective.prepare_target(y_raw)
         acc = objectives.MetricAccumulator(self.objective.task, self.splits.dataset.num_classes)
         total = torch.zeros((), device=self.device)

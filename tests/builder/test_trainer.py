@@ -263,3 +263,13 @@ def test_starting_twice_is_refused():
     with pytest.raises(TrainingError, match="already been started"):
         trainer.start()
     assert trainer.join(20)
+
+
+def test_the_test_split_is_evaluated_once_at_the_end():
+    project = moons_project(epochs=2)
+    project.training["dataset"] = {"name": "moons", "samples": 200, "validation": 0.2, "test": 0.2}
+    records = Trainer(project).run()
+    evaluations = [r for r in records if r.kind == "evaluation"]
+    assert len(evaluations) == 1 and evaluations[0].split == "test"
+    assert sum(map(sum, evaluations[0].metrics["confusion"])) == 40
+    assert records[-2] is evaluations[0] and records[-1].state == "finished"
