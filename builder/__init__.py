@@ -1,22 +1,36 @@
-"""The semantics: layer catalog, shape inference, compilation to torch. No Qt here."""
+"""The semantics: layer catalog, shape inference, compilation to torch. No Qt here.
 
-from builder.catalog import Catalog, Ctor, LayerSpec, Shape
-from builder.compile import compile_network, example_inputs
-from builder.errors import GraphInvalidError, LayerShapeError
-from builder.layers import CATALOG
-from builder.shapes import NodeInfo, ShapeChecker, infer
+Attributes are imported on first use, so ``import builder.shapes`` (the catalog and shape
+inference, which the editor needs at once) does not load torch.
+"""
 
-__all__ = [
-    "CATALOG",
-    "Catalog",
-    "Ctor",
-    "GraphInvalidError",
-    "LayerShapeError",
-    "LayerSpec",
-    "NodeInfo",
-    "Shape",
-    "ShapeChecker",
-    "compile_network",
-    "example_inputs",
-    "infer",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CATALOG": "builder.layers",
+    "Catalog": "builder.catalog",
+    "Ctor": "builder.catalog",
+    "LayerSpec": "builder.catalog",
+    "Shape": "builder.catalog",
+    "compile_network": "builder.compile",
+    "example_inputs": "builder.compile",
+    "GraphInvalidError": "builder.errors",
+    "LayerShapeError": "builder.errors",
+    "NodeInfo": "builder.shapes",
+    "ShapeChecker": "builder.shapes",
+    "infer": "builder.shapes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'builder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -9,15 +9,13 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import torch
 from torch import fx, nn
 
 from builder.catalog import Catalog, Shape
-from builder.errors import GraphInvalidError
 from builder.layers import CATALOG
 from builder.names import attribute_names, sanitize
-from builder.shapes import NodeInfo, infer
+from builder.shapes import check_compilable, live_nodes
 from graph.document import Network
 
 
@@ -92,34 +90,6 @@ def class_name(name: str) -> str:
     """``'main'`` -> ``'Main'``, ``'my gan'`` -> ``'MyGan'``."""
     text = "".join(part[:1].upper() + part[1:] for part in sanitize(name).split("_") if part)
     return text if text.isidentifier() and not text[0].isdigit() else f"Net{text}"
-
-
-def live_nodes(net: Network) -> set[str]:
-    """Nodes that feed some Output (the others are not compiled)."""
-    outputs = [n for n in net.nodes if net.type_of(n) == "Output"]
-    live: set[str] = set(outputs)
-    for n in outputs:
-        live |= nx.ancestors(net.graph, n)
-    return live
-
-
-def check_compilable(
-    net: Network, results: dict[str, NodeInfo] | None = None
-) -> dict[str, NodeInfo]:
-    """Shape-check ``net`` and raise :class:`GraphInvalidError` if it cannot be compiled."""
-    results = infer(net) if results is None else results
-    problems: list[tuple[str, str]] = []
-    if not any(net.type_of(n) == "Input" for n in net.nodes):
-        problems.append(("", "it has no Input layer: add one from the palette and set its shape"))
-    if not any(net.type_of(n) == "Output" for n in net.nodes):
-        problems.append(("", "it has no Output layer: add one after the last layer"))
-    live = live_nodes(net)
-    for n in net.nodes:
-        if n in live and results[n].status == "error":
-            problems.append((net.name_of(n), results[n].message))
-    if problems:
-        raise GraphInvalidError(net.name, problems)
-    return results
 
 
 def compile_network(

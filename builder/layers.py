@@ -6,8 +6,6 @@ import operator
 from functools import reduce
 from typing import Any
 
-import torch
-
 from builder.catalog import BATCH, Catalog, Ctor, LayerSpec, P, Shape, Shapes, fail
 from builder.params import BOOL, CHOICE, FLOAT, INIT, INT, INTS, SIZE, Param, as_tuple
 
@@ -27,6 +25,14 @@ IO, DENSE, CONV, POOL, SHAPE, NORM, REG, MERGE, SEQ, ATTN, ACT = (
     "Attention",
     "Activation",
 )
+
+
+def _cat() -> Any:
+    """``torch.cat``, imported on first use: declaring the catalog must not load torch, so
+    the editor can show its window while torch loads in the background."""
+    import torch
+
+    return torch.cat
 
 
 def _prod(values: Any) -> int:
@@ -676,7 +682,7 @@ def _rnn_emit(tid: str):
             h_n = e.item(h_n, 0)
         # The final state of the top layer; both directions side by side when bidirectional.
         if p["bidirectional"]:
-            state = e.fn(torch.cat, [e.item(h_n, -2), e.item(h_n, -1)], dim=1)
+            state = e.fn(_cat(), [e.item(h_n, -2), e.item(h_n, -1)], dim=1)
         else:
             state = e.item(h_n, -1)
         return {"out": seq if p["output"] == "sequence" else state, "state": state}
@@ -938,7 +944,7 @@ def _concat_infer(p: P, ins: Shapes) -> dict[str, Shape]:
 def _concat_emit(
     e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]
 ) -> dict[str, Any]:
-    return {"out": e.fn(torch.cat, [xs[port] for port in _merge_ports(p)], dim=p["dim"])}
+    return {"out": e.fn(_cat(), [xs[port] for port in _merge_ports(p)], dim=p["dim"])}
 
 
 add(

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+
 from builder.catalog import Catalog, Shape
-from builder.errors import LayerShapeError
+from builder.errors import GraphInvalidError, LayerShapeError
 from builder.layers import CATALOG
 from graph.document import (
     EdgeAdded,
@@ -176,6 +178,34 @@ def infer(net: Network, catalog: Catalog = CATALOG) -> dict[str, NodeInfo]:
     results: dict[str, NodeInfo] = {}
     for node_id in net.topological_order():
         results[node_id] = check_node(net, node_id, results, catalog)
+    return results
+
+
+def live_nodes(net: Network) -> set[str]:
+    """Nodes that feed some Output (the others are not compiled)."""
+    outputs = [n for n in net.nodes if net.type_of(n) == "Output"]
+    live: set[str] = set(outputs)
+    for n in outputs:
+        live |= nx.ancestors(net.graph, n)
+    return live
+
+
+def check_compilable(
+    net: Network, results: dict[str, NodeInfo] | None = None
+) -> dict[str, NodeInfo]:
+    """Shape-check ``net`` and raise :class:`GraphInvalidError` if it cannot be compiled."""
+    results = infer(net) if results is None else results
+    problems: list[tuple[str, str]] = []
+    if not any(net.type_of(n) == "Input" for n in net.nodes):
+        problems.append(("", "it has no Input layer: add one from the palette and set its shape"))
+    if not any(net.type_of(n) == "Output" for n in net.nodes):
+        problems.append(("", "it has no Output layer: add one after the last layer"))
+    live = live_nodes(net)
+    for n in net.nodes:
+        if n in live and results[n].status == "error":
+            problems.append((net.name_of(n), results[n].message))
+    if problems:
+        raise GraphInvalidError(net.name, problems)
     return results
 
 

@@ -96,3 +96,15 @@ def test_no_pickle_eval_or_unsafe_torch_load(package):
                 ):
                     problems.append(f"{rel}:{call.lineno}: torch.load without weights_only=True")
     assert not problems, problems
+
+
+def test_catalog_and_shape_inference_load_without_torch():
+    """The editor shows its window before torch has loaded (it loads in the background)."""
+    code = (
+        "import sys, builder, builder.shapes, builder.summary, graph.project_file\n"
+        "from builder import CATALOG, infer, ShapeChecker\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
