@@ -287,6 +287,7 @@ class Network:
         data = self._data(node_id)
         record = {
             "id": node_id,
+            "index": self.nodes.index(node_id),
             "type": data["type"],
             "name": data["name"],
             "params": copy.deepcopy(data["params"]),
@@ -304,9 +305,21 @@ class Network:
         node_id = self.add_node(
             record["type"], record["name"], record["params"], record["pos"], record["id"]
         )
+        index = record.get("index")
+        if index is not None and index < len(self) - 1:
+            self._move_to(node_id, index)
         for edge in record.get("edges", []):
             self.connect(edge.src, edge.dst, edge.src_port, edge.dst_port)
         return node_id
+
+    def _move_to(self, node_id: str, index: int) -> None:
+        # networkx keeps insertion order; rebuilding is O(n), fine for an undo.
+        order = [n for n in self.graph.nodes if n != node_id]
+        order.insert(index, node_id)
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from((n, self.graph.nodes[n]) for n in order)
+        graph.add_edges_from(self.graph.edges(keys=True, data=True))
+        self.graph = graph
 
     def connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> Edge:
         """Connect ``src``'s output port to ``dst``'s input port."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import os
 import re
 import tempfile
@@ -229,6 +230,17 @@ def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
             source, [Problem("format", f"expected {FORMAT!r}: this is not a NeuralCanvas project")]
         )
     data = migrate(data, source)
+    bad_numbers = list(_non_finite(data, []))
+    if bad_numbers:
+        raise ProjectFileError(
+            source,
+            [
+                Problem(
+                    json_path(p), "NaN and infinite numbers are not allowed: use a finite number"
+                )
+                for p in bad_numbers
+            ],
+        )
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         problems = [Problem(json_path(e.absolute_path), _schema_message(e)) for e in errors]
@@ -251,6 +263,17 @@ def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
     if problems:
         raise ProjectFileError(source, problems)
     return project
+
+
+def _non_finite(value: Any, path: list[str | int]) -> Iterable[list[str | int]]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield list(path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _non_finite(v, [*path, str(k)])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, [*path, i])
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -350,9 +373,13 @@ def to_dict(project: Project) -> dict[str, Any]:
                     "pos": [d["pos"][0], d["pos"][1]],
                 }
             )
+        order = {n: i for i, n in enumerate(net.nodes)}
+        ordered = sorted(
+            net.edges(), key=lambda e: (order[e.src], e.src_port, order[e.dst], e.dst_port)
+        )
         edges = [
             {"from": e.src, "from_port": e.src_port, "to": e.dst, "to_port": e.dst_port}
-            for e in net.edges()
+            for e in ordered
         ]
         models[name] = {"nodes": nodes, "edges": edges}
     return {

@@ -201,3 +201,12 @@ def test_save_keeps_permissions_and_reads_well(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640
     text = path.read_text(encoding="utf-8")
     assert '"shape": [1, 8, 8]' in text and '"kernel_size": [3, 3]' in text
+
+
+def test_non_finite_numbers_are_refused_with_their_path(doc):
+    doc["training"]["momentum_schedule"] = [1.0, float("inf")]
+    with pytest.raises(ProjectFileError) as info:
+        pf.from_dict(doc, CATALOG)
+    assert [str(p) for p in info.value.problems] == [
+        "training.momentum_schedule[1]: NaN and infinite numbers are not allowed: use a finite number"
+    ]
