@@ -83,9 +83,13 @@ class EarlyStopping:
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """A layer's gradient is *vanishing* when its L2 norm is below ``vanishing`` or below
-    ``vanishing_ratio`` times the largest layer norm, *exploding* when above ``exploding``
-    or not finite; otherwise *healthy*."""
+    """When a layer's gradient counts as vanishing or exploding (``training.health``).
+
+    A layer's gradient L2 norm (all its parameters together) is *exploding* when above
+    ``exploding`` or not finite, *vanishing* when below ``vanishing`` or below
+    ``vanishing_ratio`` times the largest norm among the layers that are not exploding;
+    otherwise *healthy*. See :mod:`builder.health`.
+    """
 
     vanishing: float = 1e-5
     vanishing_ratio: float = 1e-3

@@ -1,9 +1,20 @@
 """Gradient health: each layer is *healthy*, *vanishing* or *exploding*.
 
-Thresholds (``training.health`` in the project file, see
-:class:`builder.config.HealthThresholds`): a layer's gradient L2 norm below ``vanishing``
-(default 1e-5) or below ``vanishing_ratio`` (default 1e-3) times the largest layer's norm is
-vanishing; above ``exploding`` (default 100) or not finite is exploding.
+The rule, applied to each report's per-layer gradient L2 norms (all of a layer's parameters
+together), with the thresholds of ``training.health`` in the project file
+(:class:`builder.config.HealthThresholds`):
+
+- *exploding*: the norm is above ``exploding`` (default 100) or not finite (NaN, inf);
+- *vanishing*: the norm is below ``vanishing`` (default 1e-5), or below ``vanishing_ratio``
+  (default 1e-3) times the reference norm, the largest norm among the layers that are not
+  exploding (a layer is not called vanishing only because another one explodes);
+- *healthy* otherwise.
+
+In a deep sigmoid stack the first layers get a millionth of the last layer's gradient (the
+sigmoid's slope is at most 1/4, so each layer shrinks the signal going back) and are
+vanishing on both counts; with ReLU + BatchNorm + He init every layer stays within a factor of
+about 30 of the others. A far too high learning rate makes norms grow by orders of magnitude
+per step, so they cross ``exploding`` a few steps before the loss overflows.
 """
 
 from __future__ import annotations
@@ -17,14 +28,14 @@ HEALTHY, VANISHING, EXPLODING = "healthy", "vanishing", "exploding"
 
 
 def classify(norms: Mapping[str, float], thresholds: HealthThresholds) -> dict[str, str]:
-    """``{layer: state}`` for per-layer gradient norms."""
-    finite = [v for v in norms.values() if math.isfinite(v)]
-    largest = max(finite, default=0.0)
+    """``{layer: state}`` for per-layer gradient norms (see the module docstring)."""
+    calm = [v for v in norms.values() if math.isfinite(v) and v <= thresholds.exploding]
+    reference = max(calm, default=0.0)
     out = {}
     for layer, norm in norms.items():
         if not math.isfinite(norm) or norm > thresholds.exploding:
             out[layer] = EXPLODING
-        elif norm < thresholds.vanishing or norm < thresholds.vanishing_ratio * largest:
+        elif norm < thresholds.vanishing or norm < thresholds.vanishing_ratio * reference:
             out[layer] = VANISHING
         else:
             out[layer] = HEALTHY
