@@ -31,16 +31,44 @@ def record_dict(record: Record) -> dict[str, Any]:
     return {"kind": fields.pop("kind"), **_plain(fields)}
 
 
-class RunWriter:
-    """Writes ``metrics.csv`` (epochs) and ``records.jsonl`` (all records) into ``folder``."""
+def _whole_lines(path: Path) -> bool:
+    """Cut a partly written last line (a run killed mid-write) off ``path``; True when whole
+    lines remain."""
+    if not path.is_file():
+        return False
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+    return keep > 0
 
-    def __init__(self, folder: str | Path):
+
+class RunWriter:
+    """Writes ``metrics.csv`` (epochs) and ``records.jsonl`` (all records) into ``folder``.
+
+    With ``append`` (a resumed run), both files are continued instead of replaced, so a run
+    resumed into its own folder keeps the epochs written before; ``metrics.csv`` then keeps
+    its header and columns.
+    """
+
+    def __init__(self, folder: str | Path, append: bool = False):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.jsonl: TextIO = open(self.folder / "records.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-        self.csv_file: TextIO = open(self.folder / "metrics.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+        jsonl_path, csv_path = self.folder / "records.jsonl", self.folder / "metrics.csv"
         self.csv: csv.writer | None = None
         self.columns: list[str] = []
+        mode = "w"
+        if append:
+            mode = "a"
+            _whole_lines(jsonl_path)
+            if _whole_lines(csv_path):
+                with open(csv_path, encoding="utf-8", newline="") as f:
+                    self.columns = next(csv.reader(f), [])
+        self.jsonl: TextIO = open(jsonl_path, mode, encoding="utf-8")  # noqa: SIM115
+        self.csv_file: TextIO = open(csv_path, mode, encoding="utf-8", newline="")  # noqa: SIM115
+        if self.columns:
+            self.csv = csv.writer(self.csv_file)
 
     def write(self, record: Record) -> None:
         self.jsonl.write(json.dumps(record_dict(record)) + "\n")

@@ -101,7 +101,13 @@ def train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from builder.config import parse_training
-    from builder.records import EpochRecord, ErrorRecord, StatusRecord, StepRecord
+    from builder.records import (
+        EpochRecord,
+        ErrorRecord,
+        EvaluationRecord,
+        StatusRecord,
+        StepRecord,
+    )
     from builder.runfiles import RunWriter
     from builder.trainer import Trainer
 
@@ -114,10 +120,13 @@ def train(args: argparse.Namespace) -> int:
     if args.device is not None:
         config = replace(config, device=args.device)
     path = Path(args.file)
-    trainer = Trainer(project, args.network, config, base_dir=path.parent, resume=args.resume)
+    trainer = Trainer(
+        project, args.network, config, base_dir=path.resolve().parent, resume=args.resume
+    )
     trainer.prepare()
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}-run")
-    writer = RunWriter(out)
+    # A resumed run continues its files (the default folder is the one it was resumed from).
+    writer = RunWriter(out, append=args.resume is not None)
     n = len(trainer.splits.train)
     per_epoch = -(-n // (config.batch_size or n))
     bar = tqdm(
@@ -136,6 +145,7 @@ def train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     last_epoch: EpochRecord | None = None
+    evaluation: EvaluationRecord | None = None
     error: ErrorRecord | None = None
     status: StatusRecord | None = None
     try:
@@ -153,6 +163,8 @@ def train(args: argparse.Namespace) -> int:
                 if "accuracy" in record.metrics:
                     post["acc"] = f"{record.metrics['accuracy']:.3f}"
                 bar.set_postfix(post)
+            elif isinstance(record, EvaluationRecord):
+                evaluation = record
             elif isinstance(record, ErrorRecord):
                 error = record
             elif isinstance(record, StatusRecord):
@@ -163,23 +175,34 @@ def train(args: argparse.Namespace) -> int:
         bar.close()
         writer.close()
     wrote = [out / "metrics.csv", out / "records.jsonl"]
-    if trainer.model is not None and trainer.step > 0:
+    diverged = error is not None and error.diverged
+    # Diverged weights are NaN / inf: keep whatever weights.pt / checkpoint.pt the folder has.
+    if trainer.model is not None and trainer.step > 0 and not diverged:
         from builder.checkpoint import save_weights
 
         save_weights(out / "weights.pt", trainer.model.state_dict())
         trainer.save_checkpoint(out / "checkpoint.pt")
         wrote += [out / "weights.pt", out / "checkpoint.pt"]
+    metric_keys = ("accuracy", "precision", "recall", "f1", "mse", "mae")
     if last_epoch is not None:
         figures = [f"train loss {last_epoch.train_loss:.4g}"]
         if last_epoch.val_loss is not None:
             figures.append(f"validation loss {last_epoch.val_loss:.4g}")
-        for key in ("accuracy", "precision", "recall", "f1", "mse", "mae"):
+        for key in metric_keys:
             if key in last_epoch.metrics:
                 figures.append(f"{key} {last_epoch.metrics[key]:.4g}")
         print(f"Epoch {last_epoch.epoch}, step {last_epoch.step}: " + ", ".join(figures))
+    if evaluation is not None:
+        figures = [f"loss {evaluation.loss:.4g}"]
+        figures += [
+            f"{k} {evaluation.metrics[k]:.4g}" for k in metric_keys if k in evaluation.metrics
+        ]
+        print(f"The {evaluation.split} split: " + ", ".join(figures))
     if status is not None and status.message:
         print(status.message)
     print("Wrote " + ", ".join(str(p) for p in wrote))
+    if diverged:
+        print("No weights.pt or checkpoint.pt written: the weights diverged.")
     if error is not None:
         return _error(error.message)
     if interrupted:
