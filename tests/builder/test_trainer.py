@@ -63,7 +63,9 @@ def test_a_run_reports_steps_epochs_and_status():
     assert [r.first_step for r in steps] == sorted(r.first_step for r in steps)
     assert steps[0].first_step == 1 and steps[-1].step == 4 * per_epoch
     last = steps[-1]
-    assert set(last.grad_norms) == {"hidden 1", "class"} == set(last.health) == set(last.weight_norms)
+    assert (
+        set(last.grad_norms) == {"hidden 1", "class"} == set(last.health) == set(last.weight_norms)
+    )
     assert all(v > 0 for v in last.grad_norms.values())
     assert all(0 < v < 1 for v in last.update_ratios.values())
     assert last.samples_per_sec > 0 and last.lr == pytest.approx(0.01)
