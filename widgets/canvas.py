@@ -749,7 +749,10 @@ class EdgeItem(QGraphicsItem):
         # A symmetric cubic's midpoint (t = 0.5) is the midpoint of its ends.
         mid = QPointF((a.x() + end.x()) / 2, (a.y() + end.y()) / 2)
         rect = label.size().translated(mid)
-        src, dst = self.src.card_rect(), self.dst.card_rect()
+        # Keep clear of the ports (they stick out of the cards) so a press on a port
+        # never lands on the label.
+        src = self.src.card_rect().adjusted(-12, 0, 12, 0)
+        dst = self.dst.card_rect().adjusted(-12, 0, 12, 0)
         if rect.intersects(src) or rect.intersects(dst):
             # Too little room between the cards: sit above them, over the middle of the gap.
             top = min(src.top(), dst.top())

@@ -249,16 +249,15 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def open_app(args: argparse.Namespace) -> int:
-    if args.file is None:
-        import assets
+    import assets
 
-        path = str(assets.example("xor_mlp"))
-    else:
-        path = args.file
-    project = _load(path)  # before any window: a bad file exits with its message
+    path = Path(args.file) if args.file is not None else assets.example("xor_mlp")
+    # A built-in example opens as an unsaved copy, so Save never overwrites the shipped file.
+    as_copy = path.resolve().parent == assets.EXAMPLES.resolve()
+    project = _load(str(path))  # before any window: a bad file exits with its message
     from widgets.app import run
 
-    return run(project, path, screenshot=args.screenshot)
+    return run(project, path, screenshot=args.screenshot, as_copy=as_copy)
 
 
 def main(argv: list[str] | None = None) -> int:

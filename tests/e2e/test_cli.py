@@ -214,7 +214,7 @@ def test_open_without_a_file_shows_the_xor_example(tmp_path):
         "original = widgets.app.MainWindow.__init__\n"
         "def spy(self, *a, **k):\n"
         "    original(self, *a, **k)\n"
-        "    titles.append(self.windowTitle())\n"
+        "    titles.append((self.windowTitle(), self.doc.project.name))\n"
         "widgets.app.MainWindow.__init__ = spy\n"
         "from widgets.cli import main\n"
         f"rc = main(['--screenshot', {str(png)!r}])\n"
@@ -223,7 +223,8 @@ def test_open_without_a_file_shows_the_xor_example(tmp_path):
     )
     result = python(code)
     assert result.returncode == 0, result.stderr
-    assert "NeuralCanvas — xor_mlp.json" in result.stdout
+    # the example opens as an unsaved copy, so Save never overwrites the shipped file
+    assert "('Untitled[*] — NeuralCanvas', 'XOR with a small MLP')" in result.stdout
     assert png.is_file()
 
 

@@ -38,7 +38,7 @@ def doc(qapp):
 def canvas(qtbot, doc):
     view = Canvas(doc)
     qtbot.addWidget(view)
-    view.resize(1000, 500)
+    view.resize(1800, 500)  # the digits example fits at a zoom where ports are live
     view.show()
     qtbot.waitExposed(view)
     return view
