@@ -211,6 +211,107 @@ def train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _import_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} import",
+        description="Import a PyTorch nn.Module class as a NeuralCanvas project: its layers,"
+        " the operations between them (+, *, torch.cat, reshape, flatten, activations) and"
+        " its inputs and outputs become a network you can open, edit, train and export."
+        " WARNING: this runs the Python file (its top-level code and ClassName()), with your"
+        " rights: import only files you trust.",
+        epilog="Example: neuralcanvas import models.py:SmallCNN -o cnn.json --input-shape 1,8,8",
+    )
+    parser.add_argument(
+        "module",
+        metavar="FILE.py:CLASS",
+        help="the Python file and the nn.Module class in it (built with no arguments); the"
+        " class may be left out when the file defines only one",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="PROJECT.json", help="project file to write"
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        required=True,
+        metavar="DIMS",
+        help="one sample's shape without the batch dim, e.g. 1,8,8 for an 8x8 grey image;"
+        " repeat it once per forward argument",
+    )
+    parser.add_argument(
+        "--input-dtype",
+        action="append",
+        choices=("float32", "int64"),
+        help="dtype per input (default: int64 for an input that feeds only Embeddings)",
+    )
+    parser.add_argument("--name", help="project name (default: the class name)")
+    return parser
+
+
+def import_(args: argparse.Namespace) -> int:
+    from builder.importer import import_file
+    from builder.summary import format_table, summarize
+    from graph.project_file import save
+
+    shapes = []
+    for text in args.input_shape:
+        try:
+            shapes.append(tuple(int(part) for part in text.replace("x", ",").split(",") if part))
+        except ValueError:
+            return _error(f"--input-shape {text!r}: give sizes separated by commas, e.g. 1,8,8")
+    project = import_file(args.module, shapes, name=args.name, input_dtypes=args.input_dtype)
+    try:
+        save(project, args.output)
+    except OSError as exc:
+        return _error(f"Cannot write {args.output}: {exc.strerror or exc}")
+    print(f"Project {project.name!r} imported from {args.module}\n")
+    print(format_table(summarize(project.network())))
+    print(f"\nWrote {args.output}")
+    return EXIT_OK
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} export",
+        description="Write a network of a project as a standalone, readable PyTorch script:"
+        " the model class (the app's state_dict loads into it), the dataset and the app's"
+        " training loop, to run with python or torchrun. Exits with status 2 if the file"
+        " cannot be read or the network cannot be built.",
+    )
+    parser.add_argument("file", help="project file (.json)")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="SCRIPT.py", help="the script to write"
+    )
+    parser.add_argument("--network", metavar="NAME", help="the network to export (default: first)")
+    return parser
+
+
+def export(args: argparse.Namespace) -> int:
+    import shlex
+
+    from builder.export import export as export_network
+    from graph.project_file import atomic_write_text
+
+    project = _load(args.file)
+    out = Path(args.output)
+    result = export_network(
+        project, args.network, base_dir=Path(args.file).resolve().parent, filename=out.name
+    )
+    try:
+        atomic_write_text(out, result.code)
+    except OSError as exc:
+        return _error(f"Cannot write {args.output}: {exc.strerror or exc}")
+    shown = shlex.quote(str(out))
+    print(f"Wrote {out} (class {result.class_name}, network {result.network!r})")
+    if result.trainable:
+        print(f"Train it:         python {shown} --epochs N --out run")
+        print(f"On 2 processes:   torchrun --standalone --nproc_per_node=2 {shown} --out run")
+    else:
+        print(f"It has no training loop: {result.note}")
+        print(f"Build the model:  python {shown} --out run")
+    return EXIT_OK
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_ERROR
@@ -268,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
             return summary(_summary_parser().parse_args(argv[1:]))
         if argv[:1] == ["train"]:
             return train(_train_parser().parse_args(argv[1:]))
+        if argv[:1] == ["export"]:
+            return export(_export_parser().parse_args(argv[1:]))
+        if argv[:1] == ["import"]:
+            return import_(_import_parser().parse_args(argv[1:]))
         return open_app(_open_parser().parse_args(argv))
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)
