@@ -10,9 +10,10 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+T = TypeVar("T")
 
 
 def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -60,6 +61,36 @@ class EpochRecord:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """``counts[i]`` values fall in ``[edges[i], edges[i + 1])``."""
+
+    counts: tuple[int, ...]
+    edges: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """What the dashboard asked to see (:meth:`builder.trainer.Trainer.set_probe`), at most a
+    few times a second: the chosen layer's weight and activation histograms, and for 2-D
+    data the model's prediction on a grid (the decision boundary or regression surface).
+
+    ``grid`` is a read-only float32 array of shape ``(len(grid_y), len(grid_x))``: the
+    probability of class 1 for two classes, the predicted class index for more, or the
+    predicted value for regression.
+    """
+
+    epoch: int
+    step: int
+    layer: str | None = None
+    weights: Histogram | None = None
+    activations: Histogram | None = None
+    grid_x: tuple[float, ...] = ()
+    grid_y: tuple[float, ...] = ()
+    grid: Any = None
+    kind: str = field(default="probe", init=False)
+
+
+@dataclass(frozen=True)
 class EvaluationRecord:
     """The held-out test split, evaluated once when training ends (finished or early
     stopped) with the final weights."""
@@ -96,49 +127,85 @@ class ErrorRecord:
     kind: str = field(default="error", init=False)
 
 
-Record = StepRecord | EpochRecord | EvaluationRecord | StatusRecord | ErrorRecord
+Record = StepRecord | EpochRecord | EvaluationRecord | ProbeRecord | StatusRecord | ErrorRecord
 
 
-class History:
-    """Every record of a run, with the step records bounded.
+class Thinned(Generic[T]):
+    """The newest ``limit`` items at full resolution and older ones thinned, so any number of
+    additions is held in at most ``2 * limit`` items spread over all of them.
 
-    Epoch, status and error records are all kept (there are few). Step records are kept in
-    two tiers: the newest ``recent`` at full resolution, and older ones thinned to every
-    ``stride``-th report, the stride doubling whenever the older tier reaches ``recent``
-    entries. So a run of any length holds at most ``2 * recent`` step records, spread over the
-    whole run (the default bound is 2 * 2,000 = 4,000 step records).
+    Items leaving the recent tier are kept every ``stride``-th; whenever the older tier reaches
+    ``limit`` items, every second one is dropped and the stride doubles. The first item ever
+    added is never dropped, and the older tier stays evenly spaced (every ``stride``-th item).
     """
 
-    def __init__(self, recent: int = 2000):
-        self.recent_limit = recent
-        self.recent: deque[StepRecord] = deque()
-        self.older: list[StepRecord] = []
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        self.limit = limit
+        self.recent: deque[T] = deque()
+        self.older: list[T] = []
         self.stride = 1
-        self._dropped = 0
-        self.epochs: list[EpochRecord] = []
-        self.events: list[StatusRecord | ErrorRecord] = []
+        self._aged = 0  # items that have left the recent tier
 
-    def add(self, record: Record) -> None:
-        if isinstance(record, StepRecord):
-            self.recent.append(record)
-            if len(self.recent) > self.recent_limit:
-                self._age(self.recent.popleft())
-        elif isinstance(record, EpochRecord):
-            self.epochs.append(record)
-        else:
-            self.events.append(record)
+    def add(self, item: T) -> None:
+        self.recent.append(item)
+        if len(self.recent) > self.limit:
+            aged = self.recent.popleft()
+            self._aged += 1
+            if (self._aged - 1) % self.stride == 0:
+                self.older.append(aged)
+                if len(self.older) >= self.limit:
+                    self.older = self.older[::2]
+                    self.stride *= 2
 
-    def _age(self, record: StepRecord) -> None:
-        self._dropped += 1
-        if self._dropped % self.stride == 0:
-            self.older.append(record)
-        if len(self.older) >= self.recent_limit:
-            self.older = self.older[::2]
-            self.stride *= 2
-
-    def steps(self) -> Iterator[StepRecord]:
+    def __iter__(self) -> Iterator[T]:
         yield from self.older
         yield from self.recent
 
     def __len__(self) -> int:
-        return len(self.older) + len(self.recent) + len(self.epochs) + len(self.events)
+        return len(self.older) + len(self.recent)
+
+
+class History:
+    """Every record of a run, bounded for runs of any length.
+
+    Step records and epoch records are each kept in a :class:`Thinned` store: the newest
+    ``recent`` step records (``recent_epochs`` epoch records) at full resolution and older ones
+    thinned, so a run holds at most ``2 * recent`` step records and ``2 * recent_epochs``
+    epoch records, spread over the whole run from its first record to its newest (by default
+    at most 4,000 of each, a few MiB). Epoch records need the bound too: a 100,000-step run on 4
+    rows with batch 1 has 25,000 epochs. The newest epoch that was best so far stays reachable
+    as :attr:`best_epoch` even when thinning drops it. Status, error and evaluation records are
+    all kept in :attr:`events` (a few per run, plus one per pause and resume).
+    """
+
+    def __init__(self, recent: int = 2000, recent_epochs: int = 2000):
+        self.recent_limit = recent
+        self.recent_epochs_limit = recent_epochs
+        self._steps: Thinned[StepRecord] = Thinned(recent)
+        self._epochs: Thinned[EpochRecord] = Thinned(recent_epochs)
+        self.best_epoch: EpochRecord | None = None
+        self.events: list[EvaluationRecord | StatusRecord | ErrorRecord] = []
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, StepRecord):
+            self._steps.add(record)
+        elif isinstance(record, EpochRecord):
+            self._epochs.add(record)
+            if record.best:
+                self.best_epoch = record
+        else:
+            self.events.append(record)
+
+    def steps(self) -> Iterator[StepRecord]:
+        """The kept step records, oldest first."""
+        return iter(self._steps)
+
+    @property
+    def epochs(self) -> list[EpochRecord]:
+        """The kept epoch records, oldest first."""
+        return list(self._epochs)
+
+    def __len__(self) -> int:
+        return len(self._steps) + len(self._epochs) + len(self.events)

@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,9 @@ from builder.datasets import Splits, augment, load_dataset, make_splits
 from builder.health import classify, divergence_message
 from builder.names import attribute_names
 from builder.records import (
-    EvaluationRecord,
     EpochRecord,
     ErrorRecord,
+    EvaluationRecord,
     History,
     Record,
     StatusRecord,
@@ -361,9 +361,14 @@ class Trainer:
             self._t0 = time.perf_counter()
             self._status("running")
             outcome = self._train()
-            if outcome[0] in ("finished", "early_stopped") and self.splits.test is not None and len(self.splits.test):
+            if (
+                outcome[0] in ("finished", "early_stopped")
+                and self.splits.test is not None
+                and len(self.splits.test)
+            ):
                 self._evaluate_test()
-            self._status(*outcome)
+            if self.state != "error":  # a diverged run ends on its ErrorRecord
+                self._status(*outcome)
         except NeuralCanvasError as exc:
             self.state = "error"
             self._emit(ErrorRecord(str(exc), self.epoch, self.step))
@@ -399,7 +404,16 @@ class Trainer:
         batches = math.ceil(n / batch)
         every = cfg.report_every
         monitor = cfg.monitor and bool(self.layers)
-        losses = torch.zeros(every, device=self.device)
+        if monitor:
+            # Where each parameter's gradient, weight and update norm goes among the per-layer
+            # ones (see _report), and a buffer for the weights before a reported step.
+            m, index = len(self.layers.names), self.layers.index
+            self._norm_index = torch.cat([index, index + m, index + 2 * m])
+            self._norm_zeros = torch.zeros(3 * m, device=self.device)
+            self._before = [torch.empty_like(p) for p in self.layers.params]
+        # The current report's step losses, still on the device. Appending to a list costs no
+        # tensor op per step; they are stacked and copied to the host once per report.
+        window: list[torch.Tensor] = []
         clip_norm = cfg.clip.max if cfg.clip.mode == "norm" else None
         clip_value = cfg.clip.max if cfg.clip.mode == "value" else None
         params = [p for p in model.parameters() if p.requires_grad]
@@ -411,11 +425,10 @@ class Trainer:
         waiting = 0
         report_t = time.perf_counter()
         report_first = self.step
-        in_window = 0
         while self.epoch < cfg.epochs:
             model.train()
             order = torch.randperm(n, generator=self.shuffle).to(self.device)
-            epoch_sum = torch.zeros((), device=self.device)
+            epoch_sum = 0.0  # of the reported step losses, on the host
             done = 0
             for b in range(batches):
                 if self._stop.is_set():
@@ -439,44 +452,41 @@ class Trainer:
                     nn.utils.clip_grad_norm_(params, clip_norm, foreach=True)
                 elif clip_value is not None:
                     nn.utils.clip_grad_value_(params, clip_value, foreach=True)
-                detached = loss.detach()
-                losses[in_window] = detached
-                epoch_sum += detached
-                in_window += 1
+                window.append(loss.detach())
                 done += 1
                 self.step += 1
-                if in_window == every or b == batches - 1:  # a report closes every epoch too
-                    grads = self.layers.per_layer(self.layers.grads()) if monitor else None
-                    before = (
-                        torch._foreach_mul([p.detach() for p in self.layers.params], 1.0)
-                        if monitor
-                        else None
-                    )
+                if len(window) == every or b == batches - 1:  # a report closes every epoch too
+                    if monitor:  # gradient norms and weights before the step, for the updates
+                        grads = torch._foreach_norm(self.layers.grads())
+                        before = self._before
+                        torch._foreach_copy_(before, [p.detach() for p in self.layers.params])
+                    else:
+                        grads = before = None
                     opt.step()
-                    problem = self._report(
-                        losses[:in_window], report_first, grads, before, report_t
-                    )
+                    values, problem = self._report(window, report_first, grads, before, report_t)
                     if problem:
                         return problem
+                    epoch_sum += sum(values)
+                    window = []
                     report_t = time.perf_counter()
                     report_first = self.step
-                    in_window = 0
                 else:
                     opt.step()
             if done == 0:
                 break
-            if in_window:  # stopped mid-window: what was trained still reaches the records
-                problem = self._report(losses[:in_window], report_first, None, None, report_t)
+            if window:  # stopped mid-window: what was trained still reaches the records
+                values, problem = self._report(window, report_first, None, None, report_t)
                 if problem:
                     return problem
+                epoch_sum += sum(values)
+                window = []
                 report_t = time.perf_counter()
                 report_first = self.step
-                in_window = 0
             if self._stop.is_set():
                 self.epoch += 1 if done == batches else 0
                 return ("stopped", f"Stopped by the user at step {self.step}")
             self.epoch += 1
-            train_loss = float(epoch_sum) / done
+            train_loss = epoch_sum / done
             val_loss, metrics = self._evaluate()
             if val_loss is None:  # stopped during evaluation
                 return ("stopped", f"Stopped by the user at step {self.step}")
@@ -520,24 +530,32 @@ class Trainer:
 
     def _report(
         self,
-        window: torch.Tensor,
+        window: list[torch.Tensor],
         first: int,
-        grads: torch.Tensor | None,
+        grads: Sequence[torch.Tensor] | None,
         before: list[torch.Tensor] | None,
         started: float,
-    ) -> tuple[str, str] | None:
-        """Copy one report's numbers to the host and emit it; on a NaN/inf loss, emit an
-        error record and return the outcome that ends the run."""
+    ) -> tuple[list[float], tuple[str, str] | None]:
+        """Copy one report's numbers to the host and emit it; return the step losses and,
+        on a NaN/inf loss, emit an error record and return the outcome that ends the run.
+
+        ``grads`` are the per-parameter gradient norms and ``before`` the parameters, both
+        taken before the optimiser step (``before`` is overwritten here). Per-layer gradient,
+        weight and update norms come from the per-parameter ones through one ``index_add_``
+        and reach the host in the same copy as the losses."""
+        k = len(window)
         if grads is not None and before is not None:
             current = [p.detach() for p in self.layers.params]
-            weights = self.layers.per_layer(current)
-            updates = self.layers.per_layer(torch._foreach_sub(current, before))
-            packed = torch.cat([window, grads, weights, updates]).tolist()  # the one host copy
-            k, m = len(window), len(self.layers.names)
+            torch._foreach_sub_(before, current)  # minus the update: the same norm
+            norms = torch.stack([*grads, *torch._foreach_norm([*current, *before])])
+            m = len(self.layers.names)
+            zeros = self._norm_zeros.to(norms.dtype)
+            per_layer = torch.index_add(zeros, 0, self._norm_index, norms * norms).sqrt_()
+            packed = torch.cat([torch.stack(window), per_layer]).tolist()  # the one host copy
             values = packed[:k]
             g, w, u = packed[k : k + m], packed[k + m : k + 2 * m], packed[k + 2 * m :]
         else:
-            values = window.tolist()
+            values = torch.stack(window).tolist()
             g = w = u = None
         for i, value in enumerate(values):
             if not math.isfinite(value):
@@ -555,7 +573,7 @@ class Trainer:
                         message += f"\nExploding gradients in: {', '.join(bad)}"
                 self.state = "error"
                 self._emit(ErrorRecord(message, self.epoch + 1, step, diverged=True))
-                return ("stopped", "Stopped: the loss diverged")
+                return values, ("stopped", "Stopped: the loss diverged")
         now = time.perf_counter()
         batch = (
             self.train_x.shape[0]
@@ -563,30 +581,32 @@ class Trainer:
             else min(self.config.batch_size, self.train_x.shape[0])
         )
         rate = len(values) * batch / max(now - started, 1e-9)
-        record = StepRecord(
-            epoch=self.epoch + 1,
-            step=self.step,
-            first_step=first + 1,
-            losses=tuple(values),
-            train_loss=sum(values) / len(values),
-            samples_per_sec=rate,
-            lr=self.optimizer.param_groups[0]["lr"],
-            elapsed=self._elapsed(),
-        )
+        layer_maps: dict[str, Any] = {}
         if g is not None:
             names = self.layers.names
             grad_map = dict(zip(names, g))
-            weight_map = dict(zip(names, w))
-            ratio_map = {name: (du / wn if wn > 0 else 0.0) for name, du, wn in zip(names, u, w)}
-            record = replace(
-                record,
-                grad_norms=frozen(grad_map),
-                weight_norms=frozen(weight_map),
-                update_ratios=frozen(ratio_map),
-                health=frozen(classify(grad_map, self.config.health)),
+            layer_maps = {
+                "grad_norms": frozen(grad_map),
+                "weight_norms": frozen(dict(zip(names, w))),
+                "update_ratios": frozen(
+                    {name: (du / wn if wn > 0 else 0.0) for name, du, wn in zip(names, u, w)}
+                ),
+                "health": frozen(classify(grad_map, self.config.health)),
+            }
+        self._emit(
+            StepRecord(
+                epoch=self.epoch + 1,
+                step=self.step,
+                first_step=first + 1,
+                losses=tuple(values),
+                train_loss=sum(values) / len(values),
+                samples_per_sec=rate,
+                lr=self.optimizer.param_groups[0]["lr"],
+                elapsed=self._elapsed(),
+                **layer_maps,
             )
-        self._emit(record)
-        return None
+        )
+        return values, None
 
     def _evaluate_test(self) -> None:
         test = self.splits.test

@@ -309,3 +309,47 @@ def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _edge_key(e: Edge) -> tuple[str, str, str, str]:
     return (e.src, e.src_port, e.dst, e.dst_port)
+
+
+TRAINING_MERGE_ID = 1003
+
+
+class SetTraining(QUndoCommand):
+    """Replace the project's ``training`` section (the training panel's edits).
+
+    Consecutive edits of the same setting (unless ``merge`` is false) (``key``, e.g. the learning rate while its spin box
+    steps) merge into one undo step. The section is copied in and out, so later edits of
+    either dict never reach the other.
+    """
+
+    def __init__(
+        self, project: Any, training: Mapping[str, Any], key: str = "", merge: bool = True
+    ):
+        super().__init__(f"Change training {key}".rstrip())
+        self.project = project
+        self.key = key
+        self.merge = merge
+        self.old = copy.deepcopy(project.training)
+        self.new = copy.deepcopy(dict(training))
+        self._first = True
+        project.training = copy.deepcopy(self.new)
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self.project.training = copy.deepcopy(self.new)
+
+    def undo(self) -> None:
+        self.project.training = copy.deepcopy(self.old)
+
+    def id(self) -> int:
+        return TRAINING_MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetTraining) or other.project is not self.project:
+            return False
+        if not (self.merge and other.merge and self.key) or other.key != self.key:
+            return False
+        self.new = copy.deepcopy(other.new)
+        return True

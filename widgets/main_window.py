@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QTabBar,
     QTabWidget,
@@ -72,6 +73,12 @@ from widgets.files import (
 from widgets.palette import Palette
 from widgets.panels import ProblemsPanel, SummaryPanel
 from widgets.properties import PropertyEditor
+from widgets.training_panel import TrainingPanel
+
+try:  # the dashboard is optional until widgets/dashboard.py lands
+    from widgets.dashboard import Dashboard
+except ImportError:  # pragma: no cover - only while the module is missing
+    Dashboard = None  # type: ignore[assignment,misc]
 
 APP_TITLE = "NeuralCanvas"
 AUTOSAVE_MS = 60_000
@@ -198,6 +205,10 @@ class MainWindow(QMainWindow):
         self.properties = PropertyEditor(doc)
         self.problems = ProblemsPanel(doc)
         self.summary = SummaryPanel(doc)
+        self.dashboard = Dashboard() if Dashboard is not None else None
+        self.training = TrainingPanel(doc, self.canvas, self.dashboard)
+        # the panel's error dialog goes through the window's (replaceable) one
+        self.training.show_error = lambda title, message: self.show_error(title, message)
         self.tabs = QTabBar()
         self.tabs.setObjectName("networkTabs")
         self.tabs.setDrawBase(False)
@@ -264,9 +275,26 @@ class MainWindow(QMainWindow):
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems, bottom)
         self.summary_dock = self._dock("Summary", "summaryDock", self.summary, bottom)
         self.tabifyDockWidget(self.problems_dock, self.summary_dock)
+        self.health_dock = self._dock("Gradient health", "healthDock", self.training.health, bottom)
+        self.tabifyDockWidget(self.summary_dock, self.health_dock)
+        self.bottom_docks = [self.problems_dock, self.summary_dock, self.health_dock]
+        if self.dashboard is not None:
+            self.dashboard_dock = self._dock("Dashboard", "dashboardDock", self.dashboard, bottom)
+            self.tabifyDockWidget(self.health_dock, self.dashboard_dock)
+            self.bottom_docks.append(self.dashboard_dock)
+        else:
+            self.dashboard_dock = None
         self.setTabPosition(bottom, QTabWidget.TabPosition.North)
-        for dock in (self.problems_dock, self.summary_dock):
+        for dock in self.bottom_docks:
             dock.setTitleBarWidget(QWidget())  # the tabs name them
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.training)
+        self.training_dock = self._dock("Training", "trainingDock", scroll, right)
+        self.tabifyDockWidget(self.properties_dock, self.training_dock)
+        self.properties_dock.raise_()
         self.summary_dock.raise_()  # the parameter table; Problems (n) says when to look there
         self.resizeDocks(
             [self.palette_dock, self.properties_dock], [200, 260], Qt.Orientation.Horizontal
@@ -326,6 +354,14 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+L",
             "Arrange the layers in rows, inputs at the top",
         )
+        self.start_action = self._action(
+            "&Start", self.start_training, "F5", "Train the current network"
+        )
+        self.pause_action = self._action("&Pause", self.training.pause, None, "Pause training")
+        self.resume_action = self._action("&Resume", self.training.resume, None, "Resume training")
+        self.stop_action = self._action("S&top", self.training.stop, "Shift+F5", "Stop training")
+        self.training.state_changed.connect(self._training_state_changed)
+        self._training_state_changed(self.training.state)
         # Toolbar labels are short; the menus keep the long ones.
         self.layout_tool_action = self._action(
             "Auto-layout", lambda: self.auto_layout("LR"), None, "Arrange the layers left to right"
@@ -372,10 +408,14 @@ class MainWindow(QMainWindow):
         for dock in (
             self.palette_dock,
             self.properties_dock,
-            self.problems_dock,
-            self.summary_dock,
+            self.training_dock,
+            *self.bottom_docks,
         ):
             view.addAction(dock.toggleViewAction())
+
+        self.train_menu = train = bar.addMenu("&Train")
+        for action in (self.start_action, self.pause_action, self.resume_action, self.stop_action):
+            train.addAction(action)
 
     def _build_toolbar(self) -> None:
         self.toolbar = bar = QToolBar("Main toolbar", self)
@@ -442,6 +482,7 @@ class MainWindow(QMainWindow):
         old_canvas.deleteLater()
         self._connect_canvas()
         self.properties.set_document(doc)
+        self.training.set_document(doc, self.canvas)
         self.problems.set_document(doc)
         self.summary.set_document(doc)
         self._paste_count = 0
@@ -916,12 +957,30 @@ class MainWindow(QMainWindow):
         window.show()
         return window
 
+    # ------------------------------------------------------------------ training
+    def start_training(self) -> bool:
+        """Train the current network (Train > Start, F5); shows the Training dock."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        started = self.training.start()
+        if started and self.dashboard_dock is not None:
+            self.dashboard_dock.show()
+            self.dashboard_dock.raise_()
+        return started
+
+    def _training_state_changed(self, state: str) -> None:
+        self.start_action.setEnabled(state == "idle")
+        self.pause_action.setEnabled(state in ("starting", "running"))
+        self.resume_action.setEnabled(state == "paused")
+        self.stop_action.setEnabled(state in ("starting", "running", "paused"))
+
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
             event.ignore()
             return
         self._timer.stop()
+        self.training.shutdown()  # stop the worker and join it (it stops within a step)
         self.session.discard(self._autosave_file)
         self._autosave_file = None
         if not self._closed:

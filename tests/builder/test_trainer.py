@@ -106,7 +106,8 @@ def _long(project_kwargs=None):
 
 
 def test_pause_resume_stop_mid_epoch_within_half_a_second():
-    trainer = _long({"batch_size": 1})
+    # 1,600 one-sample steps per epoch, so the stop lands inside an epoch
+    trainer = _long({"batch_size": 1, "dataset": {"name": "moons", "samples": 2000}})
     trainer.start()
     try:
         deadline = time.time() + 20
@@ -124,7 +125,7 @@ def test_pause_resume_stop_mid_epoch_within_half_a_second():
         trainer.stop()
         assert trainer.join(0.5), "the worker did not stop within 0.5 s"
         assert time.perf_counter() - t0 < 0.5
-        assert trainer.step % 160 != 0  # stopped in the middle of an epoch
+        assert trainer.step % 1600 != 0  # stopped in the middle of an epoch
     finally:
         trainer.stop()
         trainer.join(5)

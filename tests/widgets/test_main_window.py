@@ -131,7 +131,12 @@ def test_docks_toolbar_and_status_bar(make_window):
     assert area(window.properties_dock) == Qt.DockWidgetArea.RightDockWidgetArea
     assert area(window.problems_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
     assert area(window.summary_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
-    assert window.tabifiedDockWidgets(window.problems_dock) == [window.summary_dock]
+    assert set(window.tabifiedDockWidgets(window.problems_dock)) == {
+        window.summary_dock,
+        window.health_dock,
+        window.dashboard_dock,
+    }
+    assert window.tabifiedDockWidgets(window.properties_dock) == [window.training_dock]
     assert window.centralWidget().isAncestorOf(window.canvas)
     tools = [a.text().replace("&", "") for a in window.toolbar.actions() if not a.isSeparator()]
     assert tools[:3] == ["New", "Open…", "Save"]
@@ -325,7 +330,7 @@ def test_problem_count_shows_in_the_dock_tab(make_window, qtbot):
     assert count > 0
     assert window.problems_dock.windowTitle() == f"Problems ({count})"
     bars = [[b.tabText(i) for i in range(b.count())] for b in window.findChildren(QTabBar)]
-    assert [f"Problems ({count})", "Summary"] in bars
+    assert [f"Problems ({count})", "Summary"] in [b[:2] for b in bars]
     window.undo_action.trigger()
     window.doc.check_now()
     assert window.problems_dock.windowTitle() == "Problems"

@@ -1,0 +1,931 @@
+"""The training panel: the dataset (with a preview), the training settings (edited into the
+project's ``training`` section through the undo stack), the device, Start / Pause / Resume /
+Stop, a progress bar and a status line.
+
+The trainer (:class:`builder.trainer.Trainer`) runs in its own thread; this panel polls its
+channel on a 30 Hz timer in the GUI thread and relays the records to the dashboard, the canvas
+badges and the health panel (DESIGN.md, data flow step 5). Nothing here blocks the GUI for
+long: the worker is joined with a short timeout once its last record has arrived.
+
+torch is imported only when it is needed (a preview, a run, the dataset list), so the window
+opens without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from builder.config import (
+    CLIP_MODES,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    TrainingConfig,
+    parse_training,
+)
+from builder.health import EXPLODING, HEALTHY, VANISHING
+from graph.errors import EditError, NeuralCanvasError
+from widgets import theme
+from widgets.commands import SetTraining
+from widgets.editor_document import EditorDocument
+from widgets.health_panel import HealthPanel
+
+POLL_MS = 33  # <= 30 Hz (DESIGN.md step 5)
+JOIN_TIMEOUT = 0.02  # seconds the GUI waits for the worker per tick once it has finished
+GRID = 60  # decision-boundary probe: GRID x GRID points over the data's extent
+EDIT_NOTE = "Edits apply to the next run"
+TERMINAL = ("finished", "stopped", "early_stopped")
+BATCH_CHOICES = ("full", "1", "8", "16", "32", "64", "128", "256")
+PREVIEW_ROWS = 20
+PREVIEW_IMAGES = 16
+HEALTH_COLOURS = {HEALTHY: theme.HEALTHY, VANISHING: theme.VANISHING, EXPLODING: theme.EXPLODING}
+
+IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
+
+
+class _GuiThreadGC:
+    """While a run goes, Python's cyclic garbage collector runs only in the GUI thread.
+
+    Otherwise an allocation in the trainer's thread can trigger a collection there that
+    destroys Qt objects caught in reference cycles (plot items, closed widgets) off the GUI
+    thread, which crashes Qt. pyqtgraph's ``GarbageCollector`` does the same. Holds nest
+    (several windows may train at once).
+    """
+
+    holds = 0
+    was_enabled = True
+
+    @classmethod
+    def hold(cls) -> None:
+        if cls.holds == 0:
+            cls.was_enabled = gc.isenabled()
+            gc.collect()
+            gc.disable()
+        cls.holds += 1
+
+    @classmethod
+    def release(cls) -> None:
+        if cls.holds == 0:
+            return
+        cls.holds -= 1
+        if cls.holds == 0 and cls.was_enabled:
+            gc.enable()
+
+    @staticmethod
+    def collect() -> None:
+        """A collection of the generations that are due (as the automatic one would)."""
+        counts, limits = gc.get_count(), gc.get_threshold()
+        if counts[0] <= limits[0]:
+            return
+        generation = 2 if counts[2] > limits[2] else 1 if counts[1] > limits[1] else 0
+        gc.collect(generation)
+
+
+class _LazyCombo(QComboBox):
+    """A combo box whose items are filled the first time it opens (or on :meth:`fill`)."""
+
+    def __init__(self, fill: Callable[[], None]):
+        super().__init__()
+        self._fill = fill
+
+    def showPopup(self) -> None:
+        self._fill()
+        super().showPopup()
+
+
+class TrainingPanel(QWidget):
+    """Signals: ``state_changed(str)``: idle / starting / running / paused / stopping."""
+
+    state_changed = Signal(str)
+
+    def __init__(self, doc: EditorDocument, canvas: Any, dashboard: Any = None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self.doc = doc
+        self.canvas = canvas
+        self.dashboard = dashboard
+        self.health = HealthPanel()
+        self.trainer: Any = None
+        self.state = IDLE
+        self.config: TrainingConfig | None = None
+        self.total_steps = 0
+        self.step = 0
+        self.last_error: str | None = None
+        self.probe_layer: str | None = None
+        self.probe_grid: tuple[Any, Any] | None = None
+        self._terminal = False
+        self._loading = False
+        self._datasets_filled = False
+        self._option_edits: dict[str, QLineEdit] = {}
+        self._run_count = 0
+        self._dashboard_started = False
+        self._last_step: Any = None
+        self._gc_held = False
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.tick)
+
+        # The dataset list and options need torch: show them once it is loaded (the app
+        # preloads it in the background), or when the user opens the list.
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setInterval(300)
+        self._fill_timer.timeout.connect(self._fill_when_ready)
+
+        self._build()
+        if dashboard is not None and hasattr(dashboard, "layer_selected"):
+            dashboard.layer_selected.connect(self.select_probe_layer)
+        self._bind(doc)
+        self.load_form()
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(6)
+
+        # run controls
+        buttons = QGridLayout()
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button = QPushButton("Stop")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.pause)
+        self.resume_button.clicked.connect(self.resume)
+        self.stop_button.clicked.connect(self.stop)
+        for i, b in enumerate(
+            (self.start_button, self.pause_button, self.resume_button, self.stop_button)
+        ):
+            buttons.addWidget(b, i // 2, i % 2)
+        outer.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        outer.addWidget(self.progress)
+        self.status = QLabel("Ready")
+        self.status.setObjectName("trainingStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.status)
+        self.note = QLabel(EDIT_NOTE)
+        self.note.setObjectName("trainingNote")
+        self.note.setStyleSheet(f"color: {theme.MUTED.name()}; font-style: italic;")
+        self.note.setVisible(False)
+        outer.addWidget(self.note)
+        # dataset
+        data_box = QGroupBox("Dataset")
+        data = QVBoxLayout(data_box)
+        row = QHBoxLayout()
+        self.dataset_combo = _LazyCombo(self.fill_datasets)
+        self.dataset_combo.setObjectName("datasetCombo")
+        self.dataset_combo.activated.connect(lambda _i: self._dataset_chosen())
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.setToolTip("Load the dataset and show a few samples")
+        self.preview_button.clicked.connect(self.show_preview)
+        row.addWidget(self.dataset_combo, 1)
+        row.addWidget(self.preview_button)
+        data.addLayout(row)
+        self.dataset_doc = QLabel()
+        self.dataset_doc.setWordWrap(True)
+        self.dataset_doc.setStyleSheet(f"color: {theme.MUTED.name()};")
+        data.addWidget(self.dataset_doc)
+        self.options_form = QFormLayout()
+        self.options_form.setContentsMargins(0, 0, 0, 0)
+        data.addLayout(self.options_form)
+        self.preview = QStackedWidget()
+        self.preview_text = QLabel()
+        self.preview_text.setWordWrap(True)
+        self.preview_table = QTableWidget()
+        self.preview_table.setMaximumHeight(180)
+        self.preview_image = QLabel()
+        self.preview_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for w in (self.preview_text, self.preview_table, self.preview_image):
+            self.preview.addWidget(w)
+        self.preview.setVisible(False)
+        data.addWidget(self.preview)
+        outer.addWidget(data_box)
+
+        # hyper-parameters
+        hp_box = QGroupBox("Training")
+        form = QFormLayout(hp_box)
+        self.loss_combo = self._combo(LOSSES, ("loss",))
+        self.optimizer_combo = self._combo(OPTIMIZERS, ("optimizer", "name"))
+        self.lr_spin = self._double(("optimizer", "lr"), 1e-6, 10.0, 6, 1e-3)
+        self.momentum_spin = self._double(("optimizer", "momentum"), 0.0, 1.0, 3, 0.0, step=0.05)
+        self.schedule_combo = self._combo(SCHEDULES, ("schedule", "name"))
+        self.epochs_spin = self._int(("epochs",), 1, 1_000_000, 100)
+        self.batch_combo = QComboBox()
+        self.batch_combo.setEditable(True)
+        self.batch_combo.addItems(BATCH_CHOICES)
+        self.batch_combo.setToolTip('Rows per step: "full" = the whole training set (batch GD)')
+        self.batch_combo.lineEdit().editingFinished.connect(self._batch_edited)
+        self.batch_combo.activated.connect(lambda _i: self._batch_edited())
+        self.l1_spin = self._double(("penalties", "l1"), 0.0, 10.0, 6, 0.0, step=1e-4)
+        self.l2_spin = self._double(("penalties", "l2"), 0.0, 10.0, 6, 0.0, step=1e-4)
+        self.clip_combo = self._combo(CLIP_MODES, ("clip", "mode"))
+        self.clip_spin = self._double(("clip", "max"), 1e-6, 1e6, 3, 1.0, step=0.5)
+        self.patience_spin = self._int(("early_stopping", "patience"), 0, 100_000, 0)
+        self.patience_spin.setSpecialValueText("off")
+        self.seed_spin = self._int(("seed",), 0, 2**31 - 1, 0)
+        form.addRow("Loss", self.loss_combo)
+        form.addRow("Optimizer", self.optimizer_combo)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Momentum", self.momentum_spin)
+        form.addRow("Schedule", self.schedule_combo)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_combo)
+        form.addRow("L1 penalty", self.l1_spin)
+        form.addRow("L2 penalty", self.l2_spin)
+        form.addRow("Clip", self.clip_combo)
+        form.addRow("Clip max", self.clip_spin)
+        form.addRow("Early stop", self.patience_spin)
+        form.addRow("Seed", self.seed_spin)
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("auto")
+        self.device_combo.setToolTip("Where the network trains (auto: a GPU when there is one)")
+        self._devices_filled = False
+        self.device_combo.showPopup = self._device_popup  # type: ignore[method-assign]
+        form.addRow("Device", self.device_combo)
+        outer.addWidget(hp_box)
+        self.config_error = QLabel()
+        self.config_error.setObjectName("configError")
+        self.config_error.setWordWrap(True)
+        self.config_error.setStyleSheet(f"color: {theme.ERROR.name()};")
+        self.config_error.setVisible(False)
+        outer.addWidget(self.config_error)
+
+        outer.addStretch(1)
+
+    def _combo(self, items: tuple[str, ...], path: tuple[str, ...]) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(items)
+        combo.activated.connect(lambda _i, c=combo, p=path: self.set_field(p, c.currentText()))
+        return combo
+
+    def _double(
+        self, path: tuple[str, ...], lo: float, hi: float, decimals: int, default: float, step=0.0
+    ) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(lo, hi)
+        spin.setDecimals(decimals)
+        spin.setSingleStep(step or 10 ** -(decimals - 2))
+        spin.setValue(default)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(lambda v, p=path: self.set_field(p, float(v)))
+        return spin
+
+    def _int(self, path: tuple[str, ...], lo: int, hi: int, default: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(lo, hi)
+        spin.setValue(default)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(lambda v, p=path: self.set_field(p, int(v)))
+        return spin
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._datasets_filled:
+            self._fill_timer.start()
+
+    def _fill_when_ready(self) -> None:
+        torch = sys.modules.get("torch")
+        spec = getattr(torch, "__spec__", None)
+        if torch is not None and not getattr(spec, "_initializing", False):
+            self.fill_datasets()
+        if self._datasets_filled:
+            self._fill_timer.stop()
+
+    def _device_popup(self) -> None:
+        if not self._devices_filled:
+            from builder.trainer import available_devices
+
+            current = self.device_combo.currentText()
+            self.device_combo.clear()
+            self.device_combo.addItems(available_devices())
+            self.device_combo.setCurrentText(current)
+            self._devices_filled = True
+        QComboBox.showPopup(self.device_combo)
+
+    # ------------------------------------------------------------------ the document
+    def _bind(self, doc: EditorDocument) -> None:
+        doc.undo.indexChanged.connect(self._undo_changed)
+        doc.edited.connect(self._graph_edited)
+
+    def set_document(self, doc: EditorDocument, canvas: Any) -> None:
+        """Edit ``doc`` from now on (File > New / Open); a running training is stopped."""
+        self.shutdown()
+        try:
+            self.doc.undo.indexChanged.disconnect(self._undo_changed)
+            self.doc.edited.disconnect(self._graph_edited)
+        except (RuntimeError, TypeError):
+            pass
+        self.doc, self.canvas = doc, canvas
+        self._bind(doc)
+        self.load_form()
+
+    def _undo_changed(self, _index: int) -> None:
+        self.load_form()
+        self._graph_edited()
+
+    def _graph_edited(self, *_args: Any) -> None:
+        if self.state != IDLE:
+            self.note.setVisible(True)
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.doc.project.training
+
+    def set_field(self, path: tuple[str, ...], value: Any) -> None:
+        """Set one training setting (``("optimizer", "lr")``) through the undo stack."""
+        if self._loading:
+            return
+        new = copy.deepcopy(self.training)
+        node = new
+        for key in path[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        if node.get(path[-1], _MISSING) == value:
+            return
+        node[path[-1]] = value
+        self.set_training(new, ".".join(path))
+
+    def set_training(self, new: dict[str, Any], key: str = "", merge: bool = True) -> None:
+        if new == self.training:
+            return
+        self.doc.push(SetTraining(self.doc.project, new, key, merge))
+        self.load_form()
+
+    def validate(self) -> TrainingConfig | None:
+        """Parse the training section; show the problems under the form."""
+        try:
+            config = parse_training(self.training)
+        except ConfigError as exc:
+            self.config_error.setText(str(exc))
+            self.config_error.setVisible(True)
+            return None
+        self.config_error.setVisible(False)
+        self.config_error.clear()
+        return config
+
+    def load_form(self) -> None:
+        """Show the project's training section in the form (after an edit, undo or open)."""
+        t = self.training
+        self._loading = True
+        try:
+            opt = _section(t, "optimizer")
+            _set_combo(self.loss_combo, t.get("loss", "mse"))
+            _set_combo(self.optimizer_combo, opt.get("name", "adam"))
+            _set_spin(self.lr_spin, opt.get("lr", 1e-3))
+            _set_spin(self.momentum_spin, opt.get("momentum", 0.0))
+            _set_combo(self.schedule_combo, _section(t, "schedule").get("name", "none"))
+            _set_spin(self.epochs_spin, t.get("epochs", 100))
+            batch = t.get("batch_size", 32)
+            self.batch_combo.setEditText(str(batch))
+            pen = _section(t, "penalties")
+            _set_spin(self.l1_spin, pen.get("l1", 0.0))
+            _set_spin(self.l2_spin, pen.get("l2", 0.0))
+            clip = _section(t, "clip")
+            _set_combo(self.clip_combo, clip.get("mode", "none"))
+            _set_spin(self.clip_spin, clip.get("max", 1.0))
+            self.clip_spin.setEnabled(clip.get("mode", "none") != "none")
+            _set_spin(self.patience_spin, _section(t, "early_stopping").get("patience", 0))
+            _set_spin(self.seed_spin, t.get("seed", 0))
+            self.momentum_spin.setEnabled(opt.get("name", "adam") in ("sgd", "rmsprop"))
+            spec = _section(t, "dataset")
+            name = spec.get("name", "")
+            if self.dataset_combo.findText(name) < 0:
+                self.dataset_combo.addItem(str(name))
+            self.dataset_combo.setCurrentText(str(name))
+            if self._datasets_filled:
+                self._build_options(name)
+            for key, edit in self._option_edits.items():
+                edit.setText(_option_text(spec[key]) if key in spec else "")
+        finally:
+            self._loading = False
+        self.validate()
+
+    # ------------------------------------------------------------------ dataset
+    def fill_datasets(self) -> None:
+        """List every dataset and show the current one's options (imports the data layer)."""
+        if self._datasets_filled:
+            return
+        from builder.datasets import dataset_names
+
+        self._datasets_filled = True
+        current = self.dataset_combo.currentText()
+        self.dataset_combo.clear()
+        names = dataset_names()
+        self.dataset_combo.addItems(names)
+        if current and current not in names:
+            self.dataset_combo.addItem(current)
+        self.dataset_combo.setCurrentText(current)
+        self.load_form()
+
+    def _build_options(self, name: str) -> None:
+        if getattr(self, "_options_for", None) == name:
+            return
+        from builder.datasets import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
+
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self._option_edits = {}
+        self._options_for = name
+        try:
+            info = dataset_info(name)
+        except DatasetError as exc:
+            self.dataset_doc.setText(str(exc))
+            return
+        self.dataset_doc.setText(info.doc)
+        for opt in (*info.options, *SPLIT_OPTIONS):
+            default = info.validation_default if opt.name == "validation" else opt.default
+            edit = QLineEdit()
+            edit.setPlaceholderText("(required)" if opt.required else json_text(default))
+            edit.setToolTip(opt.doc)
+            edit.editingFinished.connect(lambda key=opt.name, e=edit: self._option_edited(key, e))
+            self._option_edits[opt.name] = edit
+            self.options_form.addRow(opt.name, edit)
+
+    def _option_edited(self, key: str, edit: QLineEdit) -> None:
+        if self._loading:
+            return
+        text = edit.text().strip()
+        new = copy.deepcopy(self.training)
+        spec = dict(_section(new, "dataset"))
+        if not text:
+            spec.pop(key, None)
+        else:
+            try:
+                spec[key] = json.loads(text)
+            except ValueError:
+                spec[key] = text  # a plain word, e.g. zscore or a file name
+        new["dataset"] = spec
+        self.set_training(new, f"dataset.{key}", merge=False)
+
+    def _dataset_chosen(self) -> None:
+        name = self.dataset_combo.currentText()
+        if name == _section(self.training, "dataset").get("name"):
+            return
+        new = copy.deepcopy(self.training)
+        new["dataset"] = {"name": name}  # another dataset's options rarely fit
+        self.set_training(new, "dataset", merge=False)
+        self.preview.setVisible(False)
+
+    def show_preview(self) -> None:
+        """Load the dataset (small, on demand) and show a few samples, or the error."""
+        from builder.datasets import load_dataset
+
+        self.fill_datasets()
+        self.preview.setVisible(True)
+        base = self.doc.path.parent if self.doc.path is not None else None
+        seed = self.training.get("seed", 0)
+        try:
+            ds = load_dataset(_section(self.training, "dataset"), base, seed=seed)
+        except NeuralCanvasError as exc:
+            self.preview_text.setText(str(exc))
+            self.preview.setCurrentWidget(self.preview_text)
+            return
+        except Exception as exc:  # a broken file must not take the window down
+            self.preview_text.setText(f"Cannot preview the dataset: {exc}")
+            self.preview.setCurrentWidget(self.preview_text)
+            return
+        x = ds.x.detach().cpu().numpy()
+        y = ds.y.detach().cpu().numpy()
+        if ds.kind == "points2d" and x.ndim == 2 and x.shape[1] == 2:
+            self.preview_image.setPixmap(_scatter(x, y, ds.task))
+            self.preview.setCurrentWidget(self.preview_image)
+        elif ds.kind == "image" and x.ndim >= 3:
+            self.preview_image.setPixmap(_image_grid(x[:PREVIEW_IMAGES]))
+            self.preview.setCurrentWidget(self.preview_image)
+        else:
+            self._fill_table(ds, x, y)
+            self.preview.setCurrentWidget(self.preview_table)
+        self.preview.setToolTip(f"{ds.name}: {len(ds)} samples of shape {ds.input_shape}")
+
+    def _fill_table(self, ds: Any, x: Any, y: Any) -> None:
+        rows = min(PREVIEW_ROWS, x.shape[0])
+        flat = x[:rows].reshape(rows, -1)
+        cols = min(flat.shape[1], 12)
+        names = list(ds.feature_names or [])[:cols]
+        names += [f"x{i}" for i in range(len(names), cols)]
+        table = self.preview_table
+        table.clear()
+        table.setRowCount(rows)
+        table.setColumnCount(cols + 1)
+        table.setHorizontalHeaderLabels([*names, "target"])
+        for r in range(rows):
+            for c in range(cols):
+                table.setItem(r, c, QTableWidgetItem(f"{flat[r, c]:.4g}"))
+            target = y[r]
+            if ds.class_names and getattr(target, "ndim", 0) == 0:
+                text = str(ds.class_names[int(target)])
+            else:
+                text = ", ".join(
+                    f"{v:.4g}"
+                    for v in (target.reshape(-1) if hasattr(target, "reshape") else [target])
+                )
+            table.setItem(r, cols, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+
+    # ------------------------------------------------------------------ batch size
+    def _batch_edited(self) -> None:
+        if self._loading:
+            return
+        text = self.batch_combo.currentText().strip().lower()
+        if text == "full":
+            value: Any = "full"
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                value = text  # parse_training names the problem
+        self.set_field(("batch_size",), value)
+
+    # ------------------------------------------------------------------ running
+    @property
+    def running(self) -> bool:
+        return self.state != IDLE
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._update_buttons()
+            self.state_changed.emit(state)
+
+    def _update_buttons(self) -> None:
+        s = self.state
+        self.start_button.setEnabled(s == IDLE)
+        self.pause_button.setEnabled(s in (STARTING, RUNNING))
+        self.resume_button.setEnabled(s == PAUSED)
+        self.stop_button.setEnabled(s in (STARTING, RUNNING, PAUSED))
+        self.device_combo.setEnabled(s == IDLE)
+
+    def start(self) -> bool:
+        """Start a run of the current network with the project's settings; False when it
+        cannot start (the reason is shown)."""
+        if self.state != IDLE:
+            return False
+        config = self.validate()
+        if config is None:
+            self._fail("The training settings are invalid: " + self.config_error.text())
+            return False
+        try:
+            from builder.trainer import Trainer
+
+            base = self.doc.path.parent if self.doc.path is not None else None
+            trainer = Trainer(
+                self.doc.project,
+                self.doc.current,
+                config,
+                base_dir=base,
+                device=self.device_combo.currentText() or "auto",
+            )
+            trainer.start()  # prepare() runs in the worker; its errors come as records
+        except NeuralCanvasError as exc:
+            self._fail(str(exc))
+            return False
+        except Exception as exc:  # an unexpected failure must leave the window usable
+            self._fail(f"Cannot start training: {exc.__class__.__name__}: {exc}")
+            return False
+        self.trainer = trainer
+        self.config = trainer.config
+        self._terminal = False
+        self.last_error = None
+        self.step = 0
+        self.total_steps = 0
+        self.probe_grid = None
+        self._last_step = None
+        self._run_count += 1
+        self.progress.setRange(0, 0)  # busy until the data is loaded
+        self.status.setText("Loading data and compiling the network…")
+        self.note.setVisible(True)
+        if self.canvas is not None:
+            self.canvas.clear_badges()
+        clipped = config.clip.mode != "none"
+        self.health.begin(trainer.net, clipped=clipped, lr=config.optimizer.lr)
+        self._dashboard_started = False
+        self._set_state(STARTING)
+        _GuiThreadGC.hold()
+        self._gc_held = True
+        self.timer.start()
+        return True
+
+    def pause(self) -> None:
+        if self.trainer is not None and self.state in (STARTING, RUNNING):
+            self.trainer.pause()
+            self._set_state(PAUSED)
+            self.status.setText(self._status_text("Paused"))
+
+    def resume(self) -> None:
+        if self.trainer is not None and self.state == PAUSED:
+            self.trainer.resume()
+            self._set_state(RUNNING)
+
+    def stop(self) -> None:
+        if self.trainer is not None and self.state in (STARTING, RUNNING, PAUSED):
+            self.trainer.stop()
+            self._set_state(STOPPING)
+            self.status.setText(self._status_text("Stopping"))
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Stop and join the worker (window closing); True when no thread is left."""
+        self.timer.stop()
+        trainer = self.trainer
+        if trainer is None:
+            return True
+        trainer.stop()
+        done = trainer.join(timeout)
+        if done:
+            self._release_gc()
+            self.trainer = None
+            self.note.setVisible(False)
+            self._set_state(IDLE)
+        return done
+
+    def tick(self) -> None:
+        """Relay the trainer's new records (the 30 Hz timer)."""
+        trainer = self.trainer
+        if trainer is None:
+            self.timer.stop()
+            return
+        _GuiThreadGC.collect()
+        records = trainer.poll()
+        for record in records:
+            self._handle(record)
+        if records and self.dashboard is not None and self._dashboard_started:
+            self.dashboard.add_records(records)
+            self.dashboard.refresh()
+        if self._terminal or not trainer.alive:
+            if self._terminal and trainer.join(JOIN_TIMEOUT):
+                self._finish()
+            elif not trainer.alive and not records:
+                self._finish()  # ended without a last record (should not happen)
+
+    def _finish(self) -> None:
+        self.timer.stop()
+        trainer, self.trainer = self.trainer, None
+        if trainer is not None:
+            for record in trainer.poll():  # anything that came with the last one
+                self._handle(record)
+        self._release_gc()
+        self.note.setVisible(False)
+        self._set_state(IDLE)
+
+    def _release_gc(self) -> None:
+        if self._gc_held:
+            self._gc_held = False
+            _GuiThreadGC.release()
+
+    def _handle(self, record: Any) -> None:
+        kind = getattr(record, "kind", "")
+        if kind == "status":
+            state = record.state
+            if state == "running":
+                self._prepared()
+            elif state == "paused":
+                self._set_state(PAUSED)
+                self.status.setText(self._status_text("Paused"))
+            elif state == "resumed" and self.state != STOPPING:
+                self._set_state(RUNNING)
+            elif state in TERMINAL:
+                self._terminal = True
+                words = {
+                    "finished": "Finished",
+                    "stopped": "Stopped",
+                    "early_stopped": "Early stopped",
+                }
+                text = self._status_text(words[state])
+                if record.message and state != "finished":
+                    text = f"{text} — {record.message}"
+                self.status.setText(text)
+                if state == "finished":
+                    self.progress.setValue(self.progress.maximum())
+        elif kind == "step":
+            self._step(record)
+        elif kind == "error":
+            self._terminal = True
+            self.last_error = record.message
+            self.status.setText(record.message)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.show_error("Training stopped", record.message)
+
+    def _prepared(self) -> None:
+        """The worker loaded the data and compiled the model: size the progress bar, start
+        the dashboard's run and, for 2-D data, the decision-boundary probe."""
+        trainer = self.trainer
+        cfg = trainer.config
+        n = len(trainer.splits.train)
+        batch = n if cfg.batch_size is None else max(1, min(cfg.batch_size, n))
+        self.total_steps = cfg.epochs * math.ceil(n / batch)
+        self.progress.setRange(0, max(1, self.total_steps))
+        self.progress.setValue(0)
+        if self.state == STARTING:
+            self._set_state(RUNNING)
+        self.status.setText(self._status_text("Running"))
+        points = None
+        ds = trainer.splits.dataset
+        if ds.kind == "points2d" and trainer.splits.train.x.ndim == 2:
+            x = trainer.splits.train.x.detach().cpu().numpy()
+            y = trainer.splits.train.y.detach().cpu().numpy()
+            points = (x, y)
+            self.probe_grid = _grid(x)
+        if self.dashboard is not None:
+            name = f"{self.doc.current} #{self._run_count}"
+            self.dashboard.begin_run(name, cfg.health, points=points)
+            self._dashboard_started = True
+        self._apply_probe()
+
+    def _step(self, record: Any) -> None:
+        self.step = record.step
+        self._last_step = record
+        if self.total_steps:
+            self.progress.setValue(min(record.step, self.total_steps))
+        if self.state not in (PAUSED, STOPPING):
+            self.status.setText(self._status_text("Running"))
+        if record.health:
+            self._badges(record.health, record.grad_norms)
+            self.health.update_health(record.step, record.health, record.grad_norms)
+
+    def _status_text(self, what: str) -> str:
+        rec = self._last_step
+        if rec is None:
+            return what
+        parts = [what, f"epoch {rec.epoch}/{self.config.epochs if self.config else '?'}"]
+        parts.append(f"step {rec.step}/{self.total_steps or '?'}")
+        parts.append(f"loss {rec.train_loss:.4g}")
+        parts.append(f"{rec.samples_per_sec:,.0f} samples/s")
+        if what == "Running" and self.total_steps and rec.step:
+            eta = rec.elapsed * (self.total_steps - rec.step) / rec.step
+            parts.append(f"ETA {_duration(eta)}")
+        return " · ".join(parts)
+
+    def _badges(self, health: Any, norms: Any) -> None:
+        if self.canvas is None:
+            return
+        net = self.doc.net
+        for layer, state in health.items():
+            try:
+                node_id = net.find(layer)  # names are unique; a renamed layer is skipped
+            except EditError:
+                continue
+            norm = norms.get(layer) if norms else None
+            tip = f"{layer}: {state} gradient"
+            if norm is not None:
+                tip += f" (norm {norm:.3g})"
+            self.canvas.set_badge(node_id, HEALTH_COLOURS.get(state, theme.MUTED), tip)
+
+    # ------------------------------------------------------------------ probe
+    def select_probe_layer(self, layer: str | None) -> None:
+        self.probe_layer = layer or None
+        self._apply_probe()
+
+    def _apply_probe(self) -> None:
+        trainer = self.trainer
+        if trainer is not None and hasattr(trainer, "set_probe"):
+            trainer.set_probe(self.probe_layer, self.probe_grid)
+
+    # ------------------------------------------------------------------ dialogs
+    def _fail(self, message: str) -> None:
+        self.last_error = message
+        self.status.setText(message)
+        self.show_error("Cannot start training", message)
+
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user (replaceable in tests: assign a function to the instance)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        head, _, rest = message.partition("\n")
+        box.setText(head)
+        if rest:
+            box.setInformativeText(rest)
+        box.exec()
+
+
+# --------------------------------------------------------------------------- helpers
+
+_MISSING = object()
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _option_text(value: Any) -> str:
+    """A dataset option as typed in its field: words bare, everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _set_combo(combo: QComboBox, value: Any) -> None:
+    text = str(value)
+    if combo.findText(text) < 0:
+        combo.addItem(text)  # an invalid value stays visible; parse_training names it
+    combo.setCurrentText(text)
+
+
+def _set_spin(spin: QSpinBox | QDoubleSpinBox, value: Any) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        spin.setValue(value)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _grid(x: Any) -> tuple[Any, Any]:
+    """``GRID`` points along each axis over the data's extent plus a 10% margin."""
+    import numpy as np
+
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = (hi - lo) * 0.1 + 1e-6
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID, dtype=np.float32)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID, dtype=np.float32)
+    return gx, gy
+
+
+_CLASS_COLOURS = ("#2563eb", "#e16f24", "#1a7f37", "#8250df", "#cf222e", "#0a7d8c", "#bf8700")
+
+
+def _scatter(x: Any, y: Any, task: str, size: int = 200) -> QPixmap:
+    pix = QPixmap(size, size)
+    pix.fill(theme.CARD)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    span = [(h - lo_) or 1.0 for lo_, h in zip(lo, hi)]
+    m = 8
+    painter.setPen(Qt.PenStyle.NoPen)
+    for i in range(min(len(x), 2000)):
+        if task == "classification":
+            colour = QColor(_CLASS_COLOURS[int(y[i]) % len(_CLASS_COLOURS)])
+        else:
+            colour = QColor(theme.ACCENT)
+        painter.setBrush(colour)
+        px = m + (x[i, 0] - lo[0]) / span[0] * (size - 2 * m)
+        py = size - m - (x[i, 1] - lo[1]) / span[1] * (size - 2 * m)
+        painter.drawEllipse(QPointF(float(px), float(py)), 2.5, 2.5)
+    painter.end()
+    return pix
+
+
+def _image_grid(x: Any, cell: int = 48) -> QPixmap:
+    import numpy as np
+
+    n = len(x)
+    cols = min(4, n) or 1
+    rows = max(1, math.ceil(n / cols))
+    pix = QPixmap(cols * (cell + 2), rows * (cell + 2))
+    pix.fill(theme.CARD)
+    painter = QPainter(pix)
+    for i in range(n):
+        img = np.asarray(x[i], dtype=np.float32)
+        if img.ndim == 3:
+            img = img[0] if img.shape[0] in (1, 3) and img.shape[0] == 1 else img.mean(axis=0)
+        lo, hi = float(img.min()), float(img.max())
+        grey = ((img - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8)
+        grey = np.ascontiguousarray(grey)
+        h, w = grey.shape
+        qimg = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+        r, c = divmod(i, cols)
+        painter.drawImage(QRectF(c * (cell + 2), r * (cell + 2), cell, cell), qimg)
+    painter.end()
+    return pix
