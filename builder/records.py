@@ -186,6 +186,7 @@ class History:
         self._steps: Thinned[StepRecord] = Thinned(recent)
         self._epochs: Thinned[EpochRecord] = Thinned(recent_epochs)
         self.best_epoch: EpochRecord | None = None
+        self.last_probe: ProbeRecord | None = None
         self.events: list[EvaluationRecord | StatusRecord | ErrorRecord] = []
 
     def add(self, record: Record) -> None:
@@ -195,6 +196,8 @@ class History:
             self._epochs.add(record)
             if record.best:
                 self.best_epoch = record
+        elif isinstance(record, ProbeRecord):
+            self.last_probe = record  # only the newest: probes come several times a second
         else:
             self.events.append(record)
 

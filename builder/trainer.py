@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,7 +39,9 @@ from builder.records import (
     EpochRecord,
     ErrorRecord,
     EvaluationRecord,
+    Histogram,
     History,
+    ProbeRecord,
     Record,
     StatusRecord,
     StepRecord,
@@ -85,6 +88,18 @@ def available_devices() -> list[str]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         out.append("mps")
     return out
+
+
+def _histogram(values: torch.Tensor, bins: int = 30) -> Histogram:
+    finite = values[torch.isfinite(values)]
+    if finite.numel() == 0:
+        return Histogram((), ())
+    lo, hi = finite.min(), finite.max()
+    if bool(hi <= lo):
+        hi = lo + 1e-6
+    counts = torch.histc(finite, bins=bins, min=float(lo), max=float(hi))
+    edges = torch.linspace(float(lo), float(hi), bins + 1)
+    return Histogram(tuple(int(c) for c in counts.tolist()), tuple(edges.tolist()))
 
 
 class _Layers:
@@ -163,6 +178,10 @@ class Trainer:
         self._running.set()
         self._thread: threading.Thread | None = None
         self._prepared = False
+        self._probe: tuple[str | None, Any, float] | None = None
+        self._probe_t = 0.0
+        self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
+        self._activation: list[torch.Tensor] = []
         self._elapsed0 = 0.0
 
     # ------------------------------------------------------------------ control
@@ -187,6 +206,21 @@ class Trainer:
         """Ask the run to stop; it does within one training step (or evaluation batch)."""
         self._stop.set()
         self._running.set()
+
+    def set_probe(
+        self,
+        layer: str | None = None,
+        grid: tuple[Any, Any] | None = None,
+        interval: float = 0.25,
+    ) -> None:
+        """Ask for :class:`ProbeRecord`\\ s (safe from any thread): the weight and activation
+        histograms of the layer named ``layer`` and, for 2-D inputs, the model's prediction
+        on the grid ``(xs, ys)`` (in the trainer's normalised input space), at most every
+        ``interval`` seconds, on report steps. ``set_probe()`` with no arguments stops them."""
+        if layer is None and grid is None:
+            self._probe = None
+        else:
+            self._probe = (layer, grid, interval)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker; returns True when it has finished."""
@@ -275,6 +309,7 @@ class Trainer:
         )
         self.model = model.to(self.device)
         self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
+        self.name_to_attr = {v: k for k, v in self.attr_to_name.items()}
         self.layers = _Layers(self.model, self.attr_to_name, self.device)
         self.optimizer = objectives.make_optimizer(cfg.optimizer, self.model.parameters())
         self.scheduler = objectives.make_scheduler(cfg.schedule, self.optimizer, cfg.epochs)
@@ -606,7 +641,67 @@ class Trainer:
                 **layer_maps,
             )
         )
+        if self._probe is not None:
+            self._emit_probe(self._probe)
         return values, None
+
+    def _emit_probe(self, request: tuple[str | None, Any, float]) -> None:
+        layer, grid, interval = request
+        now = time.perf_counter()
+        if now - self._probe_t < interval:
+            return
+        self._probe_t = now
+        fields: dict[str, Any] = {"layer": layer}
+        attr = self.name_to_attr.get(layer) if layer is not None else None
+        module = getattr(self.model, attr, None) if attr is not None else None
+        if self._hooked is not None and self._hooked[0] != attr:
+            self._hooked[1].remove()
+            self._hooked = None
+            self._activation.clear()
+        if module is not None:
+            if self._hooked is None:
+
+                def keep(_module: nn.Module, _inputs: Any, output: Any) -> None:
+                    self._activation[:] = [
+                        (output[0] if isinstance(output, tuple) else output).detach()
+                    ]
+
+                self._hooked = (attr, module.register_forward_hook(keep))
+            with torch.no_grad():
+                weights = [p.detach().flatten() for p in module.parameters() if p.dim() >= 2]
+                if weights:
+                    fields["weights"] = _histogram(torch.cat(weights))
+                if self._activation:
+                    fields["activations"] = _histogram(self._activation[0].flatten().float())
+        if grid is not None and tuple(self.train_x.shape[1:]) == (2,):
+            fields.update(self._grid_prediction(grid))
+        self._emit(ProbeRecord(self.epoch + 1, self.step, **fields))
+
+    @torch.no_grad()
+    def _grid_prediction(self, grid: tuple[Any, Any]) -> dict[str, Any]:
+        xs = torch.as_tensor(np.asarray(grid[0], dtype=np.float32))
+        ys = torch.as_tensor(np.asarray(grid[1], dtype=np.float32))
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        points = torch.stack([xx.flatten(), yy.flatten()], dim=1).to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = self.model(points).float()
+        finally:
+            self.model.train(was_training)
+        out = out.reshape(out.shape[0], -1)
+        if self.objective.task != "classification":
+            values = out[:, 0]
+        elif out.shape[1] == 1:
+            probability = self.config.loss in ("bce", "mse", "l1", "huber")
+            values = out[:, 0].clamp(0, 1) if probability else torch.sigmoid(out[:, 0])
+        elif out.shape[1] == 2:
+            values = torch.softmax(out, dim=1)[:, 1]  # logits or log-probabilities alike
+        else:
+            values = out.argmax(dim=1).float()
+        array = values.reshape(len(ys), len(xs)).cpu().numpy()
+        array.flags.writeable = False
+        return {"grid_x": tuple(xs.tolist()), "grid_y": tuple(ys.tolist()), "grid": array}
 
     def _evaluate_test(self) -> None:
         test = self.splits.test

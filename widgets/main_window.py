@@ -53,6 +53,7 @@ from graph.layout import layered_layout
 from graph.project_file import load, save
 from widgets import theme
 from widgets.canvas import FIT_MARGIN, NAME_LOD, TEXT_LOD, Canvas
+from widgets.code_view import ExportActions
 from widgets.commands import (
     CLIPBOARD_MIME,
     MoveNodes,
@@ -62,6 +63,7 @@ from widgets.commands import (
     copy_selection,
     parse_clipboard,
 )
+from widgets.dashboard import Dashboard
 from widgets.editor_document import EditorDocument
 from widgets.files import (
     RecentFiles,
@@ -74,11 +76,6 @@ from widgets.palette import Palette
 from widgets.panels import ProblemsPanel, SummaryPanel
 from widgets.properties import PropertyEditor
 from widgets.training_panel import TrainingPanel
-
-try:  # the dashboard is optional until widgets/dashboard.py lands
-    from widgets.dashboard import Dashboard
-except ImportError:  # pragma: no cover - only while the module is missing
-    Dashboard = None  # type: ignore[assignment,misc]
 
 APP_TITLE = "NeuralCanvas"
 AUTOSAVE_MS = 60_000
@@ -205,7 +202,7 @@ class MainWindow(QMainWindow):
         self.properties = PropertyEditor(doc)
         self.problems = ProblemsPanel(doc)
         self.summary = SummaryPanel(doc)
-        self.dashboard = Dashboard() if Dashboard is not None else None
+        self.dashboard = Dashboard()
         self.training = TrainingPanel(doc, self.canvas, self.dashboard)
         # the panel's error dialog goes through the window's (replaceable) one
         self.training.show_error = lambda title, message: self.show_error(title, message)
@@ -278,12 +275,11 @@ class MainWindow(QMainWindow):
         self.health_dock = self._dock("Gradient health", "healthDock", self.training.health, bottom)
         self.tabifyDockWidget(self.summary_dock, self.health_dock)
         self.bottom_docks = [self.problems_dock, self.summary_dock, self.health_dock]
-        if self.dashboard is not None:
-            self.dashboard_dock = self._dock("Dashboard", "dashboardDock", self.dashboard, bottom)
-            self.tabifyDockWidget(self.health_dock, self.dashboard_dock)
-            self.bottom_docks.append(self.dashboard_dock)
-        else:
-            self.dashboard_dock = None
+        self.dashboard_dock = self._dock("Dashboard", "dashboardDock", self.dashboard, bottom)
+        self.tabifyDockWidget(self.health_dock, self.dashboard_dock)
+        self.bottom_docks.append(self.dashboard_dock)
+        # The plots need room: the bottom area grows while the Dashboard tab is shown.
+        self.dashboard_dock.visibilityChanged.connect(self._size_bottom_area)
         self.setTabPosition(bottom, QTabWidget.TabPosition.North)
         for dock in self.bottom_docks:
             dock.setTitleBarWidget(QWidget())  # the tabs name them
@@ -299,7 +295,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.palette_dock, self.properties_dock], [200, 260], Qt.Orientation.Horizontal
         )
-        self.resizeDocks([self.problems_dock], [235], Qt.Orientation.Vertical)
+        self.resizeDocks([self.problems_dock], [self.BOTTOM_HEIGHT], Qt.Orientation.Vertical)
 
     def _action(
         self,
@@ -384,6 +380,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
+        self.export = ExportActions(self)  # File > Export: script, weights, ONNX
+        file_menu.addMenu(self.export.menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -957,13 +955,19 @@ class MainWindow(QMainWindow):
         window.show()
         return window
 
+    BOTTOM_HEIGHT = 235
+
+    def _size_bottom_area(self, dashboard_visible: bool) -> None:
+        height = int(self.height() * 0.55) if dashboard_visible else self.BOTTOM_HEIGHT
+        self.resizeDocks([self.problems_dock], [height], Qt.Orientation.Vertical)
+
     # ------------------------------------------------------------------ training
     def start_training(self) -> bool:
         """Train the current network (Train > Start, F5); shows the Training dock."""
         self.training_dock.show()
         self.training_dock.raise_()
         started = self.training.start()
-        if started and self.dashboard_dock is not None:
+        if started:
             self.dashboard_dock.show()
             self.dashboard_dock.raise_()
         return started

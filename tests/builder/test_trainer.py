@@ -276,3 +276,23 @@ def test_the_test_split_is_evaluated_once_at_the_end():
     assert len(evaluations) == 1 and evaluations[0].split == "test"
     assert sum(map(sum, evaluations[0].metrics["confusion"])) == 40
     assert records[-2] is evaluations[0] and records[-1].state == "finished"
+
+
+def test_probes_report_histograms_and_the_decision_grid():
+    import numpy as np
+
+    trainer = Trainer(moons_project(epochs=2))
+    xs, ys = np.linspace(-2, 2, 7), np.linspace(-1, 1, 5)
+    trainer.set_probe("hidden 1", (xs, ys), interval=0.0)
+    records = trainer.run()
+    probes = [r for r in records if r.kind == "probe"]
+    assert probes, "no probe records"
+    last = probes[-1]
+    assert last.layer == "hidden 1"
+    assert sum(last.weights.counts) == 2 * 16  # Linear 2 -> 16 weights
+    assert len(last.weights.edges) == len(last.weights.counts) + 1
+    assert sum(last.activations.counts) > 0
+    assert last.grid.shape == (5, 7) and not last.grid.flags.writeable
+    assert ((last.grid >= 0) & (last.grid <= 1)).all()  # probability of class 1
+    assert trainer.history.last_probe is last
+    assert all(r.kind != "probe" for r in trainer.history.events)
