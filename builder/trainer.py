@@ -6,9 +6,10 @@ its reader: records go into a ``queue.SimpleQueue`` and into a bounded :class:`H
 Pause, resume and stop are flags checked between steps (and between evaluation batches).
 
 The hot loop keeps host synchronisation off the critical path: the data sits on the device,
-batches are index-selected there, each step's loss is written into a device buffer, and per
+batches are index-selected there, each step's detached loss is kept (no host copy), and per
 layer gradient norms are gathered with one ``torch._foreach_norm`` call and copied to the
-host once per report (every ``report_every`` steps), never one ``.item()`` per layer.
+host with the losses once per report (every ``report_every`` steps), never one ``.item()``
+per layer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import nn
 from builder import objectives
 from builder.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from builder.compile import compile_network
-from builder.config import TrainingConfig, parse_training
+from builder.config import ConfigError, TrainingConfig, parse_training
 from builder.datasets import Splits, augment, load_dataset, make_splits
 from builder.health import classify, divergence_message
 from builder.names import attribute_names
@@ -123,12 +124,6 @@ class _Layers:
     def __bool__(self) -> bool:
         return bool(self.params)
 
-    def per_layer(self, tensors: list[torch.Tensor]) -> torch.Tensor:
-        """L2 norm per layer of a list shaped like ``self.params``."""
-        norms = torch.stack(torch._foreach_norm(tensors))
-        sq = torch.zeros(len(self.names), device=self.device, dtype=norms.dtype)
-        return sq.index_add_(0, self.index, norms * norms).sqrt()
-
     def grads(self) -> list[torch.Tensor]:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
 
@@ -155,10 +150,21 @@ class Trainer:
         splits: Splits | None = None,
         history_size: int = 2000,
     ):
+        # The networks are rebuilt from their serialised form; the training section is copied
+        # as it is and checked by parse_training, whose messages name the setting.
         snapshot = project_file.to_dict(project)
-        self.project = project_file.from_dict(snapshot, project.specs, "<snapshot>")
+        training = copy.deepcopy(snapshot.pop("training", {}))
+        self.project = project_file.from_dict(snapshot, project.specs, "the project")
+        self.project.training = training
         self.net = self.project.network(network)
-        self.config = config if config is not None else parse_training(self.project.training)
+        self._config_error: ConfigError | None = None
+        if config is None:
+            try:
+                config = parse_training(training)
+            except ConfigError as exc:  # raised by prepare(), so start() reports it as a record
+                self._config_error = exc
+                config = TrainingConfig()
+        self.config = config
         if device is not None:
             self.config = replace(self.config, device=device)
         self.base_dir = Path(base_dir) if base_dir is not None else None
@@ -178,6 +184,7 @@ class Trainer:
         self._running.set()
         self._thread: threading.Thread | None = None
         self._prepared = False
+        self._waiting = 0  # epochs since the watched loss last improved (early stopping)
         self._probe: tuple[str | None, Any, float] | None = None
         self._probe_t = 0.0
         self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
@@ -269,6 +276,8 @@ class Trainer:
         """Load data, compile the model and check they fit; raise a clear error if not."""
         if self._prepared:
             return
+        if self._config_error is not None:
+            raise self._config_error
         cfg = self.config
         self.device = pick_device(cfg.device)
         if self.splits is None:
@@ -356,6 +365,9 @@ class Trainer:
             self.best_state = data["best_state"]
         if data.get("shuffle_rng") is not None:
             self.shuffle.set_state(data["shuffle_rng"])
+        if data.get("augment_rng") is not None:
+            self.aug_gen.set_state(data["augment_rng"])
+        self._waiting = int(data.get("waiting", 0))
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
 
@@ -372,6 +384,8 @@ class Trainer:
             "best_state": self.best_state,
             "elapsed": self._elapsed(),
             "shuffle_rng": self.shuffle.get_state(),
+            "augment_rng": self.aug_gen.get_state(),
+            "waiting": self._waiting,
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -457,7 +471,6 @@ class Trainer:
         torch.manual_seed(cfg.seed + 3)  # dropout and other layer randomness
         if getattr(self, "_resume_rng", None) is not None:
             torch.set_rng_state(self._resume_rng)
-        waiting = 0
         report_t = time.perf_counter()
         report_first = self.step
         while self.epoch < cfg.epochs:
@@ -529,11 +542,11 @@ class Trainer:
             best = watched < self.best_loss - cfg.early_stopping.min_delta
             if best:
                 self.best_loss = watched
-                waiting = 0
+                self._waiting = 0
                 if cfg.early_stopping.enabled and cfg.early_stopping.restore_best:
                     self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
-                waiting += 1
+                self._waiting += 1
             if self.scheduler is not None:
                 objectives.step_scheduler(self.scheduler, watched)
             self._emit(
@@ -548,7 +561,7 @@ class Trainer:
                     best,
                 )
             )
-            if cfg.early_stopping.enabled and waiting >= cfg.early_stopping.patience:
+            if cfg.early_stopping.enabled and self._waiting >= cfg.early_stopping.patience:
                 restored = ""
                 if cfg.early_stopping.restore_best and self.best_state is not None:
                     model.load_state_dict(self.best_state)

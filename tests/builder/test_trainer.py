@@ -296,3 +296,18 @@ def test_probes_report_histograms_and_the_decision_grid():
     assert ((last.grid >= 0) & (last.grid <= 1)).all()  # probability of class 1
     assert trainer.history.last_probe is last
     assert all(r.kind != "probe" for r in trainer.history.events)
+
+
+def test_resume_is_exact_with_augmentation_and_early_stopping(tmp_path):
+    settings = {
+        "dataset": {"name": "moons", "samples": 200, "augment": {"noise": 0.1}},
+        "early_stopping": {"patience": 50},
+    }
+    straight = step_losses(Trainer(moons_project(epochs=4, **settings)).run())
+    first = Trainer(moons_project(epochs=2, **settings))
+    part1 = step_losses(first.run())
+    first.save_checkpoint(tmp_path / "run.pt")
+    second = Trainer(moons_project(epochs=4, **settings), resume=tmp_path / "run.pt")
+    second.prepare()
+    assert (second._waiting, second.epoch) == (first._waiting, 2)
+    assert part1 + step_losses(second.run()) == pytest.approx(straight, abs=1e-6)

@@ -208,11 +208,6 @@ def test_a_negative_learning_rate_is_refused_naming_the_field():
     assert trainer_threads() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="builder/trainer.py re-validates its snapshot with the file loader, so an in-app"
-    " project's bad setting reads 'Cannot open <snapshot>: ...'",
-)
 def test_a_bad_setting_of_an_in_memory_project_does_not_mention_a_file():
     project = project_of(xor_doc())
     project.training["optimizer"] = {"name": "adam", "lr": -1}
@@ -220,3 +215,4 @@ def test_a_bad_setting_of_an_in_memory_project_does_not_mention_a_file():
         Trainer(project).prepare()
     assert "<snapshot>" not in str(info.value)
     assert "Cannot open" not in str(info.value)
+    assert "training.optimizer.lr: expected a number > 0, got -1" in str(info.value)
