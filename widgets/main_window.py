@@ -64,6 +64,7 @@ from widgets.commands import (
     parse_clipboard,
 )
 from widgets.dashboard import Dashboard
+from widgets.dialogs import warn
 from widgets.editor_document import EditorDocument
 from widgets.files import (
     RecentFiles,
@@ -1052,14 +1053,7 @@ class MainWindow(QMainWindow):
         return box.clickedButton() is recover
 
     def show_error(self, title: str, message: str) -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        head, _, rest = message.partition("\n")
-        box.setText(head)
-        if rest:
-            box.setInformativeText(rest)
-        box.exec()
+        warn(self, title, message)
 
     def _start_folder(self) -> Path:
         if self.doc.path is not None:

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -56,6 +55,7 @@ from builder.health import EXPLODING, HEALTHY, VANISHING
 from graph.errors import EditError, NeuralCanvasError
 from widgets import theme
 from widgets.commands import SetTraining
+from widgets.dialogs import warn
 from widgets.editor_document import EditorDocument
 from widgets.health_panel import HealthPanel
 
@@ -825,14 +825,7 @@ class TrainingPanel(QWidget):
 
     def show_error(self, title: str, message: str) -> None:
         """Tell the user (replaceable in tests: assign a function to the instance)."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        head, _, rest = message.partition("\n")
-        box.setText(head)
-        if rest:
-            box.setInformativeText(rest)
-        box.exec()
+        warn(self, title, message)
 
 
 # --------------------------------------------------------------------------- helpers
