@@ -111,7 +111,8 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"
     health: HealthThresholds = HealthThresholds()
-    report_every: int = 10  # steps between step records (gradient norms are gathered then)
+    report_every: int = 10  # at least this many steps between step records
+    report_interval: float = 0.025  # and at least this many seconds (0: every report_every)
     monitor: bool = True  # gradient / weight monitoring on or off
 
 
@@ -328,6 +329,7 @@ def parse_training(data: Any) -> TrainingConfig:
         device=r.choice("device", "auto", DEVICES),
         health=health,
         report_every=r.integer("report_every", 10, lo=1),
+        report_interval=r.number("report_interval", 0.025, lo=0, hi=3600),
         monitor=r.boolean("monitor", True),
     )
     r.unknown()

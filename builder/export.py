@@ -1458,9 +1458,7 @@ def train(
             if rank == 0:
                 print(f"Epoch {epoch + 1}: the loss diverged (NaN or infinite).")
             return "diverged"
-        # The mean step loss, summed in the app's report windows (the same rounding).
-        windows = range(0, steps, REPORT_EVERY)
-        train_loss = sum(sum(values[i : i + REPORT_EVERY]) for i in windows) / steps
+        train_loss = math.fsum(values) / steps  # the mean step loss, exactly rounded
         metrics = evaluate(model, eval_x, eval_y) if rank == 0 else {"loss": 0.0}
         watched = metrics["loss"] if "val" in splits else train_loss
         if world > 1:
@@ -1809,7 +1807,6 @@ def _settings(plan: _Plan | None, seed: int) -> str:
     const("EPOCHS", cfg.epochs)
     const("BATCH_SIZE", cfg.batch_size, "None: the whole training split in every step")
     const("DEVICE", cfg.device, "auto: CUDA, then MPS, then the CPU")
-    const("REPORT_EVERY", cfg.report_every, "the app sums step losses in windows this long")
     lines.append("")
     lines.append(f"# Optimiser {opt.name} and loss {plan.config.loss}")
     const("LR", opt.lr)

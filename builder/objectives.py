@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -449,35 +450,36 @@ class MetricAccumulator:
                 "count": self.count,
             }
         c = int(self.num_classes or 0)
+        # One host copy; numpy's small-array ops cost far less than torch's.
         if self._counts is None:
-            cm = torch.zeros((c, c), dtype=torch.int64)
+            cm = np.zeros((c, c), dtype=np.int64)
         else:
-            cm = self._counts.view(c, c).cpu()
-        total = int(cm.sum().item())
+            cm = self._counts.cpu().numpy().reshape(c, c)
+        total = int(cm.sum())
+        confusion = cm.tolist()
         if not total:
             return {
                 "accuracy": nan,
                 "precision": nan,
                 "recall": nan,
                 "f1": nan,
-                "confusion": cm.tolist(),
+                "confusion": confusion,
                 "count": 0,
             }
-        cmf = cm.double()
+        cmf = cm.astype(np.float64)
         tp = cmf.diagonal()
         predicted = cmf.sum(0)
         actual = cmf.sum(1)
-        zero = torch.zeros_like(tp)
-        precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), zero)
-        recall = torch.where(actual > 0, tp / actual.clamp(min=1), zero)
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = np.where(actual > 0, tp / np.maximum(actual, 1), 0.0)
         both = precision + recall
-        f1 = torch.where(both > 0, 2 * precision * recall / both.clamp(min=1e-300), zero)
+        f1 = np.where(both > 0, 2 * precision * recall / np.maximum(both, 1e-300), 0.0)
         seen = (predicted + actual) > 0
         return {
-            "accuracy": tp.sum().item() / total,
-            "precision": precision[seen].mean().item(),
-            "recall": recall[seen].mean().item(),
-            "f1": f1[seen].mean().item(),
-            "confusion": cm.tolist(),
+            "accuracy": float(tp.sum()) / total,
+            "precision": float(precision[seen].mean()),
+            "recall": float(recall[seen].mean()),
+            "f1": float(f1[seen].mean()),
+            "confusion": confusion,
             "count": total,
         }

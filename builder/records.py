@@ -22,10 +22,13 @@ def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """A report every ``report_every`` steps.
+    """A report: at most one every ``report_every`` steps and every ``report_interval``
+    seconds (so a run of tiny steps is not slowed down by reports nobody can see).
 
     ``losses`` holds the loss of every step since the previous report (``first_step`` is the
     step of ``losses[0]``), so the per-step curve is complete although reports are sparse.
+    A report can span epochs: ``epoch`` is the epoch of its last step and ``epoch_ends`` the
+    steps within it that closed an epoch (see :meth:`epoch_of`).
     The per-layer maps are keyed by node name and empty when monitoring is off.
     """
 
@@ -41,7 +44,18 @@ class StepRecord:
     weight_norms: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     update_ratios: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     health: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    epoch_ends: tuple[int, ...] = ()
     kind: str = field(default="step", init=False)
+
+    def epoch_of(self, step: int) -> int:
+        """The epoch that ``step`` (one of this report's steps) belongs to."""
+        return self.epoch - sum(1 for end in self.epoch_ends if step <= end < self.step)
+
+    def step_epochs(self) -> list[int]:
+        """The epoch of each of ``losses``."""
+        if not self.epoch_ends:
+            return [self.epoch] * len(self.losses)
+        return [self.epoch_of(s) for s in range(self.first_step, self.step + 1)]
 
 
 @dataclass(frozen=True)

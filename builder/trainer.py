@@ -128,6 +128,28 @@ class _Layers:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
 
 
+class _Pending:
+    """The steps since the last report: their losses as the step left them (on the device),
+    the host copies of the first ``len(values)`` of them (made at epoch ends, for the
+    epoch's mean) and the steps among them that closed an epoch."""
+
+    __slots__ = ("first", "losses", "values", "epoch_ends", "started")
+
+    def __init__(self, step: int):
+        self.first = step  # the step before the first one
+        self.losses: list[torch.Tensor] = []
+        self.values: list[float] = []
+        self.epoch_ends: list[int] = []
+        self.started = time.perf_counter()
+
+    def copy(self) -> list[float]:
+        """All the losses on the host (copying only those not copied yet)."""
+        rest = self.losses[len(self.values) :]
+        if rest:
+            self.values += torch.stack(rest).tolist()  # detached scalars: one op, one copy
+        return self.values
+
+
 class Trainer:
     """Trains one network of a project.
 
@@ -338,6 +360,7 @@ class Trainer:
         else:
             self.eval_split = (self.train_x, self.train_y_raw)
             self.has_val = False
+        self._eval_target: torch.Tensor | None = None  # prepared by the first evaluation
         self.shuffle = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         self.augment_options = cfg.dataset.get("augment") or {}
@@ -447,11 +470,15 @@ class Trainer:
         cfg = self.config
         model, opt, objective = self.model, self.optimizer, self.objective
         loss_fn = objective.loss
+        if isinstance(loss_fn, nn.Module) and not (
+            loss_fn._forward_hooks or loss_fn._forward_pre_hooks
+        ):
+            loss_fn = loss_fn.forward  # no hooks to run: skip Module.__call__'s bookkeeping
         x_all, y_all = self.train_x, self.train_y
         n = x_all.shape[0]
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
         batches = math.ceil(n / batch)
-        every = cfg.report_every
+        every, interval = cfg.report_every, cfg.report_interval
         monitor = cfg.monitor and bool(self.layers)
         if monitor:
             # Where each parameter's gradient, weight and update norm goes among the per-layer
@@ -460,9 +487,11 @@ class Trainer:
             self._norm_index = torch.cat([index, index + m, index + 2 * m])
             self._norm_zeros = torch.zeros(3 * m, device=self.device)
             self._before = [torch.empty_like(p) for p in self.layers.params]
-        # The current report's step losses, still on the device. Appending to a list costs no
-        # tensor op per step; they are stacked and copied to the host once per report.
-        window: list[torch.Tensor] = []
+        # The pending report: the step losses since the last report, still on the device (they
+        # are kept as they come, without even a detach; stacked and copied to the host once),
+        # the host copies of the first of them (made at epoch ends) and the steps that closed
+        # an epoch in between.
+        pending = _Pending(self.step)
         clip_norm = cfg.clip.max if cfg.clip.mode == "norm" else None
         clip_value = cfg.clip.max if cfg.clip.mode == "value" else None
         params = [p for p in model.parameters() if p.requires_grad]
@@ -471,19 +500,20 @@ class Trainer:
         torch.manual_seed(cfg.seed + 3)  # dropout and other layer randomness
         if getattr(self, "_resume_rng", None) is not None:
             torch.set_rng_state(self._resume_rng)
-        report_t = time.perf_counter()
-        report_first = self.step
+        stop, running = self._stop, self._running
         while self.epoch < cfg.epochs:
             model.train()
             order = torch.randperm(n, generator=self.shuffle).to(self.device)
-            epoch_sum = 0.0  # of the reported step losses, on the host
+            epoch_values: list[float] = []  # this epoch's step losses, on the host
+            first_here = len(pending.losses)  # this epoch's first step in the pending report
+            last_epoch = self.epoch + 1 >= cfg.epochs
             done = 0
             for b in range(batches):
-                if self._stop.is_set():
+                if stop.is_set():
                     break
-                if not self._running.is_set():
+                if not running.is_set():
                     self._wait_if_paused()
-                    if self._stop.is_set():
+                    if stop.is_set():
                         break
                 idx = order[b * batch : (b + 1) * batch]
                 xb = x_all.index_select(0, idx)
@@ -500,10 +530,13 @@ class Trainer:
                     nn.utils.clip_grad_norm_(params, clip_norm, foreach=True)
                 elif clip_value is not None:
                     nn.utils.clip_grad_value_(params, clip_value, foreach=True)
-                window.append(loss.detach())
+                losses = pending.losses
+                losses.append(loss.detach())
                 done += 1
                 self.step += 1
-                if len(window) == every or b == batches - 1:  # a report closes every epoch too
+                if (len(losses) >= every and time.perf_counter() - pending.started >= interval) or (
+                    last_epoch and b == batches - 1
+                ):  # the run's last step is reported too
                     if monitor:  # gradient norms and weights before the step, for the updates
                         grads = torch._foreach_norm(self.layers.grads())
                         before = self._before
@@ -511,32 +544,36 @@ class Trainer:
                     else:
                         grads = before = None
                     opt.step()
-                    values, problem = self._report(window, report_first, grads, before, report_t)
+                    values, problem = self._report(pending, self.epoch + 1, grads, before)
                     if problem:
                         return problem
-                    epoch_sum += sum(values)
-                    window = []
-                    report_t = time.perf_counter()
-                    report_first = self.step
+                    epoch_values += values[first_here:]
+                    first_here = 0
+                    pending = _Pending(self.step)
                 else:
                     opt.step()
             if done == 0:
                 break
-            if window:  # stopped mid-window: what was trained still reaches the records
-                values, problem = self._report(window, report_first, None, None, report_t)
+            # The epoch's losses not reported yet reach the host now (one copy), for its mean.
+            values = pending.copy()
+            epoch_values += values[first_here:]
+            if pending.losses and not (stop.is_set() and done < batches):
+                pending.epoch_ends.append(self.step)
+            if pending.losses and (stop.is_set() or not all(map(math.isfinite, values))):
+                # Stopped or diverged: what was trained reaches the records now.
+                _, problem = self._report(pending, self.epoch + 1, self._grad_norms(monitor))
+                pending = _Pending(self.step)
                 if problem:
                     return problem
-                epoch_sum += sum(values)
-                window = []
-                report_t = time.perf_counter()
-                report_first = self.step
             if self._stop.is_set():
                 self.epoch += 1 if done == batches else 0
                 return ("stopped", f"Stopped by the user at step {self.step}")
             self.epoch += 1
-            train_loss = epoch_sum / done
+            train_loss = math.fsum(epoch_values) / done  # exact: the same in any grouping
             val_loss, metrics = self._evaluate()
             if val_loss is None:  # stopped during evaluation
+                if pending.losses:
+                    self._report(pending, self.epoch, self._grad_norms(monitor))
                 return ("stopped", f"Stopped by the user at step {self.step}")
             watched = val_loss if self.has_val else train_loss
             best = watched < self.best_loss - cfg.early_stopping.min_delta
@@ -562,6 +599,8 @@ class Trainer:
                 )
             )
             if cfg.early_stopping.enabled and self._waiting >= cfg.early_stopping.patience:
+                if pending.losses:  # the steps not reported yet, before the weights change
+                    self._report(pending, self.epoch, self._grad_norms(monitor))
                 restored = ""
                 if cfg.early_stopping.restore_best and self.best_state is not None:
                     model.load_state_dict(self.best_state)
@@ -572,44 +611,63 @@ class Trainer:
                     f"Early stopping after epoch {self.epoch}: the {what} loss has not improved for"
                     f" {cfg.early_stopping.patience} epochs{restored}",
                 )
+        if pending.losses:  # a run that ended without its last step (stopped in evaluation)
+            _, problem = self._report(pending, self.epoch, self._grad_norms(monitor))
+            if problem:
+                return problem
         if self._stop.is_set():
             return ("stopped", f"Stopped by the user at step {self.step}")
         return ("finished", f"Finished {self.epoch} epochs ({self.step} steps)")
 
+    def _grad_norms(self, monitor: bool) -> list[torch.Tensor] | None:
+        return torch._foreach_norm(self.layers.grads()) if monitor else None
+
     def _report(
         self,
-        window: list[torch.Tensor],
-        first: int,
+        pending: _Pending,
+        epoch: int,
         grads: Sequence[torch.Tensor] | None,
-        before: list[torch.Tensor] | None,
-        started: float,
+        before: list[torch.Tensor] | None = None,
     ) -> tuple[list[float], tuple[str, str] | None]:
         """Copy one report's numbers to the host and emit it; return the step losses and,
         on a NaN/inf loss, emit an error record and return the outcome that ends the run.
 
-        ``grads`` are the per-parameter gradient norms and ``before`` the parameters, both
-        taken before the optimiser step (``before`` is overwritten here). Per-layer gradient,
-        weight and update norms come from the per-parameter ones through one ``index_add_``
-        and reach the host in the same copy as the losses."""
-        k = len(window)
-        if grads is not None and before is not None:
-            current = [p.detach() for p in self.layers.params]
-            torch._foreach_sub_(before, current)  # minus the update: the same norm
-            norms = torch.stack([*grads, *torch._foreach_norm([*current, *before])])
-            m = len(self.layers.names)
-            zeros = self._norm_zeros.to(norms.dtype)
-            per_layer = torch.index_add(zeros, 0, self._norm_index, norms * norms).sqrt_()
-            packed = torch.cat([torch.stack(window), per_layer]).tolist()  # the one host copy
-            values = packed[:k]
-            g, w, u = packed[k : k + m], packed[k + m : k + 2 * m], packed[k + 2 * m :]
-        else:
-            values = torch.stack(window).tolist()
-            g = w = u = None
+        ``epoch`` is the epoch of the report's last step. ``grads`` are the per-parameter
+        gradient norms and ``before`` the parameters, both taken before the optimiser step
+        (``before`` is overwritten here); without ``before`` only gradient norms are
+        reported. Per-layer norms come from the per-parameter ones through one
+        ``index_add_`` and reach the host in the same copy as the losses."""
+        rest = pending.losses[len(pending.values) :]
+        g = w = u = None
+        with torch.no_grad():
+            if grads is not None:
+                m = len(self.layers.names)
+                if before is not None:
+                    current = [p.detach() for p in self.layers.params]
+                    torch._foreach_sub_(before, current)  # minus the update: the same norm
+                    norms = torch.stack([*grads, *torch._foreach_norm([*current, *before])])
+                    index, size = self._norm_index, 3 * m
+                else:
+                    norms, index, size = torch.stack(list(grads)), self.layers.index, m
+                zeros = torch.zeros(size, dtype=norms.dtype, device=norms.device)
+                per_layer = torch.index_add(zeros, 0, index, norms * norms).sqrt_()
+                parts = [torch.stack(rest), per_layer] if rest else [per_layer]
+                packed = torch.cat(parts).tolist()  # the one host copy
+                k = len(rest)
+                g = packed[k : k + m]
+                if before is not None:
+                    w, u = packed[k + m : k + 2 * m], packed[k + 2 * m :]
+                values = pending.values + packed[:k]
+            else:
+                values = pending.values + (torch.stack(rest).tolist() if rest else [])
+        first = pending.first
+        ends = tuple(pending.epoch_ends)
         for i, value in enumerate(values):
             if not math.isfinite(value):
                 step = first + i + 1
+                at = epoch - sum(1 for end in ends if step <= end < first + len(values))
                 lr = self.optimizer.param_groups[0]["lr"]
-                message = divergence_message(step, self.epoch + 1, value, lr, self.hints)
+                message = divergence_message(step, at, value, lr, self.hints)
                 if g is not None:
                     grad_map = dict(zip(self.layers.names, g))
                     bad = [
@@ -620,7 +678,7 @@ class Trainer:
                     if bad:
                         message += f"\nExploding gradients in: {', '.join(bad)}"
                 self.state = "error"
-                self._emit(ErrorRecord(message, self.epoch + 1, step, diverged=True))
+                self._emit(ErrorRecord(message, at, step, diverged=True))
                 return values, ("stopped", "Stopped: the loss diverged")
         now = time.perf_counter()
         batch = (
@@ -628,29 +686,31 @@ class Trainer:
             if self.config.batch_size is None
             else min(self.config.batch_size, self.train_x.shape[0])
         )
-        rate = len(values) * batch / max(now - started, 1e-9)
+        rate = len(values) * batch / max(now - pending.started, 1e-9)
         layer_maps: dict[str, Any] = {}
         if g is not None:
             names = self.layers.names
             grad_map = dict(zip(names, g))
             layer_maps = {
                 "grad_norms": frozen(grad_map),
-                "weight_norms": frozen(dict(zip(names, w))),
-                "update_ratios": frozen(
-                    {name: (du / wn if wn > 0 else 0.0) for name, du, wn in zip(names, u, w)}
-                ),
                 "health": frozen(classify(grad_map, self.config.health)),
             }
+            if w is not None and u is not None:
+                layer_maps["weight_norms"] = frozen(dict(zip(names, w)))
+                layer_maps["update_ratios"] = frozen(
+                    {name: (du / wn if wn > 0 else 0.0) for name, du, wn in zip(names, u, w)}
+                )
         self._emit(
             StepRecord(
-                epoch=self.epoch + 1,
-                step=self.step,
+                epoch=epoch,
+                step=first + len(values),
                 first_step=first + 1,
                 losses=tuple(values),
-                train_loss=sum(values) / len(values),
+                train_loss=math.fsum(values) / len(values),
                 samples_per_sec=rate,
                 lr=self.optimizer.param_groups[0]["lr"],
                 elapsed=self._elapsed(),
+                epoch_ends=ends,
                 **layer_maps,
             )
         )
@@ -730,11 +790,24 @@ class Trainer:
         data when there is none)."""
         model = self.model
         model.eval()
-        x, y_raw = split if split is not None else self.eval_split
-        y = self.objective.prepare_target(y_raw)
+        if split is None:
+            x, y_raw = self.eval_split
+            if self._eval_target is None:
+                self._eval_target = self.objective.prepare_target(y_raw)
+            y = self._eval_target
+        else:
+            x, y_raw = split
+            y = self.objective.prepare_target(y_raw)
         acc = objectives.MetricAccumulator(self.objective.task, self.splits.dataset.num_classes)
-        total = torch.zeros((), device=self.device)
         n = x.shape[0]
+        if n <= chunk:  # one pass: the same rounding as the sum below, fewer small ops
+            if self._stop.is_set():
+                return None, {}
+            out = model(x)
+            loss = float(self.objective.loss(out, y).detach() * n) / n
+            acc.update(self.objective.predict(out), y_raw)
+            return loss, acc.compute()
+        total = torch.zeros((), device=self.device)
         for start in range(0, n, chunk):
             if self._stop.is_set():
                 return None, {}

@@ -160,6 +160,7 @@ def moons_project() -> Project:
         "epochs": 5,
         "batch_size": 8,
         "report_every": 3,
+        "report_interval": 0,
         "seed": 0,
         "device": "cpu",
     }

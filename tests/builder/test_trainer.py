@@ -36,6 +36,7 @@ def moons_project(**training) -> Project:
         "batch_size": 16,
         "seed": 0,
         "report_every": 5,
+        "report_interval": 0,
         **training,
     }
     return project
