@@ -265,3 +265,22 @@ def test_nan_in_the_middle_stops_the_worker(started):
     assert [e.epoch for e in history.epochs] == [1, 2]
     steps = list(history.steps())
     assert steps[-1].step == 25 and all(math.isfinite(v) for r in steps for v in r.losses)
+
+
+def test_nan_found_at_the_epoch_end_when_reports_are_sparse(started):
+    """With a report interval longer than the run, a NaN at step 26 is caught when epoch 3
+    ends: the error still names step 26 of epoch 3, and no epoch record follows it."""
+    trainer = _trainer("exploding_lr", 0, lr=0.1, epochs=10, report_every=5, report_interval=3600.0)
+    trainer.prepare()
+
+    def poison(module, inputs, output):
+        return output * math.nan if module.training and trainer.step == 25 else output
+
+    trainer.model.register_forward_hook(poison)
+    started.append(trainer)
+    trainer.start()
+    error = _check_stopped_on_error(trainer)
+    assert (error.step, error.epoch) == (26, 3)
+    assert "step 26 (epoch 3)" in error.message
+    assert [e.epoch for e in trainer.history.epochs] == [1, 2]
+    assert trainer.step == 30  # the rest of epoch 3 ran before its end was checked

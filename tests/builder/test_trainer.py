@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from builder import CATALOG
-from builder.config import parse_training
+from builder.config import ConfigError, parse_training
 from builder.records import EpochRecord, ErrorRecord, StatusRecord, StepRecord
 from builder.trainer import Trainer, TrainingError, available_devices, pick_device
 from graph import Project
@@ -312,3 +312,40 @@ def test_resume_is_exact_with_augmentation_and_early_stopping(tmp_path):
     second.prepare()
     assert (second._waiting, second.epoch) == (first._waiting, 2)
     assert part1 + step_losses(second.run()) == pytest.approx(straight, abs=1e-6)
+
+
+def test_sparse_reports_span_epochs_and_keep_every_loss():
+    """A report interval longer than the run: one step record at the run's end holds every
+    step's loss, knows which epoch each step belongs to, and the epoch records' train loss
+    is the exact mean of that epoch's step losses."""
+    records = Trainer(moons_project(report_every=1, report_interval=3600.0)).run()
+    steps = [r for r in records if isinstance(r, StepRecord)]
+    epochs = [r for r in records if isinstance(r, EpochRecord)]
+    per_epoch = 10
+    assert len(steps) == 1
+    (report,) = steps
+    assert (report.first_step, report.step, report.epoch) == (1, 4 * per_epoch, 4)
+    assert report.epoch_ends == (10, 20, 30)
+    assert report.step_epochs() == [1] * 10 + [2] * 10 + [3] * 10 + [4] * 10
+    assert [report.epoch_of(s) for s in (1, 10, 11, 20, 21, 31, 40)] == [1, 1, 2, 2, 3, 4, 4]
+    assert set(report.grad_norms) == {"hidden 1", "class"}  # the run's last step is monitored
+    for e in epochs:
+        mine = report.losses[(e.epoch - 1) * per_epoch : e.epoch * per_epoch]
+        assert e.train_loss == math.fsum(mine) / per_epoch
+
+
+def test_report_interval_spaces_reports_in_time():
+    """Reports come at least report_interval apart (the last one excepted), each covering
+    at least report_every steps."""
+    records = Trainer(moons_project(epochs=30, report_every=2, report_interval=0.01)).run()
+    steps = [r for r in records if isinstance(r, StepRecord)]
+    assert len(step_losses(records)) == 30 * 10
+    assert 1 < len(steps) < 30 * 10 // 2
+    gaps = [b.elapsed - a.elapsed for a, b in zip(steps, steps[1:-1])]
+    assert all(g >= 0.01 for g in gaps), gaps
+    assert all(len(r.losses) >= 2 for r in steps[:-1])
+
+
+def test_report_interval_is_checked():
+    with pytest.raises(ConfigError, match="report_interval"):
+        parse_training({"report_interval": -1})
