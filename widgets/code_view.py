@@ -300,6 +300,20 @@ def _stem(window) -> str:  # noqa: ANN001
     return stem or "model"
 
 
+TRAINED_STATES = ("finished", "early_stopped", "stopped")  # a run that ended with weights
+
+
+def _structure(net) -> tuple:  # noqa: ANN001
+    """What the weights depend on: layers (id, type, name, parameters) and connections,
+    not where the layers sit on the canvas."""
+    nodes = sorted(
+        (n, net.type_of(n), net.name_of(n), repr(sorted(net.params_of(n).items())))
+        for n in net.nodes
+    )
+    edges = sorted((e.src, e.src_port, e.dst, e.dst_port) for e in net.edges())
+    return nodes, edges
+
+
 def _seed(project) -> int:  # noqa: ANN001
     training = project.training if isinstance(project.training, dict) else {}
     seed = training.get("seed", 0)
@@ -374,22 +388,25 @@ class ExportActions:
         return self.dialog
 
     def model(self):  # noqa: ANN201
-        """The current network's trained model when the training panel holds a finished
-        run of it, else the network freshly compiled with the project's seed (on the CPU)."""
+        """The current network's trained model when the training panel holds a run of it
+        that ended (finished, early stopped or stopped: ``panel.trainer`` until the panel
+        lets go of it, then ``panel.last_trainer``) and the network has not been changed
+        since; else the network freshly compiled with the project's seed (on the CPU)."""
         import copy
 
         from builder import compile_network
 
         window = self.window
-        panel = getattr(window, "training_panel", None) or getattr(window, "training", None)
-        for name in ("trainer", "last_trainer", "finished_trainer"):
+        panel = getattr(window, "training", None)
+        for name in ("trainer", "last_trainer"):
             trainer = getattr(panel, name, None)
             model = getattr(trainer, "model", None)
             net = getattr(trainer, "net", None)
             if (
                 model is not None
-                and getattr(trainer, "state", None) == "finished"
+                and getattr(trainer, "state", None) in TRAINED_STATES
                 and getattr(net, "name", None) == window.doc.current
+                and _structure(net) == _structure(window.doc.net)
             ):
                 return copy.deepcopy(model).cpu().eval(), True
         return compile_network(window.doc.net, seed=_seed(window.doc.project)), False

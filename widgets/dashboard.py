@@ -41,6 +41,7 @@ from builder.records import (
     StatusRecord,
     StepRecord,
 )
+from graph.errors import NeuralCanvasError
 from widgets import theme
 from widgets.plots import (
     CURVE_CAP,
@@ -56,6 +57,9 @@ from widgets.plots import (
     MetricsPlot,
     Ring,
 )
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 GRAD_CAP = 20_000  # points per layer's gradient-norm curve (thinned beyond)
 HISTORY_STEPS = 500  # step records kept whole per run (History thins beyond, <= 2x)
@@ -126,7 +130,9 @@ class Run:
         if isinstance(record, StepRecord):
             n = len(record.losses)
             x = np.arange(record.first_step, record.first_step + n, dtype=float)
-            self.steps.extend((x, np.asarray(record.losses, float), record.epoch))
+            # a report can span epochs (tiny epochs): each loss keeps its own epoch
+            epochs = np.asarray(record.step_epochs(), dtype=float)
+            self.steps.extend((x, np.asarray(record.losses, float), epochs))
             dirty = {"loss"}
             if record.grad_norms:
                 for layer, value in record.grad_norms.items():
@@ -146,9 +152,12 @@ class Run:
                     if ring is None:
                         ring = self.metrics[name] = Ring(2, CURVE_CAP)
                     ring.append(record.step, float(value))
-            dirty = {"loss", "metrics"}
+            dirty = {"epochs", "metrics"}
             if record.metrics.get("confusion") is not None:
-                self.confusion, self.confusion_split = record.metrics["confusion"], "validation"
+                # without a validation split (no validation loss) the trainer measures on
+                # the training data
+                split = "training data" if record.val_loss is None else "validation"
+                self.confusion, self.confusion_split = record.metrics["confusion"], split
                 dirty.add("confusion")
             return dirty
         if isinstance(record, ProbeRecord):
@@ -173,9 +182,34 @@ class Run:
     def val_losses(self) -> tuple[np.ndarray, np.ndarray]:
         return self.epochs.col(0), self.epochs.col(2)
 
+    @property
+    def metrics_split(self) -> str:
+        """What the epoch metrics were measured on: the trainer uses the validation split,
+        or the training data when there is none (no validation loss)."""
+        val = self.epochs.col(2)
+        if len(val) and not np.isfinite(val).any():
+            return "training data"
+        return "validation"
+
+
+class DashboardExportError(NeuralCanvasError):
+    """The dashboard's plots or data could not be saved; the message names the file and
+    what to do."""
+
 
 ALL_PLOTS = frozenset(
-    {"loss", "metrics", "grads", "heat", "layers", "probe", "confusion", "status"}
+    {
+        "loss",  # the per-step curves
+        "epochs",  # the per-epoch curves
+        "other",  # the compared run's curves
+        "metrics",
+        "grads",
+        "heat",
+        "layers",
+        "probe",
+        "confusion",
+        "status",
+    }
 )
 
 
@@ -192,6 +226,7 @@ class Dashboard(QWidget):
         self.compared: Run | None = None  # shown dashed on the loss plot
         self._shown: Run | None = None  # the run the plots show (current unless compared)
         self._dirty: set[str] = set()
+        self._chosen_layer: str | None = None  # the user's choice, kept across runs
         self.refreshes = 0  # refresh() calls that redrew something
 
         self.setAutoFillBackground(True)
@@ -236,7 +271,7 @@ class Dashboard(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         overview = QWidget()
-        grid = QGridLayout(overview)
+        self._overview = grid = QGridLayout(overview)
         grid.setContentsMargins(0, 4, 0, 0)
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.metrics_plot, 0, 1)
@@ -244,6 +279,8 @@ class Dashboard(QWidget):
         grid.addWidget(self.boundary, 1, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         self.tabs.addTab(overview, "Overview")
 
         gradients = QWidget()
@@ -254,21 +291,30 @@ class Dashboard(QWidget):
 
         layers = QWidget()
         lg = QGridLayout(layers)
-        lg.setContentsMargins(0, 4, 0, 0)
+        lg.setContentsMargins(0, 6, 0, 0)
+        lg.setVerticalSpacing(6)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Layer"))
+        row.setContentsMargins(0, 0, 0, 0)
+        self.layer_label = QLabel("Layer")
+        self.layer_label.setBuddy(self.layer_combo)
+        self.layer_hint = QLabel("weights and activations, updated a few times a second")
+        self.layer_hint.setStyleSheet(f"color: {theme.MUTED.name()};")
+        row.addWidget(self.layer_label)
         row.addWidget(self.layer_combo)
+        row.addSpacing(8)
+        row.addWidget(self.layer_hint)
         row.addStretch(1)
         lg.addLayout(row, 0, 0, 1, 2)
         lg.addWidget(self.weights_hist, 1, 0)
         lg.addWidget(self.activations_hist, 1, 1)
+        lg.setRowStretch(1, 1)
         self.tabs.addTab(layers, "Layers")
 
         evaluation = QWidget()
         ev = QVBoxLayout(evaluation)
         ev.setContentsMargins(0, 4, 0, 0)
         ev.addWidget(self.confusion_title)
-        ev.addWidget(self.confusion)
+        ev.addWidget(self.confusion, 1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.tabs.addTab(evaluation, "Confusion")
 
         outer = QVBoxLayout(self)
@@ -278,7 +324,7 @@ class Dashboard(QWidget):
 
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
-        self.layer_combo.textActivated.connect(self.layer_selected)
+        self.layer_combo.textActivated.connect(self._layer_activated)
         self.smoothing.setValue(round(self.loss_plot.smoothing * 100))
         self._on_smoothing(self.smoothing.value())
 
@@ -300,7 +346,7 @@ class Dashboard(QWidget):
         self.compared = None
         self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(thresholds)
-        self.boundary.set_points(points)
+        self._set_points(points)
         self.layer_combo.clear()
         self._dirty = set(ALL_PLOTS)
         return run
@@ -316,8 +362,8 @@ class Dashboard(QWidget):
             dirty |= run.add(record)
         if run is self._shown:
             self._dirty |= dirty
-        elif self.compared is run:
-            self._dirty |= dirty & {"loss"}
+        if run is self.compared and dirty & {"loss", "epochs"}:
+            self._dirty.add("other")
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -330,15 +376,18 @@ class Dashboard(QWidget):
         self.refreshes += 1
         if "loss" in dirty:
             self.loss_plot.set_steps(*run.step_losses())
+            dirty.add("status")  # the step shown next to the run's name
+        if "epochs" in dirty:
             self.loss_plot.set_epochs(run.epochs.col(0), run.epochs.col(1), run.epochs.col(2))
+        if "other" in dirty:
             other = self.compared
-            if other is not None:
+            if other is None:
+                self.loss_plot.set_other(None)
+            else:
                 self.loss_plot.set_other(other.name, other.step_losses(), other.val_losses())
         if "metrics" in dirty:
-            series = {k: r.col(1) for k, r in run.metrics.items()}
-            xs = {k: r.col(0) for k, r in run.metrics.items()}
-            x = next(iter(xs.values())) if xs else np.empty(0)
-            self.metrics_plot.set_metrics(x, series)
+            self.metrics_plot.set_metrics({k: (r.col(0), r.col(1)) for k, r in run.metrics.items()})
+            self.metrics_plot.set_split(run.metrics_split)
         if "grads" in dirty:
             self.gradient_plot.set_layers({k: (r.col(0), r.col(1)) for k, r in run.grads.items()})
         if "heat" in dirty:
@@ -356,20 +405,41 @@ class Dashboard(QWidget):
         if "confusion" in dirty:
             self.confusion.set_matrix(run.confusion)
             split = f" ({run.confusion_split})" if run.confusion_split else ""
-            self.confusion_title.setText(f"Confusion matrix{split}: rows true, columns predicted")
+            self.confusion_title.setText(
+                f"Confusion matrix{split}: rows are the true classes, columns the predicted ones"
+            )
         if "status" in dirty:
             self._show_status(run)
 
+    def _set_points(self, points: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The decision boundary is shown for 2-D data only; without it the gradient plot
+        takes the whole bottom row."""
+        self.boundary.set_points(points)
+        shown = points is not None
+        self.boundary.setVisible(shown)
+        self._overview.addWidget(self.gradient_plot, 1, 0, 1, 1 if shown else 2)
+
     def _sync_layers(self, names: Sequence[str]) -> None:
+        """List the run's layers; the layer shown is the user's choice when the run has it,
+        else the first one, and the trainer is asked to probe it (so the histograms never
+        stay empty under a chosen layer)."""
         have = [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())]
-        if have != list(names):
-            chosen = self.layer_combo.currentText()
-            self.layer_combo.blockSignals(True)
-            self.layer_combo.clear()
-            self.layer_combo.addItems(list(names))
-            if chosen in names:
-                self.layer_combo.setCurrentText(chosen)
-            self.layer_combo.blockSignals(False)
+        if have == list(names):
+            return
+        before = self.layer_combo.currentText()
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItems(list(names))
+        if self._chosen_layer in names:
+            self.layer_combo.setCurrentText(self._chosen_layer)
+        self.layer_combo.blockSignals(False)
+        now = self.layer_combo.currentText()
+        if now and (now != before or not have):
+            self.layer_selected.emit(now)
+
+    def _layer_activated(self, name: str) -> None:
+        self._chosen_layer = name
+        self.layer_selected.emit(name)
 
     def _show_status(self, run: Run) -> None:
         title = (
@@ -393,10 +463,13 @@ class Dashboard(QWidget):
 
     def select_layer(self, name: str) -> None:
         """Choose the layer whose histograms are shown (as the user would)."""
+        self._chosen_layer = name
         self._sync_layers(list(self.current.grads) if self.current else [])
         if self.layer_combo.findText(name) < 0:
             self.layer_combo.addItem(name)
+        self.layer_combo.blockSignals(True)
         self.layer_combo.setCurrentText(name)
+        self.layer_combo.blockSignals(False)
         self.layer_selected.emit(name)
 
     # -- runs --------------------------------------------------------------------------------
@@ -412,7 +485,7 @@ class Dashboard(QWidget):
         if self.compared is None:
             self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(self._shown.thresholds)
-        self.boundary.set_points(self._shown.points)
+        self._set_points(self._shown.points)
         self._dirty = set(ALL_PLOTS)
         self.refresh()
 
@@ -423,17 +496,29 @@ class Dashboard(QWidget):
 
     # -- export ------------------------------------------------------------------------------
 
-    def export_png(self, path: str | os.PathLike[str]) -> None:
-        """Save the dashboard as it is shown (the current tab) as a PNG."""
+    def export_png(self, path: str | os.PathLike[str]) -> Path:
+        """Save the dashboard as it is shown (the current tab) as a PNG, atomically.
+
+        Raises :class:`DashboardExportError` when the file cannot be written.
+        """
         self.refresh()
         image = self.grab().toImage()
-        _atomic(Path(path), lambda tmp: _check(image.save(str(tmp), "PNG"), path))
+        path = Path(path)
+        _atomic(path, lambda tmp: _check(image.save(str(tmp), "PNG"), path))
+        return path
 
-    def export_csv(self, path: str | os.PathLike[str]) -> None:
-        """The shown run's epoch records (with scalar metrics) and its per-step losses."""
+    def export_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Save the shown run's epoch records (with scalar metrics) and its per-step losses
+        as CSV, atomically: a header row, then one ``epoch`` row per kept epoch record and
+        one ``step`` row per plotted step loss.
+
+        Raises :class:`DashboardExportError` when there is no run or the file cannot be
+        written.
+        """
         run = self._shown
         if run is None:
-            raise ValueError("No run to export yet: start training first.")
+            raise DashboardExportError("No run to export yet: start training first.")
+        path = Path(path)
         epochs = run.history.epochs
         names = sorted(
             {
@@ -476,24 +561,47 @@ class Dashboard(QWidget):
                         ]
                     )
 
-        _atomic(Path(path), write)
+        _atomic(path, write)
+        return path
 
 
-def _check(ok: bool, path: Any) -> None:
+def _check(ok: bool, path: Path) -> None:
     if not ok:
-        raise OSError(f"Could not write the image {path}: check the folder exists and is writable.")
+        raise DashboardExportError(
+            f"Cannot write the image {path}: choose a folder that exists and that you can write to."
+        )
 
 
 def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.",
-        suffix=path.suffix or ".tmp",
-        dir=path.parent if str(path.parent) else ".",
-    )
-    os.close(fd)
+    """Write through a temporary file in the target folder, then rename it over ``path``
+    (with the replaced file's permissions, or the usual ones for a new file); an ``OSError``
+    becomes a :class:`DashboardExportError` naming ``path``."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_UMASK
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.",
+            suffix=path.suffix or ".tmp",
+            dir=path.parent if str(path.parent) else ".",
+        )
+        os.close(fd)
+        os.chmod(tmp, mode)  # mkstemp makes it readable by its owner only
+    except OSError as exc:
+        raise _export_error(path, exc) from exc
     try:
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _export_error(path, exc) from exc
         raise
+
+
+def _export_error(path: Path, exc: OSError) -> DashboardExportError:
+    reason = exc.strerror or str(exc)
+    return DashboardExportError(
+        f"Cannot write {path}: {reason}. Choose a folder that exists and that you can write to."
+    )

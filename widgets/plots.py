@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -47,6 +47,7 @@ SERIES = [
 TRAIN = theme.ACCENT
 VAL = QColor("#e16f24")
 STEP_RAW = QColor("#a9c1f5")  # the per-step loss, a light tint of the accent
+GRID = QColor("#eceff2")  # grid lines, opaque
 
 
 def series_colour(i: int) -> QColor:
@@ -57,6 +58,17 @@ def tint(colour: QColor, alpha: int) -> QColor:
     c = QColor(colour)
     c.setAlpha(alpha)
     return c
+
+
+def on_white(colour: QColor, alpha: int) -> QColor:
+    """``colour`` at opacity ``alpha`` (0-255) over white, as an opaque colour.
+
+    The plots draw on white, and blending is slow in Qt's raster engine (a few ms per
+    repaint for the grid lines and the shaded bands alone), so fills and lines that would
+    only be drawn over white are drawn opaque in the colour they would have had.
+    """
+    a = alpha / 255
+    return QColor(*(round(255 * (1 - a) + channel * a) for channel in colour.getRgb()[:3]))
 
 
 def pen(colour: QColor, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> Any:
@@ -123,18 +135,117 @@ def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
+def finite_points(
+    x: np.ndarray, y: np.ndarray, *, positive: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points whose x and y are finite (and y > 0 with ``positive``, for a log axis).
+
+    Curves drawn with markers get only these: their scatter item computes its bounds with
+    ``nanmin``, which warns "All-NaN slice encountered" on all-NaN data (a run without a
+    validation split has no validation loss, a log axis maps 0 to NaN).
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if positive:
+        keep &= y > 0
+    if keep.all():
+        return x, y
+    return x[keep], y[keep]
+
+
 def _style(plot: pg.PlotItem, title: str, x: str = "", y: str = "") -> None:
     plot.setTitle(title, color=theme.TEXT.name(), size="10pt")
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(theme.BORDER, width=1))
         axis.setTextPen(pg.mkPen(theme.MUTED))
+        # Ticks say the values themselves: no "(x0.001)" scaling in the axis label, which on
+        # a log axis would even read as a different norm.
+        axis.enableAutoSIPrefix(False)
     if x:
         plot.setLabel("bottom", x, color=theme.MUTED.name())
     if y:
         plot.setLabel("left", y, color=theme.MUTED.name())
-    plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
+
+
+class Grid(pg.GraphicsObject):
+    """Grid lines at the axes' major ticks, inside the view and behind the data.
+
+    pyqtgraph's own grid (``showGrid``) is drawn by the axes above the data with
+    translucent lines, which costs a few ms per repaint in Qt's raster engine; these are
+    opaque (see :func:`on_white`) and few.
+    """
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__()
+        self.plot = plot
+        self.setZValue(-5)  # above the shaded bands (-10), below every curve
+        self._pen = pen(GRID)
+        self._key: tuple = ()
+        self._lines: tuple[list[float], list[float]] = ([], [])
+        plot.addItem(self, ignoreBounds=True)
+        plot.vb.sigRangeChanged.connect(self._moved)
+        plot.vb.sigResized.connect(self._moved)
+
+    def _moved(self, *_args: Any) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        return QRectF() if vb is None else vb.viewRect()
+
+    def lines(self) -> tuple[list[float], list[float]]:
+        """The x and y (view coordinates, log10 on a log axis) of the grid lines."""
+        vb = self.getViewBox()
+        if vb is None:
+            return [], []
+        rect = vb.viewRect()
+        key = (rect.getRect(), vb.width(), vb.height(), tuple(vb.state["logMode"]))
+        if key != self._key:  # tick values cost more than the lines: once per view change
+            xs = self._ticks("bottom", rect.left(), rect.right(), vb.width())
+            ys = self._ticks("left", rect.top(), rect.bottom(), vb.height())
+            self._key, self._lines = key, (xs, ys)
+        return self._lines
+
+    def _ticks(self, axis: str, lo: float, hi: float, size: float) -> list[float]:
+        if not (size > 0 and math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            return []
+        levels = self.plot.getAxis(axis).tickValues(lo, hi, size)
+        values: list[float] = []
+        for _spacing, ticks in levels:
+            values += [float(v) for v in ticks if lo <= v <= hi]
+            if len(values) >= 2:  # the major ticks, or the minor ones of a short log range
+                break
+        return values
+
+    def paint(self, p: Any, *_args: Any) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        rect = vb.viewRect()
+        xs, ys = self.lines()
+        p.setPen(self._pen)
+        for x in xs:
+            p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+        for y in ys:
+            p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+
+
+LEGEND_COLUMNS = 3  # at most, for plots of many layers
+MARKER_LIMIT = 40  # a per-epoch curve with more points is drawn as a line alone
+
+
+def set_marked_data(
+    item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray, symbol: str, limit: int = MARKER_LIMIT
+) -> None:
+    """``setData`` for a curve with markers: the markers go once there are more than
+    ``limit`` points (so many would merge into a thick line hiding the curves behind)."""
+    wanted = symbol if len(x) <= limit else None
+    if item.opts["symbol"] != wanted:
+        item.setSymbol(wanted)
+    item.setData(x, y)
 
 
 def _curve(
@@ -146,54 +257,151 @@ def _curve(
     style: Qt.PenStyle = Qt.PenStyle.SolidLine,
 ) -> pg.PlotDataItem:
     item = pg.PlotDataItem(name=name, pen=pen(colour, style), antialias=False, connect="finite")
+    # the markers' look, for whenever the curve gets markers (see set_marked_data)
+    item.setSymbolSize(5)
+    item.setSymbolPen(pen(colour))
+    item.setSymbolBrush(pg.mkBrush(colour))
     if symbol:
         item.setSymbol(symbol)
-        item.setSymbolSize(5)
-        item.setSymbolPen(pen(colour))
-        item.setSymbolBrush(pg.mkBrush(colour))
     item.setDownsampling(auto=True, method="peak")
     item.setClipToView(True)
     plot.addItem(item)
     return item
 
 
+class LogAxis(pg.AxisItem):
+    """On a log scale, ticks at the powers of ten, and where a range holds fewer than two,
+    at 2 and 5 times them too, then at every multiple 1-9, then (a range narrower than
+    that) at round values with as many digits as they need. pyqtgraph labels every multiple
+    1-9 of a short range, so that the labels run into each other, and a narrow one not at
+    all. Linear scales are pyqtgraph's."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (Qt naming)
+        ticks = [(spacing, t) for spacing, t in stdTicks if spacing >= 1.0]
+        if len(ticks) >= 3 or not (maxVal > minVal):
+            return ticks
+        have = {round(float(v), 9) for _, t in ticks for v in t if minVal <= v <= maxVal}
+        values: list[float] = []
+        for multiples in ((1,), (1, 2, 5), tuple(range(1, 10))):
+            values = sorted(
+                {
+                    v + math.log10(m)
+                    for v in range(math.floor(minVal), math.ceil(maxVal))
+                    for m in multiples
+                    if minVal <= v + math.log10(m) <= maxVal
+                }
+            )
+            if len(have | {round(v, 9) for v in values}) >= 2:
+                break
+        else:
+            values = _round_values(10.0**minVal, 10.0**maxVal)
+        minor = [v for v in values if round(v, 9) not in have]
+        if minor:
+            ticks.append((None, minor))
+        return ticks
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (Qt naming)
+        numbers = [10.0 ** float(v) * scale for v in values]
+        if all(float(f"{x:.1g}") == float(f"{x:.6g}") for x in numbers):
+            return super().logTickStrings(values, scale, spacing)  # 1-digit: pyqtgraph's
+        return [f"{x:.4g}" for x in numbers]
+
+
+def _round_values(lo: float, hi: float) -> list[float]:
+    """log10 of three to six round numbers between ``lo`` and ``hi`` (both > 0)."""
+    step = 10.0 ** math.floor(math.log10((hi - lo) / 3))
+    for factor in (5, 2, 1):
+        if (hi - lo) / (step * factor) >= 3:
+            step *= factor
+            break
+    first = math.ceil(lo / step)
+    return [math.log10(k * step) for k in range(first, first + 7) if lo <= k * step <= hi and k > 0]
+
+
 class _Plot(pg.PlotWidget):
     def __init__(self, title: str, x: str = "", y: str = "", parent=None):
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", axisItems={"left": LogAxis("left")})
         self.setAntialiasing(False)
         _style(self.getPlotItem(), title, x, y)
+        self.grid = Grid(self.getPlotItem())
         self.legend = self.getPlotItem().addLegend(
             offset=(-8, 8),
             labelTextSize="8pt",
+            labelTextColor=theme.MUTED,
+            verSpacing=-6,
             brush=pg.mkBrush(255, 255, 255, 210),
             pen=pg.mkPen(theme.FRAME),
         )
+        self.legend_wanted = True
+        self.title = title
+        self.plotItem.vb.sigResized.connect(self.fit_legend)
+
+    def hide_legend(self) -> None:
+        self.legend_wanted = False
+        self.legend.hide()
+
+    def fit_legend(self, *_args: Any) -> None:
+        """Lay the legend out in as few columns as leave most of the view free, and hide it
+        where none does (in a small plot it would cover the curves it names)."""
+        if not self.legend_wanted:
+            return
+        vb, legend = self.plotItem.vb, self.legend
+        if not legend.items or vb.height() <= 0:
+            legend.setVisible(False)
+            return
+        for columns in range(1, LEGEND_COLUMNS + 1):
+            if legend.columnCount != columns:
+                legend.setColumnCount(columns)
+            box = legend.boundingRect()  # (LegendItem.size is not Qt's size())
+            if box.width() > 0.7 * vb.width():
+                break  # wider only gets worse
+            if box.height() <= 0.5 * vb.height():
+                legend.setVisible(True)
+                return
+        legend.setVisible(False)
+
+    def set_title(self, title: str) -> None:
+        """Change the title (a no-op when it is the same: setting it lays the plot out)."""
+        if title != self.title:
+            self.title = title
+            self.plotItem.setTitle(title, color=theme.TEXT.name(), size="10pt")
 
 
 class LossPlot(_Plot):
     """Per-step train loss (thin) with its exponential moving average, per-epoch train and
     validation loss (markers + lines), optional log-scale y, and dashed curves of another run
-    for comparison."""
+    for comparison. The legend lists only the curves that have something to show."""
 
     def __init__(self, parent=None):
         super().__init__("Loss", "step", "loss", parent)
         self.smoothing = 0.6
-        self.step_curve = _curve(self.plotItem, STEP_RAW, "train loss (step)")
-        self.smooth_curve = _curve(self.plotItem, TRAIN, "train loss (smoothed)")
-        self.epoch_train = _curve(self.plotItem, theme.TEXT, "train loss (epoch)", symbol="o")
-        self.epoch_val = _curve(self.plotItem, VAL, "validation loss", symbol="s")
+        self.step_curve = _curve(self.plotItem, STEP_RAW, "train (step)")
+        self.smooth_curve = _curve(self.plotItem, TRAIN, "train (smoothed)")
+        self.epoch_train = _curve(self.plotItem, theme.TEXT, "train (epoch)", symbol="o")
+        self.epoch_val = _curve(self.plotItem, VAL, "validation", symbol="s")
         dash = Qt.PenStyle.DashLine
         self.other_smooth = _curve(self.plotItem, TRAIN, None, style=dash)
         self.other_val = _curve(self.plotItem, VAL, None, style=dash)
         self._steps: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._epochs: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            np.empty(0),
+            np.empty(0),
+            np.empty(0),
+        )
+        self._other_name: str | None = None
         self._other_steps: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._other_epochs: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._legend_items: list[pg.PlotDataItem] = []
+        self._sync_legend()
 
     def set_smoothing(self, value: float) -> None:
         self.smoothing = min(0.99, max(0.0, float(value)))
         self._draw_smooth()
+        self._draw_other()
 
     def set_log_y(self, on: bool) -> None:
         self.plotItem.setLogMode(y=bool(on))
+        self._draw_epochs()  # markers at y <= 0 have no place on a log axis
 
     @property
     def log_y(self) -> bool:
@@ -205,8 +413,8 @@ class LossPlot(_Plot):
         self._draw_smooth()
 
     def set_epochs(self, x: np.ndarray, train: np.ndarray, val: np.ndarray) -> None:
-        self.epoch_train.setData(x, train)
-        self.epoch_val.setData(x, val)
+        self._epochs = (x, train, val)
+        self._draw_epochs()
 
     def set_other(
         self,
@@ -215,28 +423,65 @@ class LossPlot(_Plot):
         epochs: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Show another run's smoothed loss and validation loss dashed (``name`` None: hide)."""
-        for item in (self.other_smooth, self.other_val):
-            if item.name() is not None:
-                self.legend.removeItem(item)
+        empty = (np.empty(0), np.empty(0))
+        if name is None and self._other_name is None:
+            return  # nothing shown, nothing to hide
+        self._other_name = name
         if name is None:
-            self._other_steps = (np.empty(0), np.empty(0))
-            self.other_smooth.setData([], [])
-            self.other_val.setData([], [])
-            return
-        self.other_smooth.opts["name"] = f"{name} (smoothed)"
-        self.other_val.opts["name"] = f"{name} (validation)"
-        self.legend.addItem(self.other_smooth, self.other_smooth.name())
-        self.legend.addItem(self.other_val, self.other_val.name())
-        self._other_steps = steps if steps is not None else (np.empty(0), np.empty(0))
-        ex, ev = epochs if epochs is not None else (np.empty(0), np.empty(0))
-        self.other_val.setData(ex, ev)
-        self._draw_smooth()
+            self._other_steps = self._other_epochs = empty
+        else:
+            self.other_smooth.opts["name"] = f"{name} (smoothed)"
+            self.other_val.opts["name"] = f"{name} (validation)"
+            self._other_steps = steps if steps is not None else empty
+            self._other_epochs = epochs if epochs is not None else empty
+        self._draw_other()
+
+    def _draw_epochs(self) -> None:
+        log = self.log_y
+        x, train, val = self._epochs
+        set_marked_data(self.epoch_train, *finite_points(x, train, positive=log), "o")
+        set_marked_data(self.epoch_val, *finite_points(x, val, positive=log), "s")
+        self._sync_legend()
 
     def _draw_smooth(self) -> None:
         x, y = self._steps
         self.smooth_curve.setData(x, ema(y, self.smoothing))
+        self._sync_legend()
+
+    def _draw_other(self) -> None:
         ox, oy = self._other_steps
         self.other_smooth.setData(ox, ema(oy, self.smoothing))
+        ex, ev = self._other_epochs
+        # a line without markers, but NaN (no validation split) would leave nothing to see
+        self.other_val.setData(*finite_points(ex, ev))
+        self._sync_legend()
+
+    def _sync_legend(self) -> None:
+        """List the curves that hold points, in a fixed order."""
+        items = [
+            item
+            for item in (
+                self.step_curve,
+                self.smooth_curve,
+                self.epoch_train,
+                self.epoch_val,
+                self.other_smooth,
+                self.other_val,
+            )
+            if item.name() is not None and _has_points(item)
+        ]
+        if items == self._legend_items:
+            return
+        self.legend.clear()
+        for item in items:
+            self.legend.addItem(item, item.name())
+        self._legend_items = items
+        self.fit_legend()
+
+
+def _has_points(item: pg.PlotDataItem) -> bool:
+    x, _ = item.getOriginalDataset()
+    return x is not None and len(x) > 0
 
 
 METRIC_ORDER = ("accuracy", "f1", "precision", "recall", "mse", "mae", "rmse", "r2")
@@ -248,15 +493,24 @@ class MetricsPlot(_Plot):
 
     def __init__(self, parent=None):
         super().__init__("Metrics (validation)", "step", "", parent)
+        # accuracy and F1 rise towards the top right: the legend goes bottom right
+        self.legend.setOffset((-8, -8))
         self.curves: dict[str, pg.PlotDataItem] = {}
 
-    def set_metrics(self, x: np.ndarray, series: Mapping[str, np.ndarray]) -> None:
+    def set_split(self, split: str) -> None:
+        """Name the data the metrics were measured on in the title."""
+        self.set_title(f"Metrics ({split})")
+
+    def set_metrics(self, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """``series``: metric name -> (steps, values); a metric may be missing from some
+        epochs, so each has its own steps."""
         for name in [m for m in METRIC_ORDER if m in series and m in METRIC_SHOWN]:
             if name not in self.curves:
                 self.curves[name] = _curve(
                     self.plotItem, series_colour(len(self.curves)), name, symbol="o"
                 )
-            self.curves[name].setData(x, series[name])
+                self.fit_legend()
+            set_marked_data(self.curves[name], *finite_points(*series[name]), "o")
         for name, curve in self.curves.items():
             if name not in series:
                 curve.setData([], [])
@@ -273,14 +527,14 @@ class GradientPlot(_Plot):
         self.vanishing_band = pg.LinearRegionItem(
             orientation="horizontal",
             movable=False,
-            brush=pg.mkBrush(tint(theme.VANISHING, 28)),
-            pen=pen(tint(theme.VANISHING, 90)),
+            brush=pg.mkBrush(on_white(theme.VANISHING, 28)),
+            pen=pen(on_white(theme.VANISHING, 90)),
         )
         self.exploding_band = pg.LinearRegionItem(
             orientation="horizontal",
             movable=False,
-            brush=pg.mkBrush(tint(theme.EXPLODING, 28)),
-            pen=pen(tint(theme.EXPLODING, 90)),
+            brush=pg.mkBrush(on_white(theme.EXPLODING, 28)),
+            pen=pen(on_white(theme.EXPLODING, 90)),
         )
         for band in (self.vanishing_band, self.exploding_band):
             band.setZValue(-10)
@@ -304,10 +558,13 @@ class GradientPlot(_Plot):
         for name, (x, y) in data.items():
             if name not in self.curves:
                 self.curves[name] = _curve(self.plotItem, series_colour(len(self.curves)), name)
-            self.curves[name].setData(x, y)
+                self.fit_legend()
+            # a single report is a point, which a line alone would not show
+            set_marked_data(self.curves[name], x, y, "o", limit=1)
         for name in [n for n in self.curves if n not in data]:
             self.plotItem.removeItem(self.curves.pop(name))
             self.legend.removeItem(name)
+            self.fit_legend()
 
 
 def heat_colormap() -> pg.ColorMap:
@@ -324,12 +581,12 @@ class GradientHeatmap(_Plot):
 
     def __init__(self, parent=None):
         super().__init__("Gradient norms by layer (log10)", "step", "", parent)
-        self.legend.hide()
+        self.hide_legend()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(heat_colormap())
         self.plotItem.addItem(self.image)
         self.plotItem.invertY(True)
-        self.plotItem.showGrid(x=False, y=False)
+        self.grid.setVisible(False)
         self.layers: list[str] = []
         self.colorbar = pg.ColorBarItem(colorMap=heat_colormap(), interactive=False, width=12)
         self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
@@ -347,9 +604,12 @@ class GradientHeatmap(_Plot):
         img = np.where(np.isfinite(log_norms), log_norms, lo).astype(np.float32)
         self.image.setImage(img, autoLevels=False, levels=(lo, hi))
         self.colorbar.setLevels((lo, hi))
-        x0 = float(steps[0])
-        width = max(float(steps[-1]) - x0, 1.0)
-        self.image.setRect(QRectF(x0, 0.0, width, float(len(layers))))
+        # one column per report, centred on its step
+        n = len(steps)
+        gap = (float(steps[-1]) - float(steps[0])) / (n - 1) if n > 1 else 1.0
+        gap = max(gap, 1e-9)
+        x0 = float(steps[0]) - gap / 2
+        self.image.setRect(QRectF(x0, 0.0, gap * n, float(len(layers))))
         self.plotItem.getAxis("left").setTicks(
             [[(i + 0.5, name) for i, name in enumerate(layers)], []]
         )
@@ -360,20 +620,19 @@ class HistogramPlot(_Plot):
 
     def __init__(self, title: str, colour: QColor = theme.ACCENT, parent=None):
         super().__init__(title, "value", "count", parent)
-        self.legend.hide()
+        self.hide_legend()
         self.base_title = title
         self.curve = pg.PlotDataItem(
             stepMode="center",
             fillLevel=0,
             pen=pen(colour),
-            brush=pg.mkBrush(tint(colour, 70)),
+            brush=pg.mkBrush(on_white(colour, 70)),
             antialias=False,
         )
         self.plotItem.addItem(self.curve)
 
     def set_histogram(self, histogram: Histogram | None, layer: str | None = None) -> None:
-        title = f"{self.base_title}: {layer}" if layer else self.base_title
-        self.plotItem.setTitle(title, color=theme.TEXT.name(), size="10pt")
+        self.set_title(f"{self.base_title}: {layer}" if layer else self.base_title)
         if histogram is None or not histogram.counts:
             self.curve.setData([], [])
             return
@@ -387,8 +646,8 @@ class DecisionBoundary(_Plot):
 
     def __init__(self, parent=None):
         super().__init__("Decision boundary", "x₁", "x₂", parent)
-        self.legend.hide()
-        self.plotItem.showGrid(x=False, y=False)
+        self.hide_legend()
+        self.grid.setVisible(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-5)
         self.plotItem.addItem(self.image)
@@ -406,6 +665,13 @@ class DecisionBoundary(_Plot):
         if points is None:
             return
         x, labels = np.asarray(points[0], float), np.asarray(points[1])
+        rows = x.reshape(len(x), -1)
+        keep = np.isfinite(rows).all(axis=1)
+        if labels.dtype.kind == "f":
+            keep &= np.isfinite(labels.reshape(len(labels), -1)).all(axis=1)
+        if not keep.any():
+            return  # nothing drawable (the scatter would warn on all-NaN data)
+        x, labels = x[keep], labels[keep]
         self.points = (x, labels)
         if x.ndim == 2 and x.shape[1] >= 2:
             self.plotItem.setLabels(bottom="x₁", left="x₂")
@@ -434,6 +700,9 @@ class DecisionBoundary(_Plot):
             self.image.clear()
             self.prediction.setData(np.asarray(grid_x, float), values.ravel()[: len(grid_x)])
             return
+        if not np.isfinite(values).any():  # a diverged model predicts NaN everywhere
+            self.image.clear()
+            return
         x0, x1, y0, y1 = grid_x[0], grid_x[-1], grid_y[0], grid_y[-1]
         if self.classes == 2 and float(np.nanmax(values)) <= 1.0:
             self.image.setColorMap(diverging_colormap())
@@ -450,15 +719,19 @@ class DecisionBoundary(_Plot):
 
 
 class ConfusionMatrixView(QTableWidget):
-    """Counts, rows = true class, columns = predicted class, cells shaded by the share of
-    their row."""
+    """Counts, rows = true class, columns = predicted class (headers: the class names),
+    cells shaded by the share of their row. Cells share the space they get, up to ``CELL``:
+    a 2 x 2 matrix does not fill a whole tab, ten classes still fit a small one."""
+
+    CELL = (96, 48)  # largest cell: width, height
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            header.setMinimumSectionSize(22)
         self.setStyleSheet("QTableWidget { background: white; gridline-color: #d0d7de; }")
         self.counts = np.zeros((0, 0), dtype=np.int64)
 
@@ -471,8 +744,8 @@ class ConfusionMatrixView(QTableWidget):
         names = list(labels) if labels and len(labels) == k else [str(i) for i in range(k)]
         self.setRowCount(k)
         self.setColumnCount(counts.shape[1] if k else 0)
-        self.setVerticalHeaderLabels([f"true {n}" for n in names])
-        self.setHorizontalHeaderLabels([f"pred {n}" for n in names[: counts.shape[1]]])
+        self.setVerticalHeaderLabels(names)
+        self.setHorizontalHeaderLabels(names[: counts.shape[1]])
         totals = counts.sum(axis=1, keepdims=True).clip(min=1)
         for i in range(k):
             for j in range(counts.shape[1]):
@@ -482,3 +755,15 @@ class ConfusionMatrixView(QTableWidget):
                 base = theme.HEALTHY if i == j else theme.ERROR
                 item.setBackground(QBrush(tint(base, int(20 + 160 * share) if counts[i, j] else 0)))
                 self.setItem(i, j, item)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        """Cells of ``CELL`` size: the layout gives the table this much where it can."""
+        rows, cols = self.rowCount(), self.columnCount()
+        if not rows or not cols:
+            return super().sizeHint()
+        frame = 2 * self.frameWidth() + 2
+        return QSize(
+            self.verticalHeader().sizeHint().width() + cols * self.CELL[0] + frame,
+            self.horizontalHeader().sizeHint().height() + rows * self.CELL[1] + frame,
+        )

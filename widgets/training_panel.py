@@ -135,6 +135,9 @@ class TrainingPanel(QWidget):
         self.dashboard = dashboard
         self.health = HealthPanel()
         self.trainer: Any = None
+        # The newest run's trainer once it has ended (its model holds the trained weights,
+        # which File > Export saves); None before the first run and while one goes.
+        self.last_trainer: Any = None
         self.state = IDLE
         self.config: TrainingConfig | None = None
         self.total_steps = 0
@@ -346,6 +349,7 @@ class TrainingPanel(QWidget):
     def set_document(self, doc: EditorDocument, canvas: Any) -> None:
         """Edit ``doc`` from now on (File > New / Open); a running training is stopped."""
         self.shutdown()
+        self.last_trainer = None  # trained on the previous document
         try:
             self.doc.undo.indexChanged.disconnect(self._undo_changed)
             self.doc.edited.disconnect(self._graph_edited)
@@ -620,6 +624,7 @@ class TrainingPanel(QWidget):
             self._fail(f"Cannot start training: {exc.__class__.__name__}: {exc}")
             return False
         self.trainer = trainer
+        self.last_trainer = None
         self.config = trainer.config
         self._terminal = False
         self.last_error = None
@@ -670,6 +675,7 @@ class TrainingPanel(QWidget):
         if done:
             self._release_gc()
             self.trainer = None
+            self.last_trainer = trainer
             self.note.setVisible(False)
             self._set_state(IDLE)
         return done
@@ -697,8 +703,13 @@ class TrainingPanel(QWidget):
         self.timer.stop()
         trainer, self.trainer = self.trainer, None
         if trainer is not None:
-            for record in trainer.poll():  # anything that came with the last one
+            records = trainer.poll()  # anything that came with the last one
+            for record in records:
                 self._handle(record)
+            if records and self.dashboard is not None and self._dashboard_started:
+                self.dashboard.add_records(records)
+                self.dashboard.refresh()
+            self.last_trainer = trainer
         self._release_gc()
         self.note.setVisible(False)
         self._set_state(IDLE)

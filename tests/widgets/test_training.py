@@ -7,7 +7,6 @@ import gc
 import threading
 
 import pytest
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 import assets
@@ -16,47 +15,16 @@ from graph.project_file import load
 from widgets import theme
 from widgets.canvas import Canvas
 from widgets.commands import SetParam
+from widgets.dashboard import Dashboard
 from widgets.editor_document import EditorDocument
 from widgets.health_panel import EMPTY_TEXT
 from widgets.training_panel import EDIT_NOTE, TrainingPanel
 
 WAIT = 30_000  # ms; runs take well under a second, the bound only guards against hangs
 
-try:
-    from widgets.dashboard import Dashboard
-except ImportError:  # the dashboard is being written; a stand-in for these tests only
-    Dashboard = None
 
-
-class StubDashboard(QObject):
-    """Records what the panel hands a dashboard (its API: begin_run, add_records, refresh,
-    layer_selected)."""
-
-    layer_selected = Signal(str)
-
-    def __init__(self):
-        super().__init__()
-        self.runs: list[dict] = []
-
-    def begin_run(self, name, thresholds, points=None):
-        self.runs.append({"name": name, "thresholds": thresholds, "points": points, "records": []})
-
-    def add_records(self, records):
-        self.runs[-1]["records"].extend(records)
-
-    def refresh(self):
-        pass
-
-
-def make_dashboard():
-    return Dashboard() if Dashboard is not None else StubDashboard()
-
-
-def last_run(dashboard) -> tuple[list, object]:
+def last_run(dashboard: Dashboard) -> tuple[list, object]:
     """The step records and the points of the dashboard's newest run."""
-    if isinstance(dashboard, StubDashboard):
-        run = dashboard.runs[-1]
-        return [r for r in run["records"] if r.kind == "step"], run["points"]
     run = list(dashboard.runs.values())[-1]
     return list(run.history.steps()), run.points
 
@@ -81,7 +49,9 @@ def make_panel(qtbot, errors):
         doc = EditorDocument(project)
         canvas = Canvas(doc)
         qtbot.addWidget(canvas)
-        panel = TrainingPanel(doc, canvas, make_dashboard())
+        dashboard = Dashboard()
+        qtbot.addWidget(dashboard)
+        panel = TrainingPanel(doc, canvas, dashboard)
         panel.show_error = lambda title, message: errors.append((title, message))
         qtbot.addWidget(panel)
         panels.append(panel)
@@ -116,6 +86,7 @@ def test_a_run_feeds_the_dashboard_progress_and_status(qtbot, make_panel):
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     wait_idle(qtbot, panel)
     assert trainer.join(0) and panel.trainer is None
+    assert panel.last_trainer is trainer  # kept: File > Export saves its trained weights
     assert gc.isenabled()  # collected only in the GUI thread during the run, then back on
     assert panel.dashboard.runs and run_steps(panel.dashboard) == 60  # xor: 1 step / epoch
     assert panel.progress.maximum() == 60 and panel.progress.value() == 60
@@ -312,20 +283,20 @@ def test_the_probe_follows_the_dashboards_layer(qtbot, make_panel):
     calls = []
     assert panel.start()
     trainer = panel.trainer
-    if not hasattr(trainer, "set_probe"):
-        trainer.set_probe = lambda layer, grid: calls.append((layer, grid))
-    else:
-        real = trainer.set_probe
+    real = trainer.set_probe
 
-        def spy(layer, grid):
-            calls.append((layer, grid))
-            real(layer, grid)
+    def spy(layer, grid):
+        calls.append((layer, grid))
+        real(layer, grid)
 
-        trainer.set_probe = spy
+    trainer.set_probe = spy
     qtbot.waitUntil(lambda: bool(calls), timeout=WAIT)
-    assert calls[-1][0] is None and len(calls[-1][1][0]) == 60
-    panel.dashboard.layer_selected.emit("hidden")
-    assert calls[-1][0] == "hidden"
+    assert calls[0][0] is None and len(calls[0][1][0]) == 60  # the grid from the start
+    # once the dashboard lists the layers, the one it shows (the first) is probed
+    qtbot.waitUntil(lambda: calls[-1][0] == "hidden", timeout=WAIT)
+    assert panel.dashboard.layer_combo.currentText() == "hidden"
+    panel.dashboard.layer_selected.emit("logit")
+    assert calls[-1][0] == "logit" and len(calls[-1][1][0]) == 60
     panel.stop()
     wait_idle(qtbot, panel)
 
