@@ -433,6 +433,8 @@ class Trainer:
             self._t0 = time.perf_counter()
             self._status("running")
             outcome = self._train()
+            if self._probe is not None and self.state != "error":
+                self._emit_probe(self._probe, final=True)  # the trained model, whatever the time
             if (
                 outcome[0] in ("finished", "early_stopped")
                 and self.splits.test is not None
@@ -718,10 +720,12 @@ class Trainer:
             self._emit_probe(self._probe)
         return values, None
 
-    def _emit_probe(self, request: tuple[str | None, Any, float]) -> None:
+    def _emit_probe(self, request: tuple[str | None, Any, float], final: bool = False) -> None:
+        """A probe record, at most every ``interval`` seconds; ``final``: now, with the
+        activations of a fresh forward pass (the run's last state)."""
         layer, grid, interval = request
         now = time.perf_counter()
-        if now - self._probe_t < interval:
+        if now - self._probe_t < interval and not final:
             return
         self._probe_t = now
         fields: dict[str, Any] = {"layer": layer}
@@ -740,6 +744,14 @@ class Trainer:
                     ]
 
                 self._hooked = (attr, module.register_forward_hook(keep))
+            if final:  # the activations of the trained model on (up to 256) training rows
+                was_training = self.model.training
+                self.model.eval()
+                try:
+                    with torch.no_grad():
+                        self.model(self.train_x[:256])
+                finally:
+                    self.model.train(was_training)
             with torch.no_grad():
                 weights = [p.detach().flatten() for p in module.parameters() if p.dim() >= 2]
                 if weights:

@@ -349,3 +349,22 @@ def test_report_interval_spaces_reports_in_time():
 def test_report_interval_is_checked():
     with pytest.raises(ConfigError, match="report_interval"):
         parse_training({"report_interval": -1})
+
+
+def test_a_run_ends_with_a_probe_of_the_trained_model():
+    """However long the probe interval, the last record before the final status is a probe
+    of the trained model: activations from a fresh forward pass, the final weights."""
+    import numpy as np
+
+    trainer = Trainer(moons_project(epochs=2))
+    trainer.set_probe("hidden 1", (np.linspace(-2, 2, 4), np.linspace(-1, 1, 3)), interval=3600)
+    records = trainer.run()
+    probes = [r for r in records if r.kind == "probe"]
+    assert len(probes) == 2  # the first report's (interval not started yet) and the final one
+    final = probes[-1]
+    assert records.index(final) == len(records) - 2 and records[-1].state == "finished"
+    assert final.step == trainer.step and sum(final.activations.counts) == 160 * 16
+    weights = trainer.model.state_dict()
+    w = next(v for k, v in weights.items() if k.endswith("weight") and v.shape == (16, 2))
+    assert final.weights.edges[0] == pytest.approx(float(w.min()))
+    assert final.weights.edges[-1] == pytest.approx(float(w.max()))
