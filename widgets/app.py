@@ -40,7 +40,14 @@ def apply_theme(app: QApplication) -> None:
     if 0 < font.pointSizeF() < 10:
         font.setPointSizeF(10)
         app.setFont(font)
-    palette = app.palette()
+    app.setPalette(themed_palette(app.palette()))
+
+
+def themed_palette(base: QPalette) -> QPalette:
+    """``base`` with the theme's colours. ``setColor`` without a group sets every group,
+    the disabled one too: its text colours are set again afterwards, muted, so that a
+    disabled button or field looks disabled."""
+    palette = QPalette(base)
     palette.setColor(QPalette.ColorRole.Window, theme.WINDOW)
     palette.setColor(QPalette.ColorRole.Base, theme.CARD)
     palette.setColor(QPalette.ColorRole.AlternateBase, QColor("#f5f7f9"))
@@ -54,7 +61,16 @@ def apply_theme(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
     palette.setColor(QPalette.ColorRole.ToolTipBase, theme.CARD)
     palette.setColor(QPalette.ColorRole.ToolTipText, theme.TEXT)
-    app.setPalette(palette)
+    disabled = QPalette.ColorGroup.Disabled
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.PlaceholderText,
+    ):
+        palette.setColor(disabled, role, theme.DISABLED)
+    palette.setColor(disabled, QPalette.ColorRole.Base, theme.WINDOW)
+    return palette
 
 
 def preload_torch() -> threading.Thread:
@@ -67,6 +83,10 @@ def preload_torch() -> threading.Thread:
             try:
                 import torch  # noqa: F401
             except Exception:  # a broken torch shows up where it is used, with its message
+                pass
+            try:  # the dashboard's loss smoothing (0.6 s of imports, not in the GUI thread)
+                import scipy.signal  # noqa: F401
+            except Exception:
                 pass
 
         _preload = threading.Thread(target=work, name="preload-torch", daemon=True)

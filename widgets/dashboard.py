@@ -11,22 +11,27 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QSlider,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -42,7 +47,7 @@ from builder.records import (
     StepRecord,
 )
 from graph.errors import NeuralCanvasError
-from widgets import theme
+from widgets import dialogs, theme
 from widgets.plots import (
     CURVE_CAP,
     HEATMAP_WIDTH,
@@ -63,6 +68,17 @@ os.umask(_UMASK)
 
 GRAD_CAP = 20_000  # points per layer's gradient-norm curve (thinned beyond)
 HISTORY_STEPS = 500  # step records kept whole per run (History thins beyond, <= 2x)
+NO_COMPARISON = "None"  # the first entry of the "Compare with" list
+TITLE_ROOM = 210  # px kept for the run's name and state when the controls share its row
+PNG_FILTER = "PNG image (*.png)"
+CSV_FILTER = "CSV table (*.csv)"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def file_stem(name: str, fallback: str = "run") -> str:
+    """A plain file name stem from a run's name: ``"main #2"`` -> ``"main_2"``."""
+    stem = _UNSAFE.sub("_", name).strip("._-")[:60]
+    return stem or fallback
 
 
 class Heat:
@@ -118,6 +134,7 @@ class Run:
     metrics: dict[str, Ring] = field(default_factory=dict)  # name -> (step, value)
     grads: dict[str, Ring] = field(default_factory=dict)  # layer -> (step, norm)
     heat: Heat = field(default_factory=Heat)
+    class_names: list[str] | None = None  # the confusion matrix's row and column names
     probe: ProbeRecord | None = None
     confusion: Any = None
     confusion_split: str = ""
@@ -197,6 +214,17 @@ class DashboardExportError(NeuralCanvasError):
     what to do."""
 
 
+# refresh_live: the plot groups redrawn one per tick, and what is cheap enough for every tick
+LIVE_GROUPS = [
+    frozenset({"loss", "epochs", "other"}),
+    frozenset({"grads"}),
+    frozenset({"metrics"}),
+    frozenset({"probe"}),
+    frozenset({"heat"}),
+    frozenset({"confusion"}),
+]
+CHEAP = frozenset({"layers", "status"})
+
 ALL_PLOTS = frozenset(
     {
         "loss",  # the per-step curves
@@ -215,9 +243,20 @@ ALL_PLOTS = frozenset(
 
 class Dashboard(QWidget):
     """Plots of the current run: loss, metrics, gradients, layer histograms, the decision
-    boundary and the confusion matrix; every run of the session kept in :attr:`runs`."""
+    boundary and the confusion matrix; every run of the session kept in :attr:`runs`.
+
+    The top row names the shown run and holds "Compare with" (another run's loss curves
+    dashed over this one's), the loss plot's smoothing and log scale, and Export (the
+    dashboard as a PNG, the run's records as CSV). Where the row is too narrow for all of
+    them, the controls wrap onto a second row.
+
+    Export results are announced through :attr:`message` (the main window shows them in its
+    status bar); errors through :meth:`show_error`, which the main window replaces.
+    """
 
     layer_selected = Signal(str)
+    message = Signal(str)  # an export's result, for a status bar
+    runs_changed = Signal()  # a run was added (the export actions need one)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -227,23 +266,73 @@ class Dashboard(QWidget):
         self._shown: Run | None = None  # the run the plots show (current unless compared)
         self._dirty: set[str] = set()
         self._chosen_layer: str | None = None  # the user's choice, kept across runs
-        self.refreshes = 0  # refresh() calls that redrew something
+        self.refreshes = 0  # redraws (refresh or refresh_live) that drew something
+        self._live_next = 0  # the plot group refresh_live tries first
+        # where the save dialogs open: the folder of the last export, else this (the main
+        # window sets it to its project's folder), else the home folder
+        self.start_folder: Callable[[], Path] | None = None
+        self._export_folder: Path | None = None
+        self.wide_top: bool | None = None  # the controls share the run's row
 
         self.setAutoFillBackground(True)
         pal = self.palette()
         pal.setColor(self.backgroundRole(), theme.WINDOW)
         self.setPalette(pal)
 
-        self.title = QLabel("No run yet")
+        self.title = ElidedLabel("No run yet")
         self.title.setStyleSheet(f"font-weight: 600; color: {theme.TEXT.name()};")
-        self.state_label = QLabel("")
+        self.state_label = ElidedLabel("")
         self.state_label.setStyleSheet(f"color: {theme.MUTED.name()};")
+        self.compare_label = QLabel("Compare with")
+        self.compare_combo = QComboBox()
+        self.compare_combo.addItem(NO_COMPARISON)
+        self.compare_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.compare_combo.setMinimumContentsLength(10)
+        self.compare_combo.setEnabled(False)
+        self.compare_combo.setToolTip(
+            "Draw another run of this session dashed on the loss plot, over the run shown "
+            "(None: this run alone). Train again to have a run to compare with."
+        )
+        self.compare_label.setToolTip(self.compare_combo.toolTip())
+        self.compare_label.setBuddy(self.compare_combo)
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
-        self.smoothing.setFixedWidth(120)
+        self.smoothing.setFixedWidth(100)
         self.smoothing.setToolTip("Smoothing of the per-step loss (exponential moving average)")
         self.smoothing_label = QLabel()
         self.log_y = QCheckBox("Log loss")
+        self.log_y.setToolTip("Draw the loss on a logarithmic scale")
+        self.export_png_action = QAction("Dashboard as &PNG…", self)
+        self.export_png_action.setToolTip("Save the dashboard as it is shown as a PNG image")
+        self.export_png_action.triggered.connect(lambda _checked=False: self.export_png_dialog())
+        self.export_csv_action = QAction("Run data as &CSV…", self)
+        self.export_csv_action.setToolTip(
+            "Save the shown run's epoch records and per-step losses as a CSV table"
+        )
+        self.export_csv_action.triggered.connect(lambda _checked=False: self.export_csv_dialog())
+        self.export_menu = QMenu(self)
+        self.export_menu.addAction(self.export_png_action)
+        self.export_menu.addAction(self.export_csv_action)
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("dashboardExport")
+        self.export_button.setMenu(self.export_menu)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolTip(
+            "Save the dashboard as a PNG image or the shown run's records as CSV"
+        )
+        self.export_button.setStyleSheet(
+            f"QToolButton#dashboardExport {{ border: 1px solid {theme.FRAME.name()};"
+            f" border-radius: 4px; background: {theme.CARD.name()}; padding: 2px 8px; }}"
+            f" QToolButton#dashboardExport:hover {{ border-color: {theme.ACCENT.name()}; }}"
+            f" QToolButton#dashboardExport:disabled {{ color: {theme.DISABLED.name()};"
+            f" background: {theme.WINDOW.name()}; }}"
+            " QToolButton#dashboardExport::menu-indicator { image: none; width: 0; }"
+        )
+        self.export_button.setText("Export ▾")
+        for w in (self.export_button, self.export_png_action, self.export_csv_action):
+            w.setEnabled(False)
         self.layer_combo = QComboBox()
         self.layer_combo.setMinimumContentsLength(14)
         self.layer_combo.setToolTip("Layer whose weights and activations are shown")
@@ -258,15 +347,16 @@ class Dashboard(QWidget):
         self.confusion = ConfusionMatrixView()
         self.confusion_title = QLabel("Confusion matrix")
 
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addWidget(self.state_label)
-        top.addStretch(1)
-        top.addWidget(QLabel("Smoothing"))
-        top.addWidget(self.smoothing)
-        top.addWidget(self.smoothing_label)
-        top.addSpacing(12)
-        top.addWidget(self.log_y)
+        # the top row's groups: moved between one row and two by _arrange_top()
+        self._info = _row(self.title, self.state_label)
+        self._info.layout().setStretch(1, 1)
+        self._compare_box = _row(self.compare_label, self.compare_combo)
+        self._loss_box = _row(
+            QLabel("Smoothing"), self.smoothing, self.smoothing_label, 12, self.log_y
+        )
+        self._top_rows = (QHBoxLayout(), QHBoxLayout())
+        for r in self._top_rows:
+            r.setSpacing(12)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -316,11 +406,16 @@ class Dashboard(QWidget):
         ev.addWidget(self.confusion_title)
         ev.addWidget(self.confusion, 1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.tabs.addTab(evaluation, "Confusion")
+        self.tabs.currentChanged.connect(self._on_tab)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 6, 8, 8)
-        outer.addLayout(top)
+        outer.addLayout(self._top_rows[0])
+        outer.addLayout(self._top_rows[1])
         outer.addWidget(self.tabs, 1)
+        self._arrange_top(True)
+
+        self.compare_combo.currentIndexChanged.connect(self._compare_chosen)
 
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
@@ -335,12 +430,19 @@ class Dashboard(QWidget):
         name: str,
         thresholds: HealthThresholds,
         points: tuple[np.ndarray, np.ndarray] | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> Run:
-        """Start showing a new run (earlier runs stay in :attr:`runs`)."""
+        """Start showing a new run (earlier runs stay in :attr:`runs`).
+
+        ``points``: 2-D training data, drawn under the decision boundary. ``class_names``:
+        the dataset's classes, in target order, naming the confusion matrix's rows and
+        columns (numbers without them).
+        """
         unique, i = name, 2
         while unique in self.runs:
             unique, i = f"{name} ({i})", i + 1
         run = Run(unique, thresholds, points)
+        run.class_names = [str(c) for c in class_names] if class_names else None
         self.runs[unique] = run
         self.current = self._shown = run
         self.compared = None
@@ -349,6 +451,8 @@ class Dashboard(QWidget):
         self._set_points(points)
         self.layer_combo.clear()
         self._dirty = set(ALL_PLOTS)
+        self._sync_compare()
+        self.runs_changed.emit()
         return run
 
     def add_records(self, records: Iterable[Any]) -> None:
@@ -369,10 +473,52 @@ class Dashboard(QWidget):
 
     def refresh(self) -> None:
         """Redraw the plots whose data changed since the last refresh."""
-        run, dirty = self._shown, self._dirty
-        if run is None or not dirty:
+        if self._shown is None or not self._dirty:
             return
-        self._dirty = set()
+        dirty, self._dirty = self._dirty, set()
+        self._draw(dirty)
+
+    def refresh_live(self) -> None:
+        """One step of live redrawing, for the training panel's 30 Hz timer: the labels,
+        then at most one *visible* plot whose data changed, taken in turn. A tick then
+        blocks the interface for one plot's redraw at most (a few ms even with long
+        curves), and plots on hidden tabs wait until they are shown."""
+        if self._shown is None or not self._dirty:
+            return
+        dirty = self._dirty
+        now = dirty & CHEAP
+        order = LIVE_GROUPS[self._live_next :] + LIVE_GROUPS[: self._live_next]
+        for keys in order:
+            if dirty & keys and self._group_visible(keys):
+                now |= dirty & keys
+                self._live_next = (LIVE_GROUPS.index(keys) + 1) % len(LIVE_GROUPS)
+                break
+        if now:
+            self._dirty = dirty - now
+            self._draw(now)
+
+    def _group_visible(self, keys: frozenset[str]) -> bool:
+        widgets = {
+            "loss": (self.loss_plot,),
+            "metrics": (self.metrics_plot,),
+            "grads": (self.gradient_plot,),
+            "heat": (self.heatmap,),
+            "probe": (self.boundary, self.weights_hist, self.activations_hist),
+            "confusion": (self.confusion,),
+        }
+        return any(w.isVisible() for key in keys for w in widgets.get(key, ()))
+
+    def _on_tab(self, _index: int) -> None:
+        self.refresh()  # what waited while its tab was hidden
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh()
+
+    def _draw(self, dirty: set[str]) -> None:
+        run = self._shown
+        if run is None:
+            return
         self.refreshes += 1
         if "loss" in dirty:
             self.loss_plot.set_steps(*run.step_losses())
@@ -403,7 +549,7 @@ class Dashboard(QWidget):
             if probe is not None and probe.grid is not None:
                 self.boundary.set_grid(probe.grid_x, probe.grid_y, probe.grid)
         if "confusion" in dirty:
-            self.confusion.set_matrix(run.confusion)
+            self.confusion.set_matrix(run.confusion, run.class_names)
             split = f" ({run.confusion_split})" if run.confusion_split else ""
             self.confusion_title.setText(
                 f"Confusion matrix{split}: rows are the true classes, columns the predicted ones"
@@ -442,10 +588,7 @@ class Dashboard(QWidget):
         self.layer_selected.emit(name)
 
     def _show_status(self, run: Run) -> None:
-        title = (
-            run.name if self.compared is None else f"{run.name}  vs  {self.compared.name} (dashed)"
-        )
-        self.title.setText(title)
+        self.title.setText(run.name)  # the compared run is named by "Compare with"
         text = run.state
         last = run.steps.last(0)
         if last is not None:
@@ -487,6 +630,7 @@ class Dashboard(QWidget):
         self.gradient_plot.set_thresholds(self._shown.thresholds)
         self._set_points(self._shown.points)
         self._dirty = set(ALL_PLOTS)
+        self._sync_compare()
         self.refresh()
 
     def show_current(self) -> None:
@@ -494,7 +638,152 @@ class Dashboard(QWidget):
         if self.current is not None:
             self.compare(self.current, None)
 
+    def _sync_compare(self) -> None:
+        """List the runs the shown one can be compared with ("None" first), the compared
+        one chosen; Export needs a run."""
+        base, combo = self._shown, self.compare_combo
+        names = [n for n, r in self.runs.items() if r is not base]
+        items = [NO_COMPARISON, *names]
+        combo.blockSignals(True)
+        if [combo.itemText(i) for i in range(combo.count())] != items:
+            combo.clear()
+            combo.addItems(items)
+        other = self.compared.name if self.compared is not None else None
+        combo.setCurrentIndex(items.index(other) if other in names else 0)
+        combo.blockSignals(False)
+        combo.setEnabled(bool(names))
+        for w in (self.export_button, self.export_png_action, self.export_csv_action):
+            w.setEnabled(base is not None)
+
+    def _compare_chosen(self, index: int) -> None:
+        base = self._shown or self.current
+        if base is None:
+            return
+        name = self.compare_combo.itemText(index)
+        self.compare(base, name if index > 0 and name in self.runs else None)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _wide_width(self) -> int:
+        """The width the top row needs to hold the controls beside the run's name."""
+        margins = self.layout().contentsMargins() if self.layout() else None
+        spacing = self._top_rows[0].spacing()
+        controls = [self._compare_box, self._loss_box, self.export_button]
+        return (
+            (margins.left() + margins.right() if margins else 16)
+            + TITLE_ROOM
+            + sum(w.sizeHint().width() for w in controls)
+            + spacing * len(controls)
+        )
+
+    def _arrange_top(self, wide: bool) -> None:
+        """One row (name, then every control) when it fits; else the name and Export above,
+        "Compare with" and the loss plot's controls below."""
+        if wide == self.wide_top:
+            return
+        self.wide_top = wide
+        for r in self._top_rows:
+            while r.count():
+                r.takeAt(0)
+        first, second = self._top_rows
+        first.addWidget(self._info, 1)
+        if wide:
+            first.addWidget(self._compare_box)
+            first.addWidget(self._loss_box)
+        else:
+            second.addWidget(self._compare_box)
+            second.addStretch(1)
+            second.addWidget(self._loss_box)
+        first.addWidget(self.export_button)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        self._arrange_top(self.width() >= self._wide_width())
+        super().resizeEvent(event)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        """As narrow as the two-row arrangement allows, whichever is shown: the controls
+        wrap when the dashboard is made narrower (else the one row would hold it wide)."""
+        hint = super().minimumSizeHint()
+        if not self.wide_top:
+            return hint
+        spacing = self._top_rows[0].spacing()
+        rows = max(
+            self._info.minimumSizeHint().width() + spacing + self.export_button.sizeHint().width(),
+            self._compare_box.minimumSizeHint().width()
+            + spacing
+            + self._loss_box.minimumSizeHint().width(),
+        )
+        margins = self.layout().contentsMargins()
+        width = max(rows, self.tabs.minimumSizeHint().width()) + margins.left() + margins.right()
+        return QSize(min(hint.width(), width), hint.height())
+
     # -- export ------------------------------------------------------------------------------
+
+    def export_png_dialog(self) -> Path | None:
+        """Export… > Dashboard as PNG: ask where (the run's name as the file name), save,
+        announce it; an error is shown, never raised. Returns the file written."""
+        run = self._shown
+        if run is None:
+            return None
+        stem = file_stem(run.name)
+        if self.compared is not None:
+            stem = f"{stem}_vs_{file_stem(self.compared.name)}"
+        return self._export(
+            "Export the dashboard as an image",
+            f"{stem}.png",
+            PNG_FILTER,
+            self.export_png,
+            lambda path: f"Saved the dashboard image to {path}",
+        )
+
+    def export_csv_dialog(self) -> Path | None:
+        """Export… > Run data as CSV: ask where (the run's name as the file name), save,
+        announce it; an error is shown, never raised. Returns the file written."""
+        run = self._shown
+        if run is None:
+            return None
+        return self._export(
+            "Export the run's data as CSV",
+            f"{file_stem(run.name)}.csv",
+            CSV_FILTER,
+            self.export_csv,
+            lambda path: f"Saved the records of {run.name} to {path}",
+        )
+
+    def _export(
+        self,
+        title: str,
+        suggested: str,
+        filter_: str,
+        write: Callable[[Path], Path],
+        done: Callable[[Path], str],
+    ) -> Path | None:
+        folder = self._export_folder
+        if folder is None and self.start_folder is not None:
+            folder = self.start_folder()
+        folder = folder if folder is not None else Path.home()
+        chosen, _ = QFileDialog.getSaveFileName(self, title, str(folder / suggested), filter_)
+        if not chosen:
+            return None
+        path = Path(chosen)
+        suffix = Path(suggested).suffix
+        if not path.suffix:
+            path = path.with_name(path.name + suffix)
+        try:
+            written = write(path)
+        except NeuralCanvasError as exc:
+            self.show_error("Cannot export the dashboard", str(exc))
+            return None
+        except Exception as exc:  # an unexpected failure must leave the window usable
+            self.show_error("Cannot export the dashboard", f"{exc.__class__.__name__}: {exc}")
+            return None
+        self._export_folder = written.parent
+        self.message.emit(done(written))
+        return written
+
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user (the main window replaces it with its own)."""
+        dialogs.warn(self, title, message)
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
         """Save the dashboard as it is shown (the current tab) as a PNG, atomically.
@@ -605,3 +894,49 @@ def _export_error(path: Path, exc: OSError) -> DashboardExportError:
     return DashboardExportError(
         f"Cannot write {path}: {reason}. Choose a folder that exists and that you can write to."
     )
+
+
+def _row(*items: QWidget | int) -> QWidget:
+    """A widget laying out ``items`` in a row without margins (an int is a spacing)."""
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for item in items:
+        if isinstance(item, int):
+            layout.addSpacing(item)
+        else:
+            layout.addWidget(item)
+    return box
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shrinks below its text, ending it with "…" (the whole text in
+    its tooltip); :meth:`text` is the whole text."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        hint = super().minimumSizeHint()
+        return QSize(
+            min(hint.width(), self.fontMetrics().horizontalAdvance("M…") + 2), hint.height()
+        )
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt)
+        super().setText(text)
+        self._update_tip()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def shown_text(self) -> str:
+        """The text as drawn (elided to the label's width)."""
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+
+    def _update_tip(self) -> None:
+        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), self.alignment(), self.shown_text())

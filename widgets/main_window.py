@@ -104,7 +104,7 @@ QToolButton {{ color: {theme.TEXT.name()}; padding: 4px 9px; border: 1px solid t
     border-radius: 5px; }}
 QToolButton:hover {{ background: {theme.CARD.name()}; border-color: {theme.FRAME.name()}; }}
 QToolButton:pressed {{ background: {theme.CANVAS_GRID.name()}; }}
-QToolButton:disabled {{ color: #a0a7b0; }}
+QToolButton:disabled {{ color: {theme.DISABLED.name()}; }}
 QStatusBar {{ background: {theme.WINDOW.name()}; color: {theme.MUTED.name()};
     border-top: 1px solid {theme.FRAME.name()}; }}
 QStatusBar::item {{ border: none; }}
@@ -122,7 +122,7 @@ QMenuBar::item:selected {{ background: {theme.CARD.name()}; }}
 QMenu {{ background: {theme.CARD.name()}; border: 1px solid {theme.FRAME.name()}; padding: 4px; }}
 QMenu::item {{ padding: 5px 28px 5px 20px; border-radius: 4px; }}
 QMenu::item:selected {{ background: {theme.ACCENT.name()}; color: white; }}
-QMenu::item:disabled {{ color: #a0a7b0; }}
+QMenu::item:disabled {{ color: {theme.DISABLED.name()}; }}
 QMenu::separator {{ height: 1px; background: {theme.FRAME.name()}; margin: 4px 8px; }}
 QMainWindow QTabBar {{ background: {theme.WINDOW.name()}; }}
 QMainWindow QTabBar::tab {{ padding: 5px 14px; color: {theme.MUTED.name()}; background: transparent;
@@ -205,8 +205,10 @@ class MainWindow(QMainWindow):
         self.summary = SummaryPanel(doc)
         self.dashboard = Dashboard()
         self.training = TrainingPanel(doc, self.canvas, self.dashboard)
-        # the panel's error dialog goes through the window's (replaceable) one
+        # the panels' error dialogs go through the window's (replaceable) one
         self.training.show_error = lambda title, message: self.show_error(title, message)
+        self.dashboard.show_error = lambda title, message: self.show_error(title, message)
+        self.dashboard.start_folder = lambda: self._start_folder()
         self.tabs = QTabBar()
         self.tabs.setObjectName("networkTabs")
         self.tabs.setDrawBase(False)
@@ -359,6 +361,21 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action("S&top", self.training.stop, "Shift+F5", "Stop training")
         self.training.state_changed.connect(self._training_state_changed)
         self._training_state_changed(self.training.state)
+        self.export_dashboard_png_action = self._action(
+            "&Dashboard as PNG…",
+            lambda: self.export_dashboard("png"),
+            None,
+            "Save the training dashboard as it is shown as a PNG image",
+        )
+        self.export_dashboard_csv_action = self._action(
+            "Run data as &CSV…",
+            lambda: self.export_dashboard("csv"),
+            None,
+            "Save the dashboard's run (epoch records and per-step losses) as a CSV table",
+        )
+        self.dashboard.runs_changed.connect(self._dashboard_runs_changed)
+        self.dashboard.message.connect(self.show_message)
+        self._dashboard_runs_changed()
         # Toolbar labels are short; the menus keep the long ones.
         self.layout_tool_action = self._action(
             "Auto-layout", lambda: self.auto_layout("LR"), None, "Arrange the layers left to right"
@@ -382,6 +399,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         self.export = ExportActions(self)  # File > Export: script, weights, ONNX
+        self.export.menu.addSeparator()
+        self.export.menu.addAction(self.export_dashboard_png_action)
+        self.export.menu.addAction(self.export_dashboard_csv_action)
         file_menu.addMenu(self.export.menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -972,6 +992,20 @@ class MainWindow(QMainWindow):
             self.dashboard_dock.show()
             self.dashboard_dock.raise_()
         return started
+
+    def export_dashboard(self, kind: str) -> Path | None:
+        """File > Export > Dashboard as PNG / Run data as CSV: shows the Dashboard tab (the
+        image is what it shows), then asks where to save."""
+        self.dashboard_dock.show()
+        self.dashboard_dock.raise_()
+        if kind == "png":
+            return self.dashboard.export_png_dialog()
+        return self.dashboard.export_csv_dialog()
+
+    def _dashboard_runs_changed(self) -> None:
+        has_run = bool(self.dashboard.runs)
+        self.export_dashboard_png_action.setEnabled(has_run)
+        self.export_dashboard_csv_action.setEnabled(has_run)
 
     def _training_state_changed(self, state: str) -> None:
         self.start_action.setEnabled(state == "idle")

@@ -263,9 +263,10 @@ def _curve(
     item.setSymbolBrush(pg.mkBrush(colour))
     if symbol:
         item.setSymbol(symbol)
+    plot.addItem(item)
+    # after addItem, which imposes the PlotItem's own (off) downsampling and clipping
     item.setDownsampling(auto=True, method="peak")
     item.setClipToView(True)
-    plot.addItem(item)
     return item
 
 

@@ -14,6 +14,7 @@ FRAME = QColor("#d0d7de")
 BORDER = QColor("#c8cdd4")
 TEXT = QColor("#1f2328")
 MUTED = QColor("#59636e")
+DISABLED = QColor("#a0a7b0")  # the text of a disabled button, menu item or field
 EDGE = QColor("#8b949e")
 SELECTION = QColor("#2563eb")
 

@@ -95,7 +95,14 @@ def test_note_copy_and_save(qtbot, tmp_path):
 
 def test_export_menu_and_script_action(window, tmp_path):
     texts = [a.text() for a in window.export.menu.actions()]
-    assert texts == ["&Python script…", "&Weights (state_dict)…", "&ONNX…"]
+    assert texts == [
+        "&Python script…",
+        "&Weights (state_dict)…",
+        "&ONNX…",
+        "",  # a separator, then the dashboard's exports
+        "&Dashboard as PNG…",
+        "Run data as &CSV…",
+    ]
     assert window.export.menu.menuAction() in window.file_menu.actions()
     assert window.export.script_action.shortcut().toString() == "Ctrl+E"
     window.export.script_action.trigger()

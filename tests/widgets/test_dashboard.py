@@ -382,7 +382,8 @@ def test_runs_are_kept_and_compared(dash):
     )
     legend = [label.text for _, label in dash.loss_plot.legend.items]
     assert "net #2 (smoothed)" in legend and "net #2 (validation)" in legend
-    assert dash.title.text() == "net #1  vs  net #2 (dashed)"
+    # the title names the shown run, "Compare with" the dashed one
+    assert dash.title.text() == "net #1" and dash.compare_combo.currentText() == "net #2"
     # the live run goes on while compared: only the overlay follows it
     dash.add_records([step(9, [0.5], 3)])
     dash.refresh()
@@ -395,7 +396,7 @@ def test_runs_are_kept_and_compared(dash):
     assert data(dash.loss_plot.other_val) == ([], [])
     legend = [label.text for _, label in dash.loss_plot.legend.items]
     assert not [t for t in legend if t.startswith("net #2")]
-    assert dash.title.text() == "net #2"
+    assert dash.title.text() == "net #2" and dash.compare_combo.currentText() == "None"
 
 
 # ----------------------------------------------------------------------------- export
@@ -673,3 +674,29 @@ def test_weights_export_after_a_run_saves_the_trained_weights(qtbot, tmp_path, m
     finally:
         window.close()
         MainWindow.windows.clear()
+
+
+# ----------------------------------------------------------------------------- live redraws
+
+
+def test_refresh_live_draws_one_visible_plot_per_call_and_defers_hidden_tabs(dash, qtbot):
+    """The training panel's tick redraws one plot group at a time, in turn; a plot on a
+    hidden tab waits until its tab is shown; nothing is lost."""
+    records = run_records()
+    dash.begin_run("a", HealthThresholds())
+    dash.add_records(records)
+    assert dash.tabs.currentIndex() == 0  # Overview: loss, metrics, gradients shown
+    dash.refresh_live()
+    assert data(dash.loss_plot.step_curve)[1] == steps_of(records)[1]
+    assert dash.gradient_plot.curves == {} or all(
+        data(c) == ([], []) for c in dash.gradient_plot.curves.values()
+    )
+    dash.refresh_live()
+    assert set(dash.gradient_plot.curves) == {"fc1", "fc2"}
+    for _ in range(10):
+        dash.refresh_live()
+    assert dash.heatmap.image.image is None  # its tab is hidden: still waiting
+    assert dash.metrics_plot.isVisible() and "metrics" not in dash._dirty
+    dash.tabs.setCurrentIndex(1)  # Gradients
+    assert dash.heatmap.image.image is not None and dash.heatmap.image.image.shape[0] == 2
+    assert not dash._dirty & {"loss", "grads", "metrics", "heat"}
