@@ -270,12 +270,12 @@ def figure_c(quick: bool, threads: list[int], only: str | None) -> None:
         "\n== C. Trainer throughput vs a minimal hand-written loop (CPU; same model, weights,"
         " data, batches, optimiser; evaluation timed apart and excluded)"
     )
-    reps = 6 if quick else 60
+    reps = 4 if quick else 30
     cases = []
     if only in (None, "mlp"):
-        cases.append(mlp_case(epochs=20))  # 200 steps, ~0.07 s a run
+        cases.append(mlp_case(epochs=100))  # 1,000 steps, ~0.33 s a run
     if only in (None, "cnn"):
-        cases.append(cnn_case(epochs=2))  # 46 steps, ~0.07 s a run
+        cases.append(cnn_case(epochs=8))  # 184 steps, ~0.3 s a run
     for t in threads:
         torch.set_num_threads(t)
         for case in cases:

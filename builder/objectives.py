@@ -10,11 +10,11 @@ appear only in :meth:`MetricAccumulator.compute`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -423,10 +423,13 @@ class MetricAccumulator:
         if self.task == "classification":
             c = int(self.num_classes or 0)
             index = target.reshape(-1).long() * c + pred.reshape(-1).long()
-            if self._counts is None:
-                self._counts = torch.zeros(c * c, dtype=torch.int64, device=pred.device)
-            # index_add_ never synchronises; torch.bincount on CUDA reads the max back first.
-            self._counts.index_add_(0, index, torch.ones_like(index))
+            if index.device.type == "cpu":  # one op; on the CPU nothing to synchronise
+                counts = torch.bincount(index, minlength=c * c)
+                self._counts = counts if self._counts is None else self._counts + counts
+            else:  # index_add_ never synchronises; torch.bincount on CUDA reads the max back
+                if self._counts is None:
+                    self._counts = torch.zeros(c * c, dtype=torch.int64, device=pred.device)
+                self._counts.index_add_(0, index, torch.ones_like(index))
             self.count += index.numel()
             return
         acc = torch.float32 if pred.device.type == "mps" else torch.float64
@@ -450,13 +453,13 @@ class MetricAccumulator:
                 "count": self.count,
             }
         c = int(self.num_classes or 0)
-        # One host copy; numpy's small-array ops cost far less than torch's.
+        # One host copy, then plain Python: a few small lists cost less than any array op.
         if self._counts is None:
-            cm = np.zeros((c, c), dtype=np.int64)
+            flat = [0] * (c * c)
         else:
-            cm = self._counts.cpu().numpy().reshape(c, c)
-        total = int(cm.sum())
-        confusion = cm.tolist()
+            flat = self._counts.tolist()
+        confusion = [flat[i * c : (i + 1) * c] for i in range(c)]
+        total = sum(flat)
         if not total:
             return {
                 "accuracy": nan,
@@ -466,20 +469,25 @@ class MetricAccumulator:
                 "confusion": confusion,
                 "count": 0,
             }
-        cmf = cm.astype(np.float64)
-        tp = cmf.diagonal()
-        predicted = cmf.sum(0)
-        actual = cmf.sum(1)
-        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
-        recall = np.where(actual > 0, tp / np.maximum(actual, 1), 0.0)
-        both = precision + recall
-        f1 = np.where(both > 0, 2 * precision * recall / np.maximum(both, 1e-300), 0.0)
-        seen = (predicted + actual) > 0
+        actual = [sum(row) for row in confusion]
+        predicted = [sum(column) for column in zip(*confusion)]
+        precision: list[float] = []
+        recall: list[float] = []
+        f1: list[float] = []
+        for i in range(c):
+            if not (predicted[i] or actual[i]):
+                continue  # a class neither present nor predicted is left out
+            tp = confusion[i][i]
+            p = tp / predicted[i] if predicted[i] else 0.0
+            r = tp / actual[i] if actual[i] else 0.0
+            precision.append(p)
+            recall.append(r)
+            f1.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
         return {
-            "accuracy": float(tp.sum()) / total,
-            "precision": float(precision[seen].mean()),
-            "recall": float(recall[seen].mean()),
-            "f1": float(f1[seen].mean()),
+            "accuracy": sum(confusion[i][i] for i in range(c)) / total,
+            "precision": math.fsum(precision) / len(precision),
+            "recall": math.fsum(recall) / len(recall),
+            "f1": math.fsum(f1) / len(f1),
             "confusion": confusion,
             "count": total,
         }
