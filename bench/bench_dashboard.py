@@ -562,46 +562,39 @@ def describe_probe(name: str, p: dict[str, Any]) -> None:
 
 
 def figure_a(quick: bool, profile: bool) -> None:
-    import torch
+
+    from widgets.training_panel import training_threads
 
     cold_s, idle_s, train_s, rounds = (6, 4, 8, 1) if quick else (15, 10, 20, 2)
-    default = torch.get_num_threads()
+    threads = training_threads()  # what Train > Start sets: every core but one
     print(
         f"\n== A. GUI timer lateness ({PROBE_MS} ms PreciseTimer in the GUI thread) while"
         " digits_cnn.json trains from Train > Start with the Dashboard shown (main window"
-        f" 1400x860, offscreen); torch threads {default} (the default) and 1"
+        f" 1400x860, offscreen); the window trains with {threads} torch thread(s)"
     )
     window = open_window("digits_cnn", {"epochs": 100_000})
     cold = probe_lateness(window, cold_s, train=True)
     describe_probe("first run after launch", cold)
-    probes: dict[str, list[dict[str, Any]]] = {"idle": [], "default": [], "1 thread": []}
+    probes: dict[str, list[dict[str, Any]]] = {"idle": [], "training": []}
     prof = cProfile.Profile(cpu) if profile else None
     for r in range(rounds):
-        order = ["idle", "default", "1 thread"]
+        order = ["idle", "training"]
         for key in order if r % 2 == 0 else order[::-1]:
-            torch.set_num_threads(1 if key == "1 thread" else default)
-            if prof is not None and key == "default":
+            if prof is not None and key == "training":
                 prof.enable()
             probes[key].append(
                 probe_lateness(window, idle_s if key == "idle" else train_s, key != "idle")
             )
-            if prof is not None and key == "default":
+            if prof is not None and key == "training":
                 prof.disable()
-            name = {"idle": "no training", "default": f"training, {default} threads"}.get(
-                key, "training, 1 thread"
-            )
+            name = "no training" if key == "idle" else f"training, {threads} thread(s)"
             describe_probe(f"{name} ({r + 1})", probes[key][-1])
-    torch.set_num_threads(default)
     close_window(window)
     base = merge(probes["idle"])
     goal = f"p99 <= {GOAL_LATE_P99_MS:.0f} ms, max <= {GOAL_LATE_MAX_MS:.0f} ms"
     for name, p in (
-        (
-            f"A  lateness while training, torch threads {default} (default)",
-            merge(probes["default"]),
-        ),
-        ("A  lateness while training, 1 torch thread", merge(probes["1 thread"])),
-        (f"A  lateness, first run after launch ({default} threads)", merge([cold])),
+        (f"A  lateness while training ({threads} torch thread(s))", merge(probes["training"])),
+        ("A  lateness, first run after launch", merge([cold])),
     ):
         row(
             f"{name}; {p['ticks']:,} ticks",
@@ -615,9 +608,7 @@ def figure_a(quick: bool, profile: bool) -> None:
             p.pop("lateness", None)
     RESULTS["A"] = {"cold": cold, **probes}
     if prof is not None:
-        print(
-            "\n   cProfile of the GUI thread (CPU time) over the default-threads training probes:"
-        )
+        print("\n   cProfile of the GUI thread (CPU time) over the training probes:")
         pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
 
@@ -1135,7 +1126,12 @@ def cli_train(epochs: int, env: dict[str, str], out: Path) -> dict[str, Any]:
 
 def figure_d(quick: bool) -> None:
     reps = 3 if quick else 5
-    settings = [("default", None)] if quick else [("default", None), ("1 thread", "1")]
+    from widgets.training_panel import training_threads
+
+    # The window trains with every core but one; headless runs with the same threads (like
+    # with like: the goal's row) and, for reference, with torch's default.
+    same = str(training_threads())
+    settings = [("same", same)] if quick else [("same", same), ("default", None)]
     print(
         f"\n== D. Training speed with the Dashboard vs headless `neuralcanvas train`"
         f" (digits_cnn.json, {D_EPOCHS} epochs, batch 64: {D_EPOCHS * 23} steps); each run a"
@@ -1185,11 +1181,12 @@ def figure_d(quick: bool) -> None:
             )
             ok = g / c >= GOAL_SPEED_RATIO
             row(
-                f"D  steps/s with dashboard / headless CLI, torch threads {label} ({threads_used})",
+                f"D  steps/s with dashboard ({threads_used} thread(s)) / headless CLI"
+                f" ({'the same threads' if label == 'same' else 'torch default threads'})",
                 f"{g / c:.3f} ({g:.0f} vs {c:.0f} steps/s; paired {paired:.3f})",
                 f"headless {c:.0f} steps/s",
                 f">= {GOAL_SPEED_RATIO}",
-                ok if label == "default" else None,
+                ok if label == "same" else None,
             )
             out[label] = {"gui": gui, "cli": cli, "ratio": g / c, "paired": paired}
     RESULTS["D"] = out

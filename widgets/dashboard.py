@@ -13,6 +13,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,7 @@ LIVE_GROUPS = [
     frozenset({"confusion"}),
 ]
 CHEAP = frozenset({"layers", "status"})
+LIVE_INTERVAL = 0.1  # s between live redraws (one plot group each)
 
 ALL_PLOTS = frozenset(
     {
@@ -268,6 +270,10 @@ class Dashboard(QWidget):
         self._chosen_layer: str | None = None  # the user's choice, kept across runs
         self.refreshes = 0  # redraws (refresh or refresh_live) that drew something
         self._live_next = 0  # the plot group refresh_live tries first
+        # Seconds between live redraws: each plot then redraws a few times a second while
+        # a run goes, and the GUI thread leaves the interpreter lock to the trainer.
+        self.live_interval = LIVE_INTERVAL
+        self._live_t = -math.inf
         # where the save dialogs open: the folder of the last export, else this (the main
         # window sets it to its project's folder), else the home folder
         self.start_folder: Callable[[], Path] | None = None
@@ -485,6 +491,8 @@ class Dashboard(QWidget):
         curves), and plots on hidden tabs wait until they are shown."""
         if self._shown is None or not self._dirty:
             return
+        if time.monotonic() - self._live_t < self.live_interval:
+            return
         dirty = self._dirty
         now = dirty & CHEAP
         order = LIVE_GROUPS[self._live_next :] + LIVE_GROUPS[: self._live_next]
@@ -496,6 +504,7 @@ class Dashboard(QWidget):
         if now:
             self._dirty = dirty - now
             self._draw(now)
+            self._live_t = time.monotonic()  # the interval counts from the end of a redraw
 
     def _group_visible(self, keys: frozenset[str]) -> bool:
         widgets = {
