@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dashboard_records import data, epoch, run_records, step, steps_of
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QFileDialog, QPushButton, QStyleFactory, QWidget
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import QFileDialog, QPushButton, QStyleFactory, QWidget
 import assets
 from builder import CATALOG
 from builder.config import HealthThresholds
-from builder.records import EpochRecord, StepRecord
 from graph.project_file import load
 from widgets import dialogs, files, theme
 from widgets.app import themed_palette
@@ -37,62 +37,6 @@ WAIT = 30_000  # ms; guards against hangs only
 
 
 # ----------------------------------------------------------------------------- records
-
-
-def step(first: int, losses, epoch: int, grads=None) -> StepRecord:
-    losses = tuple(float(v) for v in losses)
-    return StepRecord(
-        epoch=epoch,
-        step=first + len(losses) - 1,
-        first_step=first,
-        losses=losses,
-        train_loss=sum(losses) / len(losses),
-        samples_per_sec=100.0,
-        lr=0.1,
-        elapsed=0.01 * first,
-        grad_norms=grads or {},
-    )
-
-
-def epoch(n: int, at: int, train: float, val: float | None, **metrics) -> EpochRecord:
-    return EpochRecord(
-        epoch=n,
-        step=at,
-        train_loss=train,
-        val_loss=val,
-        metrics=metrics,
-        lr=0.1,
-        elapsed=0.0,
-        best=True,
-    )
-
-
-def run_records(scale: float = 1.0, epochs: int = 3, per_epoch: int = 4) -> list:
-    """``epochs`` epochs of ``per_epoch`` steps: one step report per epoch, then its epoch."""
-    out, s = [], 1
-    for e in range(1, epochs + 1):
-        losses = [scale / (s + i) for i in range(per_epoch)]
-        out.append(step(s, losses, e, {"fc1": 0.5 / e, "fc2": 2.0 * e}))
-        s += per_epoch
-        out.append(epoch(e, s - 1, float(np.mean(losses)), 1.1 * losses[-1], accuracy=0.5))
-    return out
-
-
-def steps_of(records) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
-    for r in records:
-        if isinstance(r, StepRecord):
-            xs += [float(x) for x in range(r.first_step, r.first_step + len(r.losses))]
-            ys += list(r.losses)
-    return xs, ys
-
-
-def data(item) -> tuple[list[float], list[float]]:
-    """What a curve draws, as plain lists."""
-    x, y = item.getData()
-    if x is None:
-        return [], []
-    return [float(v) for v in x], [float(v) for v in y]
 
 
 @pytest.fixture(autouse=True)
