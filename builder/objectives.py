@@ -106,6 +106,33 @@ _LOSSES: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+def loss_callable(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """The cheapest call that computes ``loss(output, target)`` exactly as ``loss`` does.
+
+    A torch loss module with its default settings is its functional form
+    (``nn.CrossEntropyLoss()`` is ``F.cross_entropy``), which skips ``Module.__call__`` and
+    the attribute look-ups of ``forward`` (about 1 us a step, 0.3 % of a small MLP's step).
+    Another module without hooks is its bound ``forward``; anything else is returned as is.
+    """
+    if not isinstance(loss, nn.Module) or loss._forward_hooks or loss._forward_pre_hooks:
+        return loss
+    kind = type(loss)
+    mean = getattr(loss, "reduction", None) == "mean"
+    if kind is nn.CrossEntropyLoss and mean and loss.weight is None:
+        if loss.ignore_index == -100 and loss.label_smoothing == 0.0:
+            return F.cross_entropy
+    elif kind is nn.NLLLoss and mean and loss.weight is None and loss.ignore_index == -100:
+        return F.nll_loss
+    elif kind is nn.MSELoss and mean:
+        return F.mse_loss
+    elif kind is nn.L1Loss and mean:
+        return F.l1_loss
+    elif kind is nn.BCEWithLogitsLoss and mean:
+        if loss.weight is None and loss.pos_weight is None:
+            return F.binary_cross_entropy_with_logits
+    return loss.forward
+
+
 def _fmt(dims: tuple[int, ...]) -> str:
     return "(N, " + ", ".join(str(d) for d in dims) + ")" if dims else "(N,)"
 

@@ -6,10 +6,11 @@ its reader: records go into a ``queue.SimpleQueue`` and into a bounded :class:`H
 Pause, resume and stop are flags checked between steps (and between evaluation batches).
 
 The hot loop keeps host synchronisation off the critical path: the data sits on the device,
-batches are index-selected there, each step's detached loss is kept (no host copy), and per
-layer gradient norms are gathered with one ``torch._foreach_norm`` call and copied to the
-host with the losses once per report (every ``report_every`` steps), never one ``.item()``
-per layer.
+batches are index-selected there, on a GPU each step's detached loss stays there until the
+report, and per layer gradient norms are gathered with one ``torch._foreach_norm`` call and
+copied to the host with the losses once per report (every ``report_every`` steps and
+``report_interval`` seconds), never one ``.item()`` per layer. On the CPU, where reading a
+scalar waits for nothing, a step's loss is read as it comes (see :class:`_Pending`).
 """
 
 from __future__ import annotations
@@ -129,16 +130,21 @@ class _Layers:
 
 
 class _Pending:
-    """The steps since the last report: their losses as the step left them (on the device),
-    the host copies of the first ``len(values)`` of them (made at epoch ends, for the
-    epoch's mean) and the steps among them that closed an epoch."""
+    """The steps since the last report: their losses as the step left them, the host copies
+    of the first ``len(values)`` of them and the steps among them that closed an epoch.
+
+    On a GPU a step's loss stays on the device (a detached scalar) until the report or the
+    epoch's end copies them all at once. On the CPU (``host``) reading a scalar is a plain
+    memory read with nothing to wait for, cheaper than keeping a detached tensor and
+    stacking it later: each loss is read as the step leaves it and ``values`` *is*
+    ``losses``."""
 
     __slots__ = ("first", "losses", "values", "epoch_ends", "started")
 
-    def __init__(self, step: int):
+    def __init__(self, step: int, host: bool = False):
         self.first = step  # the step before the first one
-        self.losses: list[torch.Tensor] = []
-        self.values: list[float] = []
+        self.losses: list[Any] = []  # tensors on the device, or floats when ``host``
+        self.values: list[float] = self.losses if host else []
         self.epoch_ends: list[int] = []
         self.started = time.perf_counter()
 
@@ -471,11 +477,7 @@ class Trainer:
     def _train(self) -> tuple[str, str]:
         cfg = self.config
         model, opt, objective = self.model, self.optimizer, self.objective
-        loss_fn = objective.loss
-        if isinstance(loss_fn, nn.Module) and not (
-            loss_fn._forward_hooks or loss_fn._forward_pre_hooks
-        ):
-            loss_fn = loss_fn.forward  # no hooks to run: skip Module.__call__'s bookkeeping
+        loss_fn = objectives.loss_callable(objective.loss)
         x_all, y_all = self.train_x, self.train_y
         n = x_all.shape[0]
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
@@ -489,11 +491,10 @@ class Trainer:
             self._norm_index = torch.cat([index, index + m, index + 2 * m])
             self._norm_zeros = torch.zeros(3 * m, device=self.device)
             self._before = [torch.empty_like(p) for p in self.layers.params]
-        # The pending report: the step losses since the last report, still on the device (they
-        # are kept as they come, without even a detach; stacked and copied to the host once),
-        # the host copies of the first of them (made at epoch ends) and the steps that closed
-        # an epoch in between.
-        pending = _Pending(self.step)
+        # The pending report: the step losses since the last report (see _Pending) and the
+        # steps that closed an epoch in between.
+        host = self.device.type == "cpu"  # step losses read as they come (see _Pending)
+        pending = _Pending(self.step, host)
         clip_norm = cfg.clip.max if cfg.clip.mode == "norm" else None
         clip_value = cfg.clip.max if cfg.clip.mode == "value" else None
         params = [p for p in model.parameters() if p.requires_grad]
@@ -532,13 +533,16 @@ class Trainer:
                     nn.utils.clip_grad_norm_(params, clip_norm, foreach=True)
                 elif clip_value is not None:
                     nn.utils.clip_grad_value_(params, clip_value, foreach=True)
-                losses = pending.losses
-                losses.append(loss.detach())
+                if host:
+                    pending.losses.append(loss.item())
+                else:
+                    pending.losses.append(loss.detach())
                 done += 1
                 self.step += 1
-                if (len(losses) >= every and time.perf_counter() - pending.started >= interval) or (
-                    last_epoch and b == batches - 1
-                ):  # the run's last step is reported too
+                if (
+                    len(pending.losses) >= every
+                    and time.perf_counter() - pending.started >= interval
+                ) or (last_epoch and b == batches - 1):  # the run's last step is reported too
                     if monitor:  # gradient norms and weights before the step, for the updates
                         grads = torch._foreach_norm(self.layers.grads())
                         before = self._before
@@ -551,20 +555,20 @@ class Trainer:
                         return problem
                     epoch_values += values[first_here:]
                     first_here = 0
-                    pending = _Pending(self.step)
+                    pending = _Pending(self.step, host)
                 else:
                     opt.step()
             if done == 0:
                 break
             # The epoch's losses not reported yet reach the host now (one copy), for its mean.
-            values = pending.copy()
-            epoch_values += values[first_here:]
+            fresh = pending.copy()[first_here:]  # earlier epochs' were checked at their ends
+            epoch_values += fresh
             if pending.losses and not (stop.is_set() and done < batches):
                 pending.epoch_ends.append(self.step)
-            if pending.losses and (stop.is_set() or not all(map(math.isfinite, values))):
+            if pending.losses and (stop.is_set() or not all(map(math.isfinite, fresh))):
                 # Stopped or diverged: what was trained reaches the records now.
                 _, problem = self._report(pending, self.epoch + 1, self._grad_norms(monitor))
-                pending = _Pending(self.step)
+                pending = _Pending(self.step, host)
                 if problem:
                     return problem
             if self._stop.is_set():

@@ -17,6 +17,7 @@ from builder.config import LOSSES, OPTIMIZERS, SCHEDULES, OptimizerConfig, Sched
 from builder.objectives import (
     MetricAccumulator,
     TargetError,
+    loss_callable,
     make_loss,
     make_optimizer,
     make_scheduler,
@@ -156,6 +157,49 @@ def test_loss_equals_torch_functional(case):
     assert (obj.name, obj.task, obj.num_classes) == (name, task, classes)
     got = obj.loss(out, obj.prepare_target(y))
     torch.testing.assert_close(got, expected(out, y))
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_loss_callable_is_bit_identical_in_value_and_gradient(case):
+    """The trainer's fast call of each loss gives exactly the module's value and gradient."""
+    name, out, task, classes, tgt, y, _ = case
+    obj = _build(name, out, task, classes, tgt, y)
+    target = obj.prepare_target(y)
+    results = []
+    for fn in (obj.loss, loss_callable(obj.loss)):
+        o = out.detach().clone().requires_grad_(True)
+        value = fn(o, target)
+        value.backward()
+        results.append((value.detach(), o.grad))
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        nn.CrossEntropyLoss(label_smoothing=0.1),
+        nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 3.0])),
+        nn.CrossEntropyLoss(reduction="sum"),
+        nn.MSELoss(reduction="sum"),
+    ],
+    ids=["smoothing", "weight", "sum", "mse-sum"],
+)
+def test_loss_callable_keeps_non_default_settings(module):
+    out, y = _logits(3), _labels(3)
+    if isinstance(module, nn.MSELoss):
+        y = _reals(3)
+    fn = loss_callable(module)
+    assert fn.__self__ is module  # the module's own forward: its settings apply
+    assert torch.equal(fn(out, y), module(out, y))
+
+
+def test_loss_callable_respects_hooks():
+    module = nn.MSELoss()
+    seen = []
+    module.register_forward_hook(lambda *_: seen.append(1))
+    assert loss_callable(module) is module
+    assert loss_callable(nn.MSELoss()) is F.mse_loss
 
 
 def test_every_loss_is_covered():
