@@ -574,7 +574,9 @@ class NodeItem(QGraphicsItem):
         if self.badge is None:
             self.badge = BadgeItem(self)
             self.badge.setPos(self.w / 2 - 3, -self.h / 2 + 3)
-        self.badge.set_colour(QColor(colour))
+        colour = QColor(colour)
+        if self.badge.colour.color() != colour:  # an unchanged badge is not repainted
+            self.badge.set_colour(colour)
         self.badge.setToolTip(tooltip)
         self.badge.show()
 

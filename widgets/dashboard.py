@@ -478,11 +478,15 @@ class Dashboard(QWidget):
     # -- drawing -----------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Redraw the plots whose data changed since the last refresh."""
-        if self._shown is None or not self._dirty:
+        """Redraw the plots whose data changed since the last refresh, and fit every view
+        to its data exactly (live redraws leave room to grow)."""
+        if self._shown is None:
             return
         dirty, self._dirty = self._dirty, set()
-        self._draw(dirty)
+        if dirty:
+            self._draw(dirty, live=False)
+        for plot in (self.loss_plot, self.metrics_plot, self.gradient_plot):
+            plot.settle(live=False)
 
     def refresh_live(self) -> None:
         """One step of live redrawing, for the training panel's 30 Hz timer: the labels,
@@ -503,7 +507,7 @@ class Dashboard(QWidget):
                 break
         if now:
             self._dirty = dirty - now
-            self._draw(now)
+            self._draw(now, live=True)
             self._live_t = time.monotonic()  # the interval counts from the end of a redraw
 
     def _group_visible(self, keys: frozenset[str]) -> bool:
@@ -524,7 +528,9 @@ class Dashboard(QWidget):
         super().showEvent(event)
         self.refresh()
 
-    def _draw(self, dirty: set[str]) -> None:
+    def _draw(self, dirty: set[str], live: bool = False) -> None:
+        """Redraw the plots in ``dirty``; ``live``: a redraw while a run goes, whose view
+        ranges move only when the data outgrows them (see plots.StickyViewBox)."""
         run = self._shown
         if run is None:
             return
@@ -565,6 +571,13 @@ class Dashboard(QWidget):
             )
         if "status" in dirty:
             self._show_status(run)
+        for keys, plot in (
+            ({"loss", "epochs", "other"}, self.loss_plot),
+            ({"metrics"}, self.metrics_plot),
+            ({"grads"}, self.gradient_plot),
+        ):
+            if dirty & keys:
+                plot.settle(live)  # the range before the paint: one paint per redraw
 
     def _set_points(self, points: tuple[np.ndarray, np.ndarray] | None) -> None:
         """The decision boundary is shown for 2-D data only; without it the gradient plot

@@ -46,6 +46,7 @@ class HealthPanel(QWidget):
         self._has_residual = False
         self._clipped = False
         self._lr: float | None = None
+        self._stale = False
         self.label = QLabel(EMPTY_TEXT)
         self.label.setObjectName("healthText")
         self.label.setWordWrap(True)
@@ -78,8 +79,14 @@ class HealthPanel(QWidget):
         self._render()
 
     def update_health(
-        self, step: int, health: Mapping[str, str], norms: Mapping[str, float] | None = None
+        self,
+        step: int,
+        health: Mapping[str, str],
+        norms: Mapping[str, float] | None = None,
+        render: bool = True,
     ) -> None:
+        """Take one report's classification; ``render=False`` only records it (a caller
+        with several reports at once renders once, with :meth:`render`)."""
         if not health:
             return
         norms = norms or {}
@@ -95,6 +102,14 @@ class HealthPanel(QWidget):
             else:
                 old.norm = norm
         if changed or any(s.state != HEALTHY for s in self.layers.values()):
+            self._stale = True
+            if render:
+                self.render()
+
+    def render(self) -> None:
+        """Show what the reports taken since the last render changed."""
+        if self._stale:
+            self._stale = False
             self._render()
 
     # ------------------------------------------------------------------ output
@@ -153,10 +168,8 @@ class HealthPanel(QWidget):
     def _render(self) -> None:
         vanishing, exploding = self.problems(VANISHING), self.problems(EXPLODING)
         if not vanishing and not exploding:
-            self.label.setText(EMPTY_TEXT)
-            self.label.setStyleSheet(f"color: {theme.HEALTHY.name()};")
+            self._show(EMPTY_TEXT, f"color: {theme.HEALTHY.name()};")
             return
-        self.label.setStyleSheet("")
         parts: list[str] = []
         for names, state, colour, what in (
             (
@@ -189,7 +202,14 @@ class HealthPanel(QWidget):
         if remedies:
             tips = "".join(f"<li>{html.escape(r)}</li>" for r in remedies)
             parts.append(f"<p style='margin:0'><b>Things to try</b></p><ul>{tips}</ul>")
-        self.label.setText("".join(parts))
+        self._show("".join(parts), "")
+
+    def _show(self, text: str, sheet: str) -> None:
+        # unchanged text or style costs nothing (a style sheet change re-polishes the label)
+        if self.label.styleSheet() != sheet:
+            self.label.setStyleSheet(sheet)
+        if self.label.text() != text:
+            self.label.setText(text)
 
 
 def _norm_text(norm: float) -> str:

@@ -291,6 +291,9 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.training)
+        # never narrower than the panel (with room for the scroll bar): it would be cut off
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(self.training.minimumSizeHint().width() + bar)
         self.training_dock = self._dock("Training", "trainingDock", scroll, right)
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
         self.properties_dock.raise_()

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
 from builder.config import HealthThresholds
@@ -184,6 +184,8 @@ class Grid(pg.GraphicsObject):
         self._pen = pen(GRID)
         self._key: tuple = ()
         self._lines: tuple[list[float], list[float]] = ([], [])
+        self._path = QPainterPath()
+        self._path_key: tuple = ()
         plot.addItem(self, ignoreBounds=True)
         plot.vb.sigRangeChanged.connect(self._moved)
         plot.vb.sigResized.connect(self._moved)
@@ -224,13 +226,19 @@ class Grid(pg.GraphicsObject):
         vb = self.getViewBox()
         if vb is None:
             return
-        rect = vb.viewRect()
         xs, ys = self.lines()
+        if self._path_key != self._key:  # one path per view, drawn in one call
+            rect = vb.viewRect()
+            path = QPainterPath()
+            for x in xs:
+                path.moveTo(x, rect.top())
+                path.lineTo(x, rect.bottom())
+            for y in ys:
+                path.moveTo(rect.left(), y)
+                path.lineTo(rect.right(), y)
+            self._path, self._path_key = path, self._key
         p.setPen(self._pen)
-        for x in xs:
-            p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
-        for y in ys:
-            p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+        p.drawPath(self._path)
 
 
 LEGEND_COLUMNS = 3  # at most, for plots of many layers
@@ -319,9 +327,85 @@ def _round_values(lo: float, hi: float) -> list[float]:
     return [math.log10(k * step) for k in range(first, first + 7) if lo <= k * step <= hi and k > 0]
 
 
+class StickyViewBox(pg.ViewBox):
+    """A view whose auto-range follows live data without moving at every redraw.
+
+    pyqtgraph fits the view to the data whenever the data changes: while a run grows its
+    curves that is every redraw, and each new range re-lays both axes (tick values, labels,
+    grid) and, set during the paint, asks for a second paint. Here an axis keeps its range
+    while the data stays inside it and fills at least :attr:`FILL` of it; when the data
+    leaves it, the new range leaves room to grow (:attr:`GROW` of the data's span on the
+    side that was left, half on each when both were: the step axis grows far, the value
+    axis a little). With
+    ``hysteresis`` off (a full refresh, the end of a run) it fits exactly, as pyqtgraph
+    does. :meth:`settle` applies the range at once, so the next paint is the only one.
+    """
+
+    FILL = 0.6
+    GROW = (0.5, 0.1)  # x, y
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.hysteresis = True
+
+    def settle(self, hysteresis: bool = True) -> None:
+        """Fit the range to the data now (not during the next paint)."""
+        self.hysteresis = hysteresis
+        self.updateAutoRange()
+
+    def updateAutoRange(self) -> None:  # noqa: N802 (pyqtgraph's name)
+        if self._updatingRange:
+            return
+        self._updatingRange = True
+        try:
+            auto = self.state["autoRange"]
+            if not any(auto):
+                return
+            bounds = self.childrenBounds()
+            current = self.viewRange()
+            args: dict[str, Any] = {}
+            for ax, key in ((0, "xRange"), (1, "yRange")):
+                if auto[ax] is False or bounds[ax] is None:
+                    continue
+                lo, hi = (float(v) for v in bounds[ax])
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    continue
+                span = hi - lo
+                pad = span * self.suggestPadding(ax)
+                want = [lo - pad, hi + pad]
+                if span == 0:  # one value: pyqtgraph's setRange widens it
+                    want = [lo, hi]
+                clo, chi = current[ax]
+                if self.hysteresis and span == 0 and clo < lo < chi:
+                    continue
+                if self.hysteresis and span > 0:
+                    # the data itself (not its padding, which follows the view's scale)
+                    above, below = hi > chi, lo < clo
+                    if not (above or below) and span >= self.FILL * (chi - clo):
+                        continue  # the data still fits well: no new range, no re-layout
+                    grow = self.GROW[ax] * span / (2 if above and below else 1)
+                    if above:
+                        want[1] += grow
+                    if below:
+                        want[0] -= grow
+                elif [clo, chi] == want:
+                    continue
+                args[key] = want
+            if args:
+                self.setRange(padding=0.0, disableAutoRange=False, **args)
+        finally:
+            self._autoRangeNeedsUpdate = False
+            self._updatingRange = False
+
+
 class _Plot(pg.PlotWidget):
-    def __init__(self, title: str, x: str = "", y: str = "", parent=None):
-        super().__init__(parent=parent, background="w", axisItems={"left": LogAxis("left")})
+    def __init__(self, title: str, x: str = "", y: str = "", parent=None, sticky: bool = False):
+        super().__init__(
+            parent=parent,
+            background="w",
+            axisItems={"left": LogAxis("left")},
+            viewBox=StickyViewBox() if sticky else None,
+        )
         self.setAntialiasing(False)
         _style(self.getPlotItem(), title, x, y)
         self.grid = Grid(self.getPlotItem())
@@ -336,6 +420,13 @@ class _Plot(pg.PlotWidget):
         self.legend_wanted = True
         self.title = title
         self.plotItem.vb.sigResized.connect(self.fit_legend)
+
+    def settle(self, live: bool = False) -> None:
+        """Apply the view range for the new data now, so that it is painted once: with
+        hysteresis while a run is live (see :class:`StickyViewBox`), exactly otherwise."""
+        vb = self.plotItem.vb
+        if isinstance(vb, StickyViewBox):
+            vb.settle(hysteresis=live)
 
     def hide_legend(self) -> None:
         self.legend_wanted = False
@@ -374,7 +465,7 @@ class LossPlot(_Plot):
     for comparison. The legend lists only the curves that have something to show."""
 
     def __init__(self, parent=None):
-        super().__init__("Loss", "step", "loss", parent)
+        super().__init__("Loss", "step", "loss", parent, sticky=True)
         self.smoothing = 0.6
         self.step_curve = _curve(self.plotItem, STEP_RAW, "train (step)")
         self.smooth_curve = _curve(self.plotItem, TRAIN, "train (smoothed)")
@@ -493,7 +584,7 @@ class MetricsPlot(_Plot):
     """Per-epoch metrics: accuracy / F1 for classification, MSE / MAE for regression."""
 
     def __init__(self, parent=None):
-        super().__init__("Metrics (validation)", "step", "", parent)
+        super().__init__("Metrics (validation)", "step", "", parent, sticky=True)
         # accuracy and F1 rise towards the top right: the legend goes bottom right
         self.legend.setOffset((-8, -8))
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -522,7 +613,7 @@ class GradientPlot(_Plot):
     shaded vanishing (below ``vanishing``) and exploding (above ``exploding``) regions."""
 
     def __init__(self, parent=None):
-        super().__init__("Gradient norms", "step", "L2 norm", parent)
+        super().__init__("Gradient norms", "step", "L2 norm", parent, sticky=True)
         self.plotItem.setLogMode(y=True)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.vanishing_band = pg.LinearRegionItem(

@@ -34,6 +34,7 @@ from widgets.canvas import Canvas
 from widgets.commands import SetParam
 from widgets.dashboard import Dashboard, DashboardExportError
 from widgets.editor_document import EditorDocument
+from widgets.plots import StickyViewBox
 from widgets.training_panel import TrainingPanel
 
 WAIT = 30_000  # ms; guards against hangs only
@@ -642,3 +643,49 @@ def test_refresh_live_draws_one_visible_plot_per_call_and_defers_hidden_tabs(das
     dash.tabs.setCurrentIndex(1)  # Gradients
     assert dash.heatmap.image.image is not None and dash.heatmap.image.image.shape[0] == 2
     assert not dash._dirty & {"loss", "grads", "metrics", "heat"}
+
+
+def test_live_view_ranges_move_only_when_the_data_outgrows_them(dash, qtbot):
+    """While a run is live the loss plot's range holds still as the curve grows inside it
+    (no re-layout of the axes at every redraw), grows with room to spare when the data
+    leaves it, and fits the data exactly on a full refresh; each live redraw is painted
+    once (the range is set before the paint, not during it)."""
+    vb = dash.loss_plot.plotItem.vb
+    dash.live_interval = 0.0
+    dash.begin_run("live", HealthThresholds())
+    ranges, first, rng = [], 1, np.random.default_rng(0)
+    for _ in range(30):
+        losses = 1.0 + 0.1 * rng.random(10)
+        dash.add_records([step(first, losses, epoch=1)])
+        first += 10
+        dash._dirty &= {"loss", "status"}  # the loss plot alone, redrawn at every call
+        dash.refresh_live()
+        (x0, x1), _ = vb.viewRange()
+        ranges.append((x0, x1))
+        assert x0 <= 1 and x1 >= first - 1  # every point is in view
+        assert first - 2 >= StickyViewBox.FILL * (x1 - x0) * 0.9  # the data fills the view
+    changes = sum(a != b for a, b in zip(ranges, ranges[1:]))
+    assert 0 < changes <= 10  # 300 steps in 30 redraws: a handful of re-layouts, not 29
+    assert ranges[-1][1] > 1.2 * 300  # room to grow past the newest step
+
+    qtbot.wait(50)  # the loop's redraws painted
+    paints = []
+    view = dash.loss_plot
+    original = type(view).paintEvent
+
+    def counting(event):
+        paints.append(1)
+        return original(view, event)
+
+    view.paintEvent = counting
+    dash.add_records([step(first, [1.05] * 10, epoch=1)])
+    dash._dirty &= {"loss", "status"}
+    dash.refresh_live()
+    qtbot.wait(50)
+    assert len(paints) == 1
+
+    dash._dirty.add("loss")
+    dash.refresh()  # a full refresh (the end of a run) fits exactly, as pyqtgraph would
+    (x0, x1), _ = vb.viewRange()
+    span = (first + 9) - 1
+    assert x1 - x0 < 1.1 * span and x0 <= 1 and x1 >= first + 9
