@@ -225,7 +225,11 @@ LIVE_GROUPS = [
     frozenset({"confusion"}),
 ]
 CHEAP = frozenset({"layers", "status"})
-LIVE_INTERVAL = 0.1  # s between live redraws (one plot group each)
+LIVE_INTERVAL = 0.1  # s between live redraws (one plot group each), at least
+# The most of the GUI thread's time live redraws may take (drawing and painting): while
+# a run goes, the trainer's Python waits for the interpreter lock whenever the GUI thread
+# holds it, so a redraw that cost 8 ms is followed by 8 / LIVE_BUDGET ms without one.
+LIVE_BUDGET = 0.05
 
 ALL_PLOTS = frozenset(
     {
@@ -273,7 +277,10 @@ class Dashboard(QWidget):
         # Seconds between live redraws: each plot then redraws a few times a second while
         # a run goes, and the GUI thread leaves the interpreter lock to the trainer.
         self.live_interval = LIVE_INTERVAL
+        self.live_budget = LIVE_BUDGET
         self._live_t = -math.inf
+        self._live_cost = 0.0  # what the last live redraw cost the GUI thread, in seconds
+        self._paint_mark = 0.0  # self._painted() at the last live redraw
         # where the save dialogs open: the folder of the last export, else this (the main
         # window sets it to its project's folder), else the home folder
         self.start_folder: Callable[[], Path] | None = None
@@ -457,6 +464,7 @@ class Dashboard(QWidget):
         self._set_points(points)
         self.layer_combo.clear()
         self._dirty = set(ALL_PLOTS)
+        self._paint_mark, self._live_cost = self._painted(), 0.0
         self._sync_compare()
         self.runs_changed.emit()
         return run
@@ -495,7 +503,7 @@ class Dashboard(QWidget):
         curves), and plots on hidden tabs wait until they are shown."""
         if self._shown is None or not self._dirty:
             return
-        if time.monotonic() - self._live_t < self.live_interval:
+        if time.monotonic() - self._live_t < self.live_wait:
             return
         dirty = self._dirty
         now = dirty & CHEAP
@@ -507,8 +515,37 @@ class Dashboard(QWidget):
                 break
         if now:
             self._dirty = dirty - now
+            start = time.perf_counter()
             self._draw(now, live=True)
+            # the cost: this redraw, and the paints since the last one (the last redraw's)
+            painted = self._painted()
+            cost = time.perf_counter() - start + painted - self._paint_mark
+            self._paint_mark = painted
+            self._live_cost = cost
             self._live_t = time.monotonic()  # the interval counts from the end of a redraw
+
+    def _painted(self) -> float:
+        """Seconds the plots have spent painting, ever."""
+        return sum(
+            plot.painted
+            for plot in (
+                self.loss_plot,
+                self.metrics_plot,
+                self.gradient_plot,
+                self.heatmap,
+                self.weights_hist,
+                self.activations_hist,
+                self.boundary,
+            )
+        )
+
+    @property
+    def live_wait(self) -> float:
+        """Seconds from the end of a live redraw to the next one: at least
+        ``live_interval``, and long enough that the last redraw's cost is at most
+        ``live_budget`` of the time."""
+        share = self._live_cost / self.live_budget if self.live_budget > 0 else 0.0
+        return max(self.live_interval, share)
 
     def _group_visible(self, keys: frozenset[str]) -> bool:
         widgets = {

@@ -11,6 +11,7 @@ antialiasing, white background.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -419,7 +420,15 @@ class _Plot(pg.PlotWidget):
         )
         self.legend_wanted = True
         self.title = title
+        self.painted = 0.0  # seconds spent in paintEvent, ever
         self.plotItem.vb.sigResized.connect(self.fit_legend)
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        start = time.perf_counter()
+        try:
+            super().paintEvent(event)
+        finally:  # what painting this plot has cost so far (the dashboard's live rate)
+            self.painted += time.perf_counter() - start
 
     def settle(self, live: bool = False) -> None:
         """Apply the view range for the new data now, so that it is painted once: with

@@ -8,6 +8,7 @@ import csv
 import math
 import os
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -633,7 +634,7 @@ def test_refresh_live_draws_one_visible_plot_per_call_and_defers_hidden_tabs(das
     assert "loss" not in dash._dirty and "grads" in dash._dirty
     dash.refresh_live()  # within live_interval of the last one: nothing
     assert "grads" in dash._dirty and dash.gradient_plot.curves == {}
-    dash.live_interval = 0.0
+    dash.live_interval = dash.live_budget = 0.0  # no wait between redraws
     dash.refresh_live()
     assert set(dash.gradient_plot.curves) == {"fc1", "fc2"}
     for _ in range(10):
@@ -651,7 +652,7 @@ def test_live_view_ranges_move_only_when_the_data_outgrows_them(dash, qtbot):
     leaves it, and fits the data exactly on a full refresh; each live redraw is painted
     once (the range is set before the paint, not during it)."""
     vb = dash.loss_plot.plotItem.vb
-    dash.live_interval = 0.0
+    dash.live_interval = dash.live_budget = 0.0
     dash.begin_run("live", HealthThresholds())
     ranges, first, rng = [], 1, np.random.default_rng(0)
     for _ in range(30):
@@ -689,3 +690,36 @@ def test_live_view_ranges_move_only_when_the_data_outgrows_them(dash, qtbot):
     (x0, x1), _ = vb.viewRange()
     span = (first + 9) - 1
     assert x1 - x0 < 1.1 * span and x0 <= 1 and x1 >= first + 9
+
+
+def test_live_redraws_keep_to_their_share_of_the_gui_thread(dash, qtbot, monkeypatch):
+    """A live redraw that cost t seconds (drawing and the paints since the previous one)
+    is followed by t / live_budget seconds without another: the trainer's Python waits
+    for the interpreter lock while the GUI thread draws."""
+    import widgets.dashboard as dashboard_module
+
+    clock = [100.0]
+    monkeypatch.setattr(dashboard_module.time, "monotonic", lambda: clock[0])
+    dash.live_interval, dash.live_budget = 0.1, 0.05
+    dash.begin_run("budget", HealthThresholds())
+    dash.add_records(run_records())
+    slow = dash._draw
+
+    def costly(dirty, live=False):  # a redraw that takes 20 ms of the GUI thread
+        t = time.perf_counter()
+        slow(dirty, live)
+        while time.perf_counter() - t < 0.02:
+            pass
+
+    monkeypatch.setattr(dash, "_draw", costly)
+    drawn = dash.refreshes
+    dash.refresh_live()
+    assert dash.refreshes == drawn + 1
+    assert 0.4 <= dash.live_wait < 0.6  # >= 20 ms / 5 %
+    dash.add_records([step(100, [0.5], epoch=4)])
+    clock[0] += 0.2  # past live_interval, within the redraw's share
+    dash.refresh_live()
+    assert dash.refreshes == drawn + 1
+    clock[0] += 0.4
+    dash.refresh_live()
+    assert dash.refreshes == drawn + 2
