@@ -4,6 +4,7 @@ thread, relayed on the panel's timer; every trainer is stopped and joined in tea
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 
 import pytest
@@ -75,6 +76,27 @@ def by_name(doc) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- runs
+
+
+def test_a_run_freezes_what_exists_at_start_and_after_loading(qtbot, make_panel, monkeypatch):
+    """The GUI thread's collections during a run skip the window's objects (frozen at
+    Start) and what loading the data and compiling the network made (frozen once the
+    trainer reports it is running), and collection is switched back on at the end."""
+    import widgets.training_panel as training_panel
+
+    panel = make_panel(epochs=5)
+    frozen: list[str] = []
+    real = gc.freeze
+
+    def freeze() -> None:
+        frozen.append(sys._getframe(2).f_code.co_name)  # who asked: start or _prepared
+        real()
+
+    monkeypatch.setattr(training_panel.gc, "freeze", freeze)
+    assert panel.start()
+    wait_idle(qtbot, panel)
+    assert frozen == ["start", "_prepared"]  # at Start, then when the "running" record came
+    assert gc.isenabled()
 
 
 def test_a_run_feeds_the_dashboard_progress_and_status(qtbot, make_panel):
