@@ -469,6 +469,41 @@ class Dashboard(QWidget):
         self.runs_changed.emit()
         return run
 
+    def set_run_data(
+        self,
+        points: tuple[np.ndarray, np.ndarray] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        """What the current run's data turned out to be once loaded (see :meth:`begin_run`):
+        a run begins at Start, before its data is loaded, so that its plots are cleared
+        while the trainer loads and compiles rather than while it trains."""
+        run = self.current
+        if run is None:
+            return
+        run.points = points
+        run.class_names = [str(c) for c in class_names] if class_names else None
+        if run is self._shown:
+            self._set_points(points)
+            self._dirty.add("confusion")
+
+    def discard_run(self, run: Run | str) -> None:
+        """Forget a run (one that failed before its first step: nothing to show)."""
+        run = self._run(run)
+        self.runs.pop(run.name, None)
+        if self.compared is run:
+            self.compared = None
+        if self.current is run:
+            self.current = next(reversed(self.runs.values()), None)
+        if self._shown is run:
+            self._shown = self.current
+            if self._shown is not None:
+                self._set_points(self._shown.points)
+                self.gradient_plot.set_thresholds(self._shown.thresholds)
+            self._dirty = set(ALL_PLOTS)
+        self._sync_compare()
+        self.runs_changed.emit()
+        self.refresh()
+
     def add_records(self, records: Iterable[Any]) -> None:
         """Append the trainer's records to the current run; nothing is drawn until
         :meth:`refresh`."""

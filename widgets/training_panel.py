@@ -179,6 +179,8 @@ class TrainingPanel(QWidget):
         self._run_count = 0
         self._dashboard_started = False
         self._last_step: Any = None
+        self._running_seen = False
+        self.dashboard_run: Any = None  # the dashboard's run of the current training run
         self._step_shown = True
         self._shown_step = -1
         self._progress_t = -math.inf
@@ -673,6 +675,7 @@ class TrainingPanel(QWidget):
         self.total_steps = 0
         self.probe_grid = None
         self._last_step = None
+        self._running_seen = False  # the trainer has loaded and compiled ("running")
         self._step_shown = True  # the newest report's badges and warnings are drawn
         self._shown_step = -1  # the step the progress bar and status line show
         self._progress_t = -math.inf
@@ -685,6 +688,11 @@ class TrainingPanel(QWidget):
         clipped = config.clip.mode != "none"
         self.health.begin(trainer.net, clipped=clipped, lr=config.optimizer.lr)
         self._dashboard_started = False
+        if self.dashboard is not None:  # cleared now, while the trainer loads and compiles
+            name = f"{self.doc.current} #{self._run_count}"
+            self.dashboard_run = self.dashboard.begin_run(name, config.health)
+            self.dashboard.refresh()
+            self._dashboard_started = True
         self._set_state(STARTING)
         _GuiThreadGC.hold()
         self._gc_held = True
@@ -795,6 +803,11 @@ class TrainingPanel(QWidget):
             self._step(record)
         elif kind == "error":
             self._terminal = True
+            if not self._running_seen and self.dashboard_run is not None:
+                # refused before its first step (data, shapes): no run to keep
+                self.dashboard.discard_run(self.dashboard_run)
+                self.dashboard_run = None
+                self._dashboard_started = False
             self.last_error = record.message
             self.status.setText(record.message)
             self.progress.setRange(0, 1)
@@ -823,10 +836,9 @@ class TrainingPanel(QWidget):
             points = (x, y)
             self.probe_grid = _grid(x)
         if self.dashboard is not None:
-            name = f"{self.doc.current} #{self._run_count}"
             names = ds.class_names if ds.task == "classification" else None
-            self.dashboard.begin_run(name, cfg.health, points=points, class_names=names)
-            self._dashboard_started = True
+            self.dashboard.set_run_data(points=points, class_names=names)
+        self._running_seen = True
         self._apply_probe()
 
     def _step(self, record: Any) -> None:

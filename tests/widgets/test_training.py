@@ -165,11 +165,15 @@ def test_an_error_in_the_worker_is_shown_and_the_app_stays_usable(qtbot, make_pa
     assert errors and errors[-1][1] == panel.last_error
     assert panel.status.text() == panel.last_error
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert panel.dashboard.runs == {}  # refused before its first step: no run is kept
     doc.undo.undo()  # fix it and train again
     errors.clear()
     assert panel.start()
+    # the dashboard shows the new run from Start, while the trainer loads
+    assert list(panel.dashboard.runs) == ["main #2"] and panel.dashboard.current.steps.n == 0
     wait_idle(qtbot, panel)
     assert not errors and panel.status.text().startswith("Finished")
+    assert panel.dashboard.current.points is not None  # set once the data was loaded
 
 
 def test_invalid_settings_do_not_start_and_say_why(make_panel, errors):
