@@ -229,7 +229,7 @@ LIVE_INTERVAL = 0.1  # s between live redraws (one plot group each), at least
 # The most of the GUI thread's time live redraws may take (drawing and painting): while
 # a run goes, the trainer's Python waits for the interpreter lock whenever the GUI thread
 # holds it, so a redraw that cost 8 ms is followed by 8 / LIVE_BUDGET ms without one.
-LIVE_BUDGET = 0.05
+LIVE_BUDGET = 0.03
 
 ALL_PLOTS = frozenset(
     {
