@@ -659,7 +659,6 @@ class TrainingPanel(QWidget):
                 base_dir=base,
                 device=self.device_combo.currentText() or "auto",
             )
-            trainer.start()  # prepare() runs in the worker; its errors come as records
         except NeuralCanvasError as exc:
             self._fail(str(exc))
             return False
@@ -694,9 +693,13 @@ class TrainingPanel(QWidget):
             self.dashboard.refresh()
             self._dashboard_started = True
         self._set_state(STARTING)
+        # Collection moves to the GUI thread before the worker exists; the worker starts
+        # last, once the GUI's own work for Start is done (it would compete for the
+        # interpreter lock with the worker's loading and compiling).
         _GuiThreadGC.hold()
         self._gc_held = True
         self.timer.start()
+        trainer.start()  # prepare() runs in the worker; its errors come as records
         return True
 
     def pause(self) -> None:
