@@ -4,6 +4,13 @@ current one (or two runs compared).
 The training panel feeds it from a timer (at most 30 Hz) with whatever the trainer produced:
 :meth:`Dashboard.add_records` only appends to bounded buffers and marks plots dirty;
 :meth:`Dashboard.refresh` redraws the dirty plots (nothing when nothing changed).
+
+While a run goes, :meth:`Dashboard.refresh_live` redraws one visible plot group at a time,
+at most every ``live_interval`` (100 ms) and so that redrawing (drawing and painting) takes
+at most ``live_budget`` (3 %) of the GUI thread: the trainer's Python waits for the
+interpreter lock whenever the GUI thread holds it, so every millisecond drawn is one the
+trainer may lose. The views' ranges then move only when the data outgrows them
+(:class:`widgets.plots.StickyViewBox`); a full refresh fits them exactly.
 """
 
 from __future__ import annotations
@@ -229,7 +236,7 @@ LIVE_INTERVAL = 0.1  # s between live redraws (one plot group each), at least
 # The most of the GUI thread's time live redraws may take (drawing and painting): while
 # a run goes, the trainer's Python waits for the interpreter lock whenever the GUI thread
 # holds it, so a redraw that cost 8 ms is followed by 8 / LIVE_BUDGET ms without one.
-LIVE_BUDGET = 0.03
+LIVE_BUDGET = 0.03  # 5 % left figure D of bench_dashboard (training speed) at 0.89-0.91
 
 ALL_PLOTS = frozenset(
     {
