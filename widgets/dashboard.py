@@ -497,16 +497,24 @@ class Dashboard(QWidget):
         """Forget a run (one that failed before its first step: nothing to show)."""
         run = self._run(run)
         self.runs.pop(run.name, None)
-        if self.compared is run:
-            self.compared = None
         if self.current is run:
             self.current = next(reversed(self.runs.values()), None)
         if self._shown is run:
             self._shown = self.current
-            if self._shown is not None:
-                self._set_points(self._shown.points)
-                self.gradient_plot.set_thresholds(self._shown.thresholds)
             self._dirty = set(ALL_PLOTS)
+        if self.compared is run or self.compared is self._shown:  # nothing over itself
+            self.compared = None
+            self.loss_plot.set_other(None)
+        shown = self._shown
+        if shown is not None:
+            self._set_points(shown.points)
+            self.gradient_plot.set_thresholds(shown.thresholds)
+        else:  # no run left: the plots and labels as before the first run
+            self._shown = Run("")
+            self._draw(set(ALL_PLOTS))
+            self._shown, self._dirty = None, set()
+            self.title.setText("No run yet")
+            self.state_label.setText("")
         self._sync_compare()
         self.runs_changed.emit()
         self.refresh()

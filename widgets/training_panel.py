@@ -111,15 +111,6 @@ class _GuiThreadGC:
         cls.holds += 1
 
     @classmethod
-    def settle(cls) -> None:
-        """The run has loaded its data and compiled its network (imports, the model, the
-        dataset: long-lived): to the permanent generation with them too, so that the
-        collections while it trains do not go through them again and again (a collection
-        of the older generations took 30-160 ms in the GUI thread)."""
-        if cls.holds:
-            gc.freeze()
-
-    @classmethod
     def release(cls) -> None:
         if cls.holds == 0:
             return
@@ -699,7 +690,22 @@ class TrainingPanel(QWidget):
         _GuiThreadGC.hold()
         self._gc_held = True
         self.timer.start()
-        trainer.start()  # prepare() runs in the worker; its errors come as records
+        try:
+            trainer.start()  # prepare() runs in the worker; its errors come as records
+        except Exception as exc:  # no thread (the system is out of them): back to idle
+            self.timer.stop()
+            self._release_gc()
+            if self.dashboard_run is not None:
+                self.dashboard.discard_run(self.dashboard_run)
+                self.dashboard_run = None
+            self._dashboard_started = False
+            self.trainer = None
+            self.note.setVisible(False)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self._set_state(IDLE)
+            self._fail(f"Cannot start training: {exc.__class__.__name__}: {exc}")
+            return False
         return True
 
     def pause(self) -> None:
@@ -820,7 +826,6 @@ class TrainingPanel(QWidget):
     def _prepared(self) -> None:
         """The worker loaded the data and compiled the model: size the progress bar, start
         the dashboard's run and, for 2-D data, the decision-boundary probe."""
-        _GuiThreadGC.settle()
         trainer = self.trainer
         cfg = trainer.config
         n = len(trainer.splits.train)
@@ -861,8 +866,10 @@ class TrainingPanel(QWidget):
         if record is None:
             return
         now = time.monotonic()
-        if self._shown_step != record.step and (
-            final or now - self._progress_t >= PROGRESS_INTERVAL
+        if (
+            self.last_error is None
+            and self._shown_step != record.step
+            and (final or now - self._progress_t >= PROGRESS_INTERVAL)
         ):
             self._progress_t = now
             self._shown_step = record.step

@@ -723,3 +723,24 @@ def test_live_redraws_keep_to_their_share_of_the_gui_thread(dash, qtbot, monkeyp
     clock[0] += 0.4
     dash.refresh_live()
     assert dash.refreshes == drawn + 2
+
+
+def test_discarding_a_run_shows_the_one_before_and_never_a_run_over_itself(dash):
+    """A run refused before its first step is forgotten: the run before it is shown again,
+    not compared with itself, and with no run left the dashboard is as before the first."""
+    first = dash.begin_run("first", HealthThresholds())
+    dash.add_records(run_records())
+    dash.refresh()
+    failed = dash.begin_run("failed", HealthThresholds())
+    dash.compare(failed, first)  # the user compared the new run with the first one
+    assert dash.compared is first
+    dash.discard_run(failed)
+    assert list(dash.runs) == ["first"] and dash.current is first and dash._shown is first
+    assert dash.compared is None and dash.compare_combo.currentIndex() == 0
+    assert data(dash.loss_plot.other_smooth)[0] == []  # no dashed copy of itself
+    assert data(dash.loss_plot.step_curve)[1] == steps_of(run_records())[1]
+    assert dash.title.text() == "first"
+    dash.discard_run(first)
+    assert dash.runs == {} and dash.current is None
+    assert data(dash.loss_plot.step_curve)[0] == [] and dash.title.text() == "No run yet"
+    assert not dash.export_button.isEnabled()
