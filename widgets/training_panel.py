@@ -171,6 +171,7 @@ class TrainingPanel(QWidget):
         self._dashboard_started = False
         self._last_step: Any = None
         self._running_seen = False
+        self._launched = False  # the worker of the current run has been started
         self.dashboard_run: Any = None  # the dashboard's run of the current training run
         self._step_shown = True
         self._shown_step = -1
@@ -681,7 +682,6 @@ class TrainingPanel(QWidget):
         if self.dashboard is not None:  # cleared now, while the trainer loads and compiles
             name = f"{self.doc.current} #{self._run_count}"
             self.dashboard_run = self.dashboard.begin_run(name, config.health)
-            self.dashboard.refresh()
             self._dashboard_started = True
         self._set_state(STARTING)
         # Collection moves to the GUI thread before the worker exists; the worker starts
@@ -689,9 +689,31 @@ class TrainingPanel(QWidget):
         # interpreter lock with the worker's loading and compiling).
         _GuiThreadGC.hold()
         self._gc_held = True
+        self._launched = False
         self.timer.start()
+        # The rest (clearing the plots, then the worker) in the next turn of the event loop:
+        # Start then never blocks the interface for long in one piece.
+        QTimer.singleShot(0, lambda: self._launch(trainer))
+        return True
+
+    def _launch(self, trainer: Any) -> None:
+        """Start's second half: the dashboard shows the new, empty run, then the worker
+        starts (last: the GUI's own work does not compete with its loading)."""
+        if self.trainer is not trainer:
+            return  # shut down before it began
+        if self.state == STOPPING:  # stopped before it began: nothing ran, nothing to keep
+            if self.dashboard_run is not None:
+                self.dashboard.discard_run(self.dashboard_run)
+                self.dashboard_run = None
+            self._dashboard_started = False
+            self.status.setText("Stopped before training began")
+            self._finish()
+            return
+        if self.dashboard is not None and self._dashboard_started:
+            self.dashboard.refresh()
         try:
             trainer.start()  # prepare() runs in the worker; its errors come as records
+            self._launched = True
         except Exception as exc:  # no thread (the system is out of them): back to idle
             self.timer.stop()
             self._release_gc()
@@ -705,8 +727,6 @@ class TrainingPanel(QWidget):
             self.progress.setValue(0)
             self._set_state(IDLE)
             self._fail(f"Cannot start training: {exc.__class__.__name__}: {exc}")
-            return False
-        return True
 
     def pause(self) -> None:
         if self.trainer is not None and self.state in (STARTING, RUNNING):
@@ -747,6 +767,8 @@ class TrainingPanel(QWidget):
         if trainer is None:
             self.timer.stop()
             return
+        if not self._launched:
+            return  # Start's second half has not run yet
         _GuiThreadGC.collect()
         records = trainer.poll()
         for record in records:

@@ -128,6 +128,21 @@ def test_pause_resume_stop_and_the_thread_is_joined(qtbot, make_panel):
     assert panel.start_button.isEnabled()
 
 
+def test_stop_right_after_start_ends_cleanly_without_a_run(qtbot, make_panel):
+    """Start does its second half (clearing the plots, starting the worker) in the next turn
+    of the event loop; a Stop before it leaves no thread, no run and an idle panel."""
+    panel = make_panel(epochs=5)
+    assert panel.start() and panel.state == "starting"
+    panel.stop()
+    wait_idle(qtbot, panel)
+    assert panel.trainer is None and panel.last_trainer is not None
+    assert not panel.last_trainer.alive and panel.last_trainer._thread is None
+    assert panel.dashboard.runs == {} and "Stopped" in panel.status.text()
+    assert panel.start()  # and the next Start trains
+    wait_idle(qtbot, panel)
+    assert panel.status.text().startswith("Finished") and list(panel.dashboard.runs) == ["main #2"]
+
+
 def test_an_error_in_the_worker_is_shown_and_the_app_stays_usable(qtbot, make_panel, errors):
     panel = make_panel(epochs=5)
     doc = panel.doc
