@@ -431,20 +431,10 @@ def probe_lateness(window: MainWindow, seconds: float, train: bool) -> dict[str,
         "panel_ticks": len(ticks),
         "paints": len(paints),
     }
-    if ticks:
-        durations = [(e - s) * 1e3 for s, e in ticks]
-        out["tick_ms"] = {
-            "p50": pct(durations, 50),
-            "p99": pct(durations, 99),
-            "max": max(durations),
-        }
-    if paints:
-        durations = [(e - s) * 1e3 for s, e in paints]
-        out["paint_ms"] = {
-            "p50": pct(durations, 50),
-            "p99": pct(durations, 99),
-            "max": max(durations),
-        }
+    for key, spans in (("tick_ms", ticks), ("paint_ms", paints)):
+        if spans:
+            durations = [(e - s) * 1e3 for s, e in spans]
+            out[key] = {"p50": pct(durations, 50), "p99": pct(durations, 99), "max": max(durations)}
     # Where the late intervals went: GUI work (the panel's ticks, plot paints, the rest of its
     # CPU) or the GUI thread not running (waiting for the GIL or for a free core).
     bad = np.nonzero(late > GOAL_LATE_P99_MS)[0]

@@ -168,7 +168,6 @@ class TrainingPanel(QWidget):
         self._datasets_filled = False
         self._option_edits: dict[str, QLineEdit] = {}
         self._run_count = 0
-        self._dashboard_started = False
         self._last_step: Any = None
         self._running_seen = False
         self._launched = False  # the worker of the current run has been started
@@ -678,11 +677,10 @@ class TrainingPanel(QWidget):
             self.canvas.clear_badges()
         clipped = config.clip.mode != "none"
         self.health.begin(trainer.net, clipped=clipped, lr=config.optimizer.lr)
-        self._dashboard_started = False
+        self.dashboard_run = None
         if self.dashboard is not None:  # cleared now, while the trainer loads and compiles
             name = f"{self.doc.current} #{self._run_count}"
             self.dashboard_run = self.dashboard.begin_run(name, config.health)
-            self._dashboard_started = True
         self._set_state(STARTING)
         # Collection moves to the GUI thread before the worker exists; the worker starts
         # last, once the GUI's own work for Start is done (it would compete for the
@@ -696,20 +694,23 @@ class TrainingPanel(QWidget):
         QTimer.singleShot(0, lambda: self._launch(trainer))
         return True
 
+    def _discard_dashboard_run(self) -> None:
+        """Forget the dashboard's run of a run that never reached its first step."""
+        if self.dashboard_run is not None:
+            self.dashboard.discard_run(self.dashboard_run)
+            self.dashboard_run = None
+
     def _launch(self, trainer: Any) -> None:
         """Start's second half: the dashboard shows the new, empty run, then the worker
         starts (last: the GUI's own work does not compete with its loading)."""
         if self.trainer is not trainer:
             return  # shut down before it began
         if self.state == STOPPING:  # stopped before it began: nothing ran, nothing to keep
-            if self.dashboard_run is not None:
-                self.dashboard.discard_run(self.dashboard_run)
-                self.dashboard_run = None
-            self._dashboard_started = False
+            self._discard_dashboard_run()
             self.status.setText("Stopped before training began")
             self._finish()
             return
-        if self.dashboard is not None and self._dashboard_started:
+        if self.dashboard_run is not None:
             self.dashboard.refresh()
         try:
             trainer.start()  # prepare() runs in the worker; its errors come as records
@@ -717,10 +718,7 @@ class TrainingPanel(QWidget):
         except Exception as exc:  # no thread (the system is out of them): back to idle
             self.timer.stop()
             self._release_gc()
-            if self.dashboard_run is not None:
-                self.dashboard.discard_run(self.dashboard_run)
-                self.dashboard_run = None
-            self._dashboard_started = False
+            self._discard_dashboard_run()
             self.trainer = None
             self.note.setVisible(False)
             self.progress.setRange(0, 1)
@@ -774,7 +772,7 @@ class TrainingPanel(QWidget):
         for record in records:
             self._handle(record)
         self._show_progress()
-        if self.dashboard is not None and self._dashboard_started:
+        if self.dashboard_run is not None:
             if records:
                 self.dashboard.add_records(records)
             self.dashboard.refresh_live()  # one plot per tick, so no tick blocks for long
@@ -792,7 +790,7 @@ class TrainingPanel(QWidget):
             for record in records:
                 self._handle(record)
             self._show_progress(final=True)
-            if self.dashboard is not None and self._dashboard_started:
+            if self.dashboard_run is not None:
                 if records:
                     self.dashboard.add_records(records)
                 self.dashboard.refresh()  # everything the live ticks had not drawn yet
@@ -834,11 +832,8 @@ class TrainingPanel(QWidget):
             self._step(record)
         elif kind == "error":
             self._terminal = True
-            if not self._running_seen and self.dashboard_run is not None:
-                # refused before its first step (data, shapes): no run to keep
-                self.dashboard.discard_run(self.dashboard_run)
-                self.dashboard_run = None
-                self._dashboard_started = False
+            if not self._running_seen:  # refused before its first step: no run to keep
+                self._discard_dashboard_run()
             self.last_error = record.message
             self.status.setText(record.message)
             self.progress.setRange(0, 1)

@@ -51,16 +51,6 @@ def python_ema(values, a: float) -> list[float]:
     return out
 
 
-@pytest.fixture
-def dash(qtbot):
-    d = Dashboard()
-    qtbot.addWidget(d)
-    d.resize(1000, 520)
-    d.show()
-    qtbot.waitExposed(d)
-    return d
-
-
 # ----------------------------------------------------------------------------- plots
 
 

@@ -45,16 +45,6 @@ def app_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv(files.DATA_ENV, str(tmp_path / "data"))
 
 
-@pytest.fixture
-def dash(qtbot):
-    d = Dashboard()
-    qtbot.addWidget(d)
-    d.resize(1000, 520)
-    d.show()
-    qtbot.waitExposed(d)
-    return d
-
-
 class SaveDialog:
     """Stands in for ``QFileDialog.getSaveFileName``: records each call, answers ``answer``."""
 
