@@ -43,9 +43,9 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 
 import assets  # noqa: E402
-from builder.config import HealthThresholds  # noqa: E402
-from builder.layers import CATALOG  # noqa: E402
-from builder.records import EpochRecord, StepRecord, frozen  # noqa: E402
+from builder.catalog.layers import CATALOG  # noqa: E402
+from builder.training.config import HealthThresholds  # noqa: E402
+from builder.training.records import EpochRecord, StepRecord, frozen  # noqa: E402
 from graph.project_file import load  # noqa: E402
 from widgets.app import application, preload_torch  # noqa: E402
 from widgets.main_window import MainWindow  # noqa: E402
@@ -987,8 +987,8 @@ def child_memory_headless(steps: int) -> dict[str, Any]:
     """The baseline: the same training with no window, the channel drained at 30 Hz."""
     from dataclasses import replace
 
-    from builder.config import parse_training
-    from builder.trainer import Trainer
+    from builder.training.config import parse_training
+    from builder.training.trainer import Trainer
 
     project = load(assets.example("xor_mlp"), CATALOG)
     project.training.update(xor_training(steps))

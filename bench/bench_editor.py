@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 
 import assets  # noqa: E402
 from bench.generators import resnet_like  # noqa: E402
-from builder.layers import CATALOG  # noqa: E402
+from builder.catalog.layers import CATALOG  # noqa: E402
 from graph.document import Project  # noqa: E402
 from graph.layout import layered_layout  # noqa: E402
 from graph.project_file import load  # noqa: E402

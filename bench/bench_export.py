@@ -39,8 +39,8 @@ from bench.bench_training import (  # noqa: E402
     cnn_case,
     mlp_case,
 )
-from builder.export import export_script  # noqa: E402
-from builder.trainer import Trainer  # noqa: E402
+from builder.export.script import export_script  # noqa: E402
+from builder.training.trainer import Trainer  # noqa: E402
 
 GOAL = 0.98  # script steps/s over trainer (monitor off) steps/s
 

@@ -47,7 +47,7 @@ def child_app(file: str | None) -> None:
     """What ``neuralcanvas [FILE]`` does up to the first window shown."""
     marks = {"interpreter": _since_start()}
     sys.path.insert(0, str(ROOT))
-    from builder.layers import CATALOG
+    from builder.catalog.layers import CATALOG
     from graph.project_file import load
     from widgets.app import application
     from widgets.main_window import MainWindow

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from builder.layers import CATALOG
+from builder.catalog.layers import CATALOG
 from graph.document import Network
 
 # Nodes outside the residual blocks: Input, stem conv/bn/relu/maxpool, gap/flatten/fc/Output.

@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "CATALOG": "builder.layers",
-    "Catalog": "builder.catalog",
-    "Ctor": "builder.catalog",
-    "LayerSpec": "builder.catalog",
-    "Shape": "builder.catalog",
+    "CATALOG": "builder.catalog.layers",
+    "Catalog": "builder.catalog.spec",
+    "Ctor": "builder.catalog.spec",
+    "LayerSpec": "builder.catalog.spec",
+    "Shape": "builder.catalog.spec",
     "compile_network": "builder.compile",
     "example_inputs": "builder.compile",
     "GraphInvalidError": "builder.errors",

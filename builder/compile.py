@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from builder.catalog import Catalog, Shape
-from builder.layers import CATALOG
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog, Shape
 from builder.names import attribute_names, sanitize
 from builder.shapes import check_compilable, live_nodes
 from graph.document import Network

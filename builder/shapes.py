@@ -13,9 +13,9 @@ from typing import Any
 
 import networkx as nx
 
-from builder.catalog import Catalog, Shape
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog, Shape
 from builder.errors import GraphInvalidError, LayerShapeError
-from builder.layers import CATALOG
 from graph.document import (
     EdgeAdded,
     EdgeRemoved,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.catalog import Catalog
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog
 from builder.errors import GraphInvalidError
-from builder.layers import CATALOG
 from builder.shapes import NodeInfo, check_compilable, infer, live_nodes
 from graph.document import Network
 

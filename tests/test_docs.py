@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from builder import CATALOG, compile_network
-from builder.reference import markdown
+from builder.catalog.reference import markdown
 from graph import project_file as pf
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -21,7 +21,7 @@ def test_project_format_example_loads_and_compiles():
 
 def test_layer_reference_is_generated_from_the_catalog():
     assert (DOCS / "layers.md").read_text(encoding="utf-8") == markdown(), (
-        "docs/layers.md is stale: run python -m builder.reference > docs/layers.md"
+        "docs/layers.md is stale: run python -m builder.catalog.reference > docs/layers.md"
     )
     for spec in CATALOG:
         assert f"### {spec.type_id}\n" in markdown()

@@ -76,13 +76,13 @@ def themed_palette(base: QPalette) -> QPalette:
 
 # Imported in the background once the window is up, so that they cost neither the GUI
 # thread nor a run's first seconds: the dashboard's loss smoothing (scipy.signal, 0.6 s),
-# what Train > Start imports in the GUI thread (builder.trainer), and what the trainer's
+# what Train > Start imports in the GUI thread (builder.training.trainer), and what the trainer's
 # first data loading and compiling import (scikit-learn's datasets, torch.fx's symbolic
 # shapes, torch._dynamo: about 1,100 modules, 1.3 s; a run's first epoch then started
 # 1.6 s after Start instead of 0.1 s, and the GUI waited for the interpreter lock meanwhile).
 PRELOAD = (
     "scipy.signal",
-    "builder.trainer",
+    "builder.training.trainer",
     "sklearn.datasets",
     "torch.fx.experimental.symbolic_shapes",
     "torch._dynamo",

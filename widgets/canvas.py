@@ -43,8 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.catalog import LayerSpec, Shape
-from builder.layers import CATALOG
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import LayerSpec, Shape
 from builder.shapes import NodeInfo
 from graph.document import (
     Edge,

@@ -100,16 +100,16 @@ def train(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from builder.config import parse_training
-    from builder.records import (
+    from builder.training.config import parse_training
+    from builder.training.records import (
         EpochRecord,
         ErrorRecord,
         EvaluationRecord,
         StatusRecord,
         StepRecord,
     )
-    from builder.runfiles import RunWriter
-    from builder.trainer import Trainer
+    from builder.training.runfiles import RunWriter
+    from builder.training.trainer import Trainer
 
     project = _load(args.file)
     config = parse_training(project.training)
@@ -178,7 +178,7 @@ def train(args: argparse.Namespace) -> int:
     diverged = error is not None and error.diverged
     # Diverged weights are NaN / inf: keep whatever weights.pt / checkpoint.pt the folder has.
     if trainer.model is not None and trainer.step > 0 and not diverged:
-        from builder.checkpoint import save_weights
+        from builder.training.checkpoint import save_weights
 
         save_weights(out / "weights.pt", trainer.model.state_dict())
         trainer.save_checkpoint(out / "checkpoint.pt")
@@ -249,7 +249,7 @@ def _import_parser() -> argparse.ArgumentParser:
 
 
 def import_(args: argparse.Namespace) -> int:
-    from builder.importer import import_file
+    from builder.importer.importer import import_file
     from builder.summary import format_table, summarize
     from graph.project_file import save
 
@@ -289,7 +289,7 @@ def _export_parser() -> argparse.ArgumentParser:
 def export(args: argparse.Namespace) -> int:
     import shlex
 
-    from builder.export import export as export_network
+    from builder.export.script import export as export_network
     from graph.project_file import atomic_write_text
 
     project = _load(args.file)

@@ -364,7 +364,7 @@ class ExportActions:
 
     # ------------------------------------------------------------------ the exports
     def export_script(self) -> CodeViewDialog | None:
-        from builder.export import export
+        from builder.export.script import export
         from graph.errors import NeuralCanvasError
 
         window = self.window
@@ -423,7 +423,7 @@ class ExportActions:
         return None, False
 
     def export_weights(self) -> Path | None:
-        from builder.formats import save_state_dict
+        from builder.export.formats import save_state_dict
 
         title = "Cannot export the weights"
         model, trained = self._build(title)
@@ -447,7 +447,7 @@ class ExportActions:
         return path
 
     def export_onnx(self) -> Path | None:
-        from builder.formats import check_onnx, export_onnx
+        from builder.export.formats import check_onnx, export_onnx
         from graph.errors import NeuralCanvasError
 
         title = "Cannot export to ONNX"

@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.config import HealthThresholds
-from builder.records import (
+from builder.training.config import HealthThresholds
+from builder.training.records import (
     EpochRecord,
     ErrorRecord,
     EvaluationRecord,

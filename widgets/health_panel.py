@@ -1,6 +1,6 @@
 """The gradient-health panel: what is wrong with the gradients, in plain words, and what to
 try. It reads the ``health`` and ``grad_norms`` maps of the trainer's step records (see
-:mod:`builder.health`) and the network that is training (for the remedies that apply)."""
+:mod:`builder.training.health`) and the network that is training (for the remedies that apply)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from builder.health import EXPLODING, HEALTHY, VANISHING
+from builder.training.health import EXPLODING, HEALTHY, VANISHING
 from widgets import theme
 
 EMPTY_TEXT = "All layers healthy"

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.layers import CATALOG
+from builder.catalog.layers import CATALOG
 from builder.shapes import live_nodes
 from builder.summary import format_count
 from graph.document import Project

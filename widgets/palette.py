@@ -1,6 +1,6 @@
 """The layer palette: the catalog's categories and layer types, searchable, draggable.
 
-Built from :data:`builder.layers.CATALOG` only: a new layer declaration appears here with
+Built from :data:`builder.catalog.layers.CATALOG` only: a new layer declaration appears here with
 its category colour and help text without touching this file. Dragging an entry carries
 its type id as :data:`LAYER_MIME`; the canvas turns the drop into an ``AddNode`` command.
 """
@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.catalog import Catalog, LayerSpec
-from builder.layers import CATALOG
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog, LayerSpec
 from widgets import theme
 
 LAYER_MIME = "application/x-neuralcanvas-layer"

@@ -21,8 +21,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
-from builder.config import HealthThresholds
-from builder.records import Histogram
+from builder.training.config import HealthThresholds
+from builder.training.records import Histogram
 from widgets import theme
 
 CURVE_CAP = 100_000  # points per curve before older points are thinned

@@ -1,7 +1,7 @@
 """The property editor: the selected layer's name and parameters, generated from its
-:class:`builder.catalog.LayerSpec`.
+:class:`builder.catalog.spec.LayerSpec`.
 
-Each field is built from a :class:`builder.params.Param` (int -> spin box, float -> spin box
+Each field is built from a :class:`builder.catalog.params.Param` (int -> spin box, float -> spin box
 or, for tiny values such as ``eps``, a line edit taking scientific notation, bool -> check box,
 choice -> combo box, size / ints -> a line edit such as ``3, 5``). A valid change pushes a
 :class:`widgets.commands.SetParam` at once (consecutive edits of one field merge into one
@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.catalog import LayerSpec
-from builder.layers import CATALOG
-from builder.params import BOOL, CHOICE, FLOAT, INT, INTS, SIZE, Param
+from builder.catalog.layers import CATALOG
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, INTS, SIZE, Param
+from builder.catalog.spec import LayerSpec
 from builder.shapes import NodeInfo
 from graph.document import Event, Network, NodeRemoved, NodeRenamed, ParamChanged, check_name
 from graph.errors import EditError

@@ -2,7 +2,7 @@
 project's ``training`` section through the undo stack), the device, Start / Pause / Resume /
 Stop, a progress bar and a status line.
 
-The trainer (:class:`builder.trainer.Trainer`) runs in its own thread; this panel polls its
+The trainer (:class:`builder.training.trainer.Trainer`) runs in its own thread; this panel polls its
 channel on a 30 Hz timer in the GUI thread and relays the records to the dashboard, the canvas
 badges and the health panel (DESIGN.md, data flow step 5). Nothing here blocks the GUI for
 long: the worker is joined with a short timeout once its last record has arrived.
@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder.config import (
+from builder.training.config import (
     CLIP_MODES,
     LOSSES,
     OPTIMIZERS,
@@ -53,7 +53,7 @@ from builder.config import (
     TrainingConfig,
     parse_training,
 )
-from builder.health import EXPLODING, HEALTHY, VANISHING
+from builder.training.health import EXPLODING, HEALTHY, VANISHING
 from graph.errors import EditError, NeuralCanvasError
 from widgets import theme
 from widgets.commands import SetTraining
@@ -363,7 +363,7 @@ class TrainingPanel(QWidget):
 
     def _device_popup(self) -> None:
         if not self._devices_filled:
-            from builder.trainer import available_devices
+            from builder.training.trainer import available_devices
 
             current = self.device_combo.currentText()
             self.device_combo.clear()
@@ -477,7 +477,7 @@ class TrainingPanel(QWidget):
         """List every dataset and show the current one's options (imports the data layer)."""
         if self._datasets_filled:
             return
-        from builder.datasets import dataset_names
+        from builder.data.datasets import dataset_names
 
         self._datasets_filled = True
         current = self.dataset_combo.currentText()
@@ -492,7 +492,7 @@ class TrainingPanel(QWidget):
     def _build_options(self, name: str) -> None:
         if getattr(self, "_options_for", None) == name:
             return
-        from builder.datasets import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
+        from builder.data.datasets import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
 
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
@@ -540,7 +540,7 @@ class TrainingPanel(QWidget):
 
     def show_preview(self) -> None:
         """Load the dataset (small, on demand) and show a few samples, or the error."""
-        from builder.datasets import load_dataset
+        from builder.data.datasets import load_dataset
 
         self.fill_datasets()
         self.preview.setVisible(True)
@@ -639,7 +639,7 @@ class TrainingPanel(QWidget):
         try:
             import torch
 
-            from builder.trainer import Trainer
+            from builder.training.trainer import Trainer
 
             torch.set_num_threads(training_threads())
             base = self.doc.path.parent if self.doc.path is not None else None

@@ -14,7 +14,7 @@ import torch
 
 import builder
 from builder import CATALOG
-from builder.params import INITIALISERS
+from builder.catalog.params import INITIALISERS
 from graph import project_file
 
 Dims = tuple[int, ...]

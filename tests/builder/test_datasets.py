@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import assets
-from builder.datasets import (
+from builder.data.datasets import (
     KINDS,
     DatasetError,
     apply_normalisation,

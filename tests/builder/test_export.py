@@ -33,11 +33,12 @@ from test_random_graphs import networks as random_networks
 import assets
 import graph
 from builder import CATALOG, compile_network
+from builder.catalog.modules import Step
+from builder.catalog.params import INITIALISERS
 from builder.compile import apply_init, example_inputs
-from builder.config import parse_training
-from builder.datasets import load_dataset, make_splits
+from builder.data.datasets import load_dataset, make_splits
 from builder.errors import GraphInvalidError
-from builder.export import (
+from builder.export.script import (
     _assign,
     _call,
     _def,
@@ -51,10 +52,9 @@ from builder.export import (
     export_script,
     py_str,
 )
-from builder.modules import Step
-from builder.params import INITIALISERS
-from builder.records import EpochRecord, EvaluationRecord, StepRecord
-from builder.trainer import Trainer
+from builder.training.config import parse_training
+from builder.training.records import EpochRecord, EvaluationRecord, StepRecord
+from builder.training.trainer import Trainer
 from graph.project_file import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -452,7 +452,7 @@ def test_literals_and_layout_match_ruff(tmp_path):
             call = _call(f"self.{name()}", args, [("need_weights", "False")])
             body.append(_assign(short(), _subscript(call, "0"), 8))
         elif kind == 2:
-            from builder.export import _binary
+            from builder.export.script import _binary
 
             ops = [_name(short()) for _ in range(rng.integers(2, 9))]
             body.append(_assign(short(), _binary(str(rng.choice(["+", "*"])), ops), 8))
@@ -520,7 +520,7 @@ def test_every_layer_type_and_initialiser_exports(type_id, nc, tmp_path):
 
 
 def test_helpers_behave_like_the_apps(tmp_path):
-    """The script's Step and apply_init are builder.modules.Step and apply_init."""
+    """The script's Step and apply_init are builder.catalog.modules.Step and apply_init."""
     project = project_with(
         [("Linear", {"out_features": 3, "init": "uniform"}), ("Step", {"threshold": 0.2})],
         (4,),

@@ -1,4 +1,4 @@
-"""Other file formats (builder.formats): a plain state_dict and ONNX.
+"""Other file formats (builder.export.formats): a plain state_dict and ONNX.
 
 The ONNX export runs whenever its packages are installed (``onnx`` + ``onnxscript`` for
 torch's default exporter, ``onnx`` alone for the TorchScript one); without them it must fail
@@ -11,9 +11,16 @@ import pytest
 import torch
 
 import assets
-from builder import CATALOG, compile_network, formats
+from builder import CATALOG, compile_network
 from builder.compile import example_inputs
-from builder.formats import FormatError, check_onnx, export_onnx, onnx_exporter, save_state_dict
+from builder.export import formats
+from builder.export.formats import (
+    FormatError,
+    check_onnx,
+    export_onnx,
+    onnx_exporter,
+    save_state_dict,
+)
 from graph import project_file
 
 ONNX_EXAMPLES = ["xor_mlp", "digits_cnn", "lstm_classifier", "resnet_blocks", "attention_text"]

@@ -12,10 +12,10 @@ import pytest
 
 import assets
 from builder import CATALOG
-from builder.config import ConfigError, HealthThresholds, parse_training
-from builder.health import EXPLODING, HEALTHY, VANISHING, classify, divergence_message
-from builder.records import EpochRecord, ErrorRecord, StepRecord
-from builder.trainer import Trainer
+from builder.training.config import ConfigError, HealthThresholds, parse_training
+from builder.training.health import EXPLODING, HEALTHY, VANISHING, classify, divergence_message
+from builder.training.records import EpochRecord, ErrorRecord, StepRecord
+from builder.training.trainer import Trainer
 from graph.project_file import load
 
 DEFAULT = HealthThresholds()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder import CATALOG
-from builder.records import (
+from builder.training.records import (
     EpochRecord,
     ErrorRecord,
     EvaluationRecord,
@@ -18,7 +18,7 @@ from builder.records import (
     StepRecord,
     Thinned,
 )
-from builder.trainer import Trainer
+from builder.training.trainer import Trainer
 from graph import Project
 
 

@@ -1,4 +1,4 @@
-"""Importing an nn.Module back into a project (builder.importer): round trips of every
+"""Importing an nn.Module back into a project (builder.importer.importer): round trips of every
 example and every catalog layer through compile -> import -> compile, hand-written modules,
 the script exporter's classes, clear refusals, ``import_file`` and ``neuralcanvas import``."""
 
@@ -18,8 +18,9 @@ from torch import nn
 
 import assets
 from builder import CATALOG, compile_network
+from builder.catalog.modules import Step
 from builder.compile import example_inputs
-from builder.importer import (
+from builder.importer.importer import (
     READERS,
     ModelImportError,
     convert_module,
@@ -27,7 +28,6 @@ from builder.importer import (
     import_module,
     module_types,
 )
-from builder.modules import Step
 from graph import project_file
 from widgets.cli import main
 
@@ -141,10 +141,10 @@ def test_example_round_trips_through_compile(path, network):
 
 
 def _exporter() -> Any:
-    """builder.export when it exists (written alongside this importer)."""
-    if importlib.util.find_spec("builder.export") is None:
+    """builder.export.script when it exists (written alongside this importer)."""
+    if importlib.util.find_spec("builder.export.script") is None:
         return None
-    return importlib.import_module("builder.export")
+    return importlib.import_module("builder.export.script")
 
 
 def _script_class(export: Any, net: Any, project: Any) -> type:
@@ -152,7 +152,7 @@ def _script_class(export: Any, net: Any, project: Any) -> type:
     its model class."""
     fn = getattr(export, "export_script", None)
     if fn is None:
-        pytest.skip("builder.export has no export_script yet")
+        pytest.skip("builder.export.script has no export_script yet")
     first = next(iter(inspect.signature(fn).parameters), "")
     source = fn(net) if first in ("net", "network") else fn(project, net.name)
     source = source if isinstance(source, str) else getattr(source, "source", str(source))
@@ -177,7 +177,7 @@ def _script_class(export: Any, net: Any, project: Any) -> type:
 def test_exported_script_class_imports_as_the_same_graph(path, network):
     export = _exporter()
     if export is None:
-        pytest.skip("builder.export does not exist yet")
+        pytest.skip("builder.export.script does not exist yet")
     original = project_file.load(path, CATALOG)
     net = original.network(network)
     compiled = compile_network(net, seed=0)
@@ -335,7 +335,7 @@ class Tokens(nn.Module):
 
 
 class ScriptStep(nn.Module):
-    """The exported script's own copy of builder.modules.Step."""
+    """The exported script's own copy of builder.catalog.modules.Step."""
 
     def __init__(self, threshold: float = 0.0):
         super().__init__()

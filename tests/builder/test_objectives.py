@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from builder import objectives
-from builder.catalog import Shape
-from builder.config import LOSSES, OPTIMIZERS, SCHEDULES, OptimizerConfig, ScheduleConfig
-from builder.objectives import (
+from builder.catalog.spec import Shape
+from builder.training import objectives
+from builder.training.config import LOSSES, OPTIMIZERS, SCHEDULES, OptimizerConfig, ScheduleConfig
+from builder.training.objectives import (
     MetricAccumulator,
     TargetError,
     loss_callable,

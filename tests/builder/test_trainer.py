@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from builder import CATALOG
-from builder.config import ConfigError, parse_training
-from builder.records import EpochRecord, ErrorRecord, StatusRecord, StepRecord
-from builder.trainer import Trainer, TrainingError, available_devices, pick_device
+from builder.training.config import ConfigError, parse_training
+from builder.training.records import EpochRecord, ErrorRecord, StatusRecord, StepRecord
+from builder.training.trainer import Trainer, TrainingError, available_devices, pick_device
 from graph import Project
 
 

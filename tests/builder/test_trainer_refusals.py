@@ -13,12 +13,12 @@ import torch
 
 import assets
 from builder import CATALOG
-from builder.checkpoint import CheckpointError
-from builder.config import ConfigError
-from builder.datasets import DatasetError
-from builder.objectives import TargetError
-from builder.records import ErrorRecord
-from builder.trainer import Trainer, TrainingError
+from builder.data.datasets import DatasetError
+from builder.training.checkpoint import CheckpointError
+from builder.training.config import ConfigError
+from builder.training.objectives import TargetError
+from builder.training.records import ErrorRecord
+from builder.training.trainer import Trainer, TrainingError
 from graph import Project
 from graph.errors import NeuralCanvasError
 from graph.project_file import from_dict

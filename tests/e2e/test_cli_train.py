@@ -19,9 +19,9 @@ import torch
 
 import assets
 from builder import CATALOG, compile_network
-from builder.checkpoint import load_checkpoint
-from builder.records import EpochRecord
-from builder.trainer import Trainer
+from builder.training.checkpoint import load_checkpoint
+from builder.training.records import EpochRecord
+from builder.training.trainer import Trainer
 from graph.project_file import load
 from widgets.cli import main
 

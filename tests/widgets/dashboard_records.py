@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from builder.records import EpochRecord, StepRecord
+from builder.training.records import EpochRecord, StepRecord
 
 
 def step(first: int, losses, epoch: int, grads=None, epoch_ends=()) -> StepRecord:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication
 
 import assets
 from builder import CATALOG
-from builder.export import export, export_script
+from builder.export.script import export, export_script
 from graph.project_file import load
 from widgets import files
 from widgets.code_view import COLOURS, CodeViewDialog

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 import assets
 from builder import CATALOG
-from builder.config import HealthThresholds
-from builder.records import (
+from builder.training.config import HealthThresholds
+from builder.training.records import (
     EpochRecord,
     EvaluationRecord,
     Histogram,

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QFileDialog, QPushButton, QStyleFactory, QWidget
 
 import assets
 from builder import CATALOG
-from builder.config import HealthThresholds
+from builder.training.config import HealthThresholds
 from graph.project_file import load
 from widgets import dialogs, files, theme
 from widgets.app import themed_palette

@@ -659,7 +659,7 @@ def test_the_window_opens_without_importing_torch(tmp_path):
         "import sys\n"
         "from widgets.app import application\n"
         "from widgets.main_window import MainWindow\n"
-        "from builder.layers import CATALOG\n"
+        "from builder.catalog.layers import CATALOG\n"
         "from graph.project_file import load\n"
         "import assets\n"
         "app = application()\n"

@@ -26,8 +26,8 @@ CHILD = textwrap.dedent(
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from builder.config import HealthThresholds
-    from builder.records import EpochRecord, Histogram, ProbeRecord, StatusRecord, StepRecord
+    from builder.training.config import HealthThresholds
+    from builder.training.records import EpochRecord, Histogram, ProbeRecord, StatusRecord, StepRecord
     from widgets.dashboard import Dashboard
 
     updates = int(sys.argv[1])

@@ -1,13 +1,13 @@
 """The layer reference (docs/layers.md), generated from the catalog declarations.
 
-Regenerate with ``python -m builder.reference > docs/layers.md``; a test keeps it in sync.
+Regenerate with ``python -m builder.catalog.reference > docs/layers.md``; a test keeps it in sync.
 """
 
 from __future__ import annotations
 
-from builder.catalog import Catalog
-from builder.layers import CATALOG
-from builder.params import Param
+from builder.catalog.layers import CATALOG
+from builder.catalog.params import Param
+from builder.catalog.spec import Catalog
 
 
 def _default(p: Param) -> str:
@@ -41,8 +41,8 @@ def markdown(catalog: Catalog = CATALOG) -> str:
     lines = [
         "# Layer reference",
         "",
-        "Generated from the layer catalog (`builder/layers.py`) by"
-        " `python -m builder.reference > docs/layers.md`; do not edit by hand.",
+        "Generated from the layer catalog (`builder/catalog/layers.py`) by"
+        " `python -m builder.catalog.reference > docs/layers.md`; do not edit by hand.",
         "",
         "Shapes are written with the batch dimension `N` first. *Inferred* arguments come"
         " from the layer before and are never typed.",

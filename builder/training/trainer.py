@@ -30,14 +30,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from builder import objectives
-from builder.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from builder.compile import compile_network
-from builder.config import ConfigError, TrainingConfig, parse_training
-from builder.datasets import Splits, augment, load_dataset, make_splits
-from builder.health import classify, divergence_message
+from builder.data.datasets import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
-from builder.records import (
+from builder.training import objectives
+from builder.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from builder.training.config import ConfigError, TrainingConfig, parse_training
+from builder.training.health import classify, divergence_message
+from builder.training.records import (
     EpochRecord,
     ErrorRecord,
     EvaluationRecord,
@@ -214,7 +214,7 @@ class Trainer:
         self._prepared = False
         self._waiting = 0  # epochs since the watched loss last improved (early stopping)
         self._probe: tuple[str | None, Any, float] | None = None
-        self._probe_t = 0.0
+        self._probe_t = -math.inf  # the first report probes (perf_counter may be small)
         self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
         self._activation: list[torch.Tensor] = []
         self._elapsed0 = 0.0

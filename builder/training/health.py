@@ -2,7 +2,7 @@
 
 The rule, applied to each report's per-layer gradient L2 norms (all of a layer's parameters
 together), with the thresholds of ``training.health`` in the project file
-(:class:`builder.config.HealthThresholds`):
+(:class:`builder.training.config.HealthThresholds`):
 
 - *exploding*: the norm is above ``exploding`` (default 100) or not finite (NaN, inf);
 - *vanishing*: the norm is below ``vanishing`` (default 1e-5), or below ``vanishing_ratio``
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from builder.config import HealthThresholds
+from builder.training.config import HealthThresholds
 
 HEALTHY, VANISHING, EXPLODING = "healthy", "vanishing", "exploding"
 

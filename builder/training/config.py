@@ -88,7 +88,7 @@ class HealthThresholds:
     A layer's gradient L2 norm (all its parameters together) is *exploding* when above
     ``exploding`` or not finite, *vanishing* when below ``vanishing`` or below
     ``vanishing_ratio`` times the largest norm among the layers that are not exploding;
-    otherwise *healthy*. See :mod:`builder.health`.
+    otherwise *healthy*. See :mod:`builder.training.health`.
     """
 
     vanishing: float = 1e-5

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.catalog.params import Param
 from builder.errors import LayerShapeError
-from builder.params import Param
 
 BATCH = "N"
 

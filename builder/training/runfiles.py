@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, TextIO
 
-from builder.records import EpochRecord, Record
+from builder.training.records import EpochRecord, Record
 
 METRIC_ORDER = ("accuracy", "precision", "recall", "f1", "mse", "mae")
 

@@ -8,7 +8,7 @@ app's tensors, and the app's training loop, runnable with ``python model.py`` or
 
 How it stays the same as the app:
 
-- ``__init__`` builds each layer from its declared :class:`builder.catalog.Ctor`, in the order
+- ``__init__`` builds each layer from its declared :class:`builder.catalog.spec.Ctor`, in the order
   :func:`builder.compile.compile_network` builds them, so a seeded script initialises the
   weights bit for bit as the app does.
 - ``forward`` is read off the very ``torch.fx`` graph the compiler builds: the network is
@@ -38,9 +38,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from builder.catalog import Catalog, LayerSpec
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog, LayerSpec
 from builder.errors import GraphInvalidError
-from builder.layers import CATALOG
 from builder.names import attribute_names
 from builder.shapes import check_compilable, live_nodes
 from graph.document import Network, Project
@@ -366,9 +366,9 @@ def _constant(name: str, value: Any) -> str:
 # ============================================================================ the model
 
 # Module classes of the catalog that torch does not ship, written out in the script. Their
-# behaviour is pinned to builder.modules by the tests (same outputs, same state_dict).
+# behaviour is pinned to builder.catalog.modules by the tests (same outputs, same state_dict).
 _HELPER_SOURCES = {
-    "builder.modules.Step": '''
+    "builder.catalog.modules.Step": '''
 class Step(nn.Module):
     """McCulloch-Pitts threshold unit: 1 where ``x >= threshold``, else 0."""
 
@@ -515,7 +515,7 @@ def _ctor_callee(target: str) -> tuple[str, str | None]:
     if target in _HELPER_SOURCES:
         return attr, _HELPER_SOURCES[target]
     raise ExportError(
-        f"cannot export the module {target!r}: add its source to builder.export._HELPER_SOURCES"
+        f"cannot export the module {target!r}: add its source to builder.export.script._HELPER_SOURCES"
     )
 
 
@@ -1592,7 +1592,7 @@ if __name__ == "__main__":
 class _Plan:
     """What the training part of the script needs to know, checked as the trainer checks it."""
 
-    config: Any  # builder.config.TrainingConfig
+    config: Any  # builder.training.config.TrainingConfig
     dataset: str  # the registry name
     options: dict[str, Any]
     validation: float
@@ -1613,9 +1613,9 @@ class _Plan:
 def _plan(project: Project, net: Network, gm: Any, base_dir: Path | None) -> _Plan:
     """Check the training settings, data and network together as the trainer does (raises
     a NeuralCanvasError saying what does not fit)."""
-    from builder import objectives
-    from builder.config import parse_training
-    from builder.datasets import dataset_info, load_dataset, make_splits
+    from builder.data.datasets import dataset_info, load_dataset, make_splits
+    from builder.training import objectives
+    from builder.training.config import parse_training
 
     cfg = parse_training(project.training)
     ds = load_dataset(cfg.dataset, base_dir, seed=cfg.seed)

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from builder.checkpoint import save_weights
 from builder.compile import example_inputs
+from builder.training.checkpoint import save_weights
 from graph.errors import NeuralCanvasError
 
 DEFAULT_OPSET = 18

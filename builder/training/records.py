@@ -84,7 +84,7 @@ class Histogram:
 
 @dataclass(frozen=True)
 class ProbeRecord:
-    """What the dashboard asked to see (:meth:`builder.trainer.Trainer.set_probe`), at most a
+    """What the dashboard asked to see (:meth:`builder.training.trainer.Trainer.set_probe`), at most a
     few times a second: the chosen layer's weight and activation histograms, and for 2-D
     data the model's prediction on a grid (the decision boundary or regression surface).
 

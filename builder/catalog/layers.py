@@ -1,4 +1,4 @@
-"""Every layer type of the catalog, declared once (see :mod:`builder.catalog`)."""
+"""Every layer type of the catalog, declared once (see :mod:`builder.catalog.spec`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import operator
 from functools import reduce
 from typing import Any
 
-from builder.catalog import BATCH, Catalog, Ctor, LayerSpec, P, Shape, Shapes, fail
-from builder.params import BOOL, CHOICE, FLOAT, INIT, INT, INTS, SIZE, Param, as_tuple
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INIT, INT, INTS, SIZE, Param, as_tuple
+from builder.catalog.spec import BATCH, Catalog, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 CATALOG = Catalog()
 add = CATALOG.register
@@ -999,7 +999,7 @@ def _activation(
 
 _activation(
     "Step",
-    "builder.modules.Step",
+    "builder.catalog.modules.Step",
     "Threshold unit (McCulloch–Pitts): 1 if x >= threshold, else 0. Its gradient is zero,"
     " so train it with the perceptron rule, not backprop.",
     (Param("threshold", FLOAT, 0.0, "Fires at or above this value."),),

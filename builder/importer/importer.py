@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from builder.catalog import Catalog, Shape
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog, Shape
 from builder.errors import GraphInvalidError
-from builder.layers import CATALOG
 from builder.names import attribute_names
 from builder.shapes import check_compilable
 from graph.document import Project

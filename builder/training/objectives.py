@@ -25,7 +25,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from builder.config import LOSSES, OptimizerConfig, ScheduleConfig
+from builder.training.config import LOSSES, OptimizerConfig, ScheduleConfig
 from graph.errors import NeuralCanvasError
 
 TASKS = ("classification", "regression")
@@ -139,7 +139,7 @@ def _fmt(dims: tuple[int, ...]) -> str:
 
 def _per_sample(shape: Iterable[Any]) -> tuple[int, ...]:
     dims = tuple(shape)
-    if dims and dims[0] == "N":  # a builder.catalog.Shape still carrying its batch dim
+    if dims and dims[0] == "N":  # a builder.catalog.spec.Shape still carrying its batch dim
         dims = dims[1:]
     return tuple(int(d) for d in dims)
 
@@ -158,7 +158,7 @@ def make_loss(
     """Match loss ``name`` to the network output and the dataset, or refuse with advice.
 
     Args:
-        name: one of :data:`builder.config.LOSSES`.
+        name: one of :data:`builder.training.config.LOSSES`.
         output_shape: the network's output shape for one sample (no batch dim; a leading
             ``"N"`` is dropped).
         task: ``"classification"`` or ``"regression"``.

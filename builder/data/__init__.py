@@ -1,0 +1,1 @@
+"""Datasets: the registry, built-in and file loaders, splits, normalisation, augmentation."""

@@ -1,0 +1,1 @@
+"""Export: the standalone training script and other file formats (state_dict, ONNX)."""
