@@ -41,7 +41,7 @@ def markdown(catalog: Catalog = CATALOG) -> str:
     lines = [
         "# Layer reference",
         "",
-        "Generated from the layer catalog (`builder/catalog/layers.py`) by"
+        "Generated from the layer catalog (`builder/catalog/layers/`) by"
         " `python -m builder.catalog.reference > docs/layers.md`; do not edit by hand.",
         "",
         "Shapes are written with the batch dimension `N` first. *Inferred* arguments come"

@@ -1,0 +1,277 @@
+"""Convolutions (1-D, 2-D, transposed) and pooling."""
+
+from __future__ import annotations
+
+from builder.catalog.layers.common import (
+    CONV,
+    POOL,
+    check_rank,
+    float_input,
+    if_bias,
+    one_input,
+    prod,
+)
+from builder.catalog.params import BOOL, INIT, INT, SIZE, Param, as_tuple
+from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
+
+SPECS: list[LayerSpec] = []
+add = SPECS.append
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _conv_out(size: int, k: int, s: int, pad: int, d: int) -> int:
+    return (size + 2 * pad - d * (k - 1) - 1) // s + 1
+
+
+def _conv_params(dims: int, transposed: bool = False) -> tuple[Param, ...]:
+    out = [
+        Param("out_channels", INT, 16, "Number of filters (output channels).", min=1, max=100_000),
+        Param(
+            "kernel_size",
+            SIZE,
+            3,
+            "Filter size: one integer or one per dimension.",
+            min=1,
+            max=1024,
+            length=dims,
+        ),
+        Param("stride", SIZE, 1, "Step between filter positions.", min=1, max=1024, length=dims),
+        Param("padding", SIZE, 0, "Zeros added on each side.", min=0, max=1024, length=dims),
+    ]
+    if transposed:
+        out.append(
+            Param(
+                "output_padding",
+                SIZE,
+                0,
+                "Extra size on one side of the output (less than stride).",
+                min=0,
+                max=1024,
+                length=dims,
+            )
+        )
+    out.append(
+        Param(
+            "dilation",
+            SIZE,
+            1,
+            "Spacing between filter taps (a TCN grows it per layer).",
+            min=1,
+            max=1024,
+            length=dims,
+        )
+    )
+    out += [Param("bias", BOOL, True, "Add a learned bias per filter."), INIT]
+    return tuple(out)
+
+
+def _conv_infer(dims: int, transposed: bool = False):
+    names = ("length",) if dims == 1 else ("height", "width")
+    layout = "(N, channels, " + ", ".join(names) + ")"
+    hint = (
+        "add a Reshape before it (e.g. to (1, 8, 8) for an 8×8 grey image)"
+        if dims == 2
+        else "add a Reshape before it (e.g. to (1, steps) for one channel)"
+    )
+
+    def infer(p: P, ins: Shapes) -> dict[str, Shape]:
+        x = one_input(ins)
+        float_input("Conv", x)
+        check_rank(x, (dims + 2,), layout, hint)
+        k, s, pad, d = (
+            as_tuple(p[n], dims) for n in ("kernel_size", "stride", "padding", "dilation")
+        )
+        spatial = []
+        for i in range(dims):
+            if transposed:
+                op = as_tuple(p["output_padding"], dims)[i]
+                if op >= max(s[i], d[i]):
+                    raise fail(
+                        f"has output_padding {op}, which must be smaller than stride or dilation",
+                        "lower output_padding",
+                    )
+                size = (x[2 + i] - 1) * s[i] - 2 * pad[i] + d[i] * (k[i] - 1) + op + 1
+            else:
+                size = _conv_out(x[2 + i], k[i], s[i], pad[i], d[i])
+            if size < 1:
+                got = "×".join(str(v) for v in x[2:])
+                raise fail(
+                    f"has a kernel ({'×'.join(map(str, k))}) larger than its padded input ({got})",
+                    "use a smaller kernel_size, add padding or remove a pooling layer before it",
+                )
+            spatial.append(size)
+        return {"out": Shape((BATCH, p["out_channels"], *spatial))}
+
+    return infer
+
+
+def _conv_ctor(target: str, dims: int, transposed: bool = False):
+    def ctor(p: P, ins: Shapes) -> Ctor:
+        kw = {"in_channels": one_input(ins)[1], "out_channels": p["out_channels"]}
+        names = ["kernel_size", "stride", "padding"]
+        if transposed:
+            names.append("output_padding")
+        names += ["dilation", "bias"]
+        kw.update({n: p[n] for n in names})
+        return Ctor(target, kw)
+
+    return ctor
+
+
+def _conv_count(dims: int):
+    def count(p: P, ins: Shapes) -> int:
+        k = prod(as_tuple(p["kernel_size"], dims))
+        return one_input(ins)[1] * p["out_channels"] * k + if_bias(p["out_channels"], p["bias"])
+
+    return count
+
+
+for _dims, _tid, _help in (
+    (
+        1,
+        "Conv1d",
+        "1-D convolution over (N, channels, length): sequences, signals, TCN blocks (with dilation).",
+    ),
+    (
+        2,
+        "Conv2d",
+        "2-D convolution over (N, channels, height, width) images. in_channels comes from the layer before it.",
+    ),
+):
+    add(
+        LayerSpec(
+            _tid,
+            CONV,
+            _help,
+            params=_conv_params(_dims),
+            infer=_conv_infer(_dims),
+            ctor=_conv_ctor(f"torch.nn.{_tid}", _dims),
+            count=_conv_count(_dims),
+            inferred=("in_channels",),
+            default_name="conv",
+        )
+    )
+
+add(
+    LayerSpec(
+        "ConvTranspose2d",
+        CONV,
+        'Transposed 2-D convolution ("deconvolution"): grows an image, as in a DCGAN generator'
+        " or an autoencoder's decoder.",
+        params=_conv_params(2, transposed=True),
+        infer=_conv_infer(2, transposed=True),
+        ctor=_conv_ctor("torch.nn.ConvTranspose2d", 2, transposed=True),
+        count=_conv_count(2),
+        inferred=("in_channels",),
+        default_name="deconv",
+    )
+)
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def _pool_params() -> tuple[Param, ...]:
+    return (
+        Param("kernel_size", SIZE, 2, "Window size.", min=1, max=1024, length=2),
+        Param(
+            "stride",
+            SIZE,
+            None,
+            "Step between windows; empty means the window size.",
+            min=1,
+            max=1024,
+            length=2,
+            optional=True,
+        ),
+        Param(
+            "padding",
+            SIZE,
+            0,
+            "Padding on each side (at most half the window).",
+            min=0,
+            max=512,
+            length=2,
+        ),
+    )
+
+
+def _pool_params_1d() -> tuple[Param, ...]:
+    return tuple(
+        Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=1, optional=p.optional)
+        for p in _pool_params()
+    )
+
+
+def _pool_infer(dims: int):
+    layout = "(N, channels, length)" if dims == 1 else "(N, channels, height, width)"
+
+    def infer(p: P, ins: Shapes) -> dict[str, Shape]:
+        x = one_input(ins)
+        float_input("Pool", x)
+        check_rank(x, (dims + 2,), layout, "add a Reshape before it")
+        k = as_tuple(p["kernel_size"], dims)
+        s = as_tuple(p["stride"] if p["stride"] is not None else p["kernel_size"], dims)
+        pad = as_tuple(p["padding"], dims)
+        spatial = []
+        for i in range(dims):
+            if pad[i] * 2 > k[i]:
+                raise fail(
+                    f"has padding {pad[i]} larger than half its window {k[i]}", "lower padding"
+                )
+            size = _conv_out(x[2 + i], k[i], s[i], pad[i], 1)
+            if size < 1:
+                raise fail(
+                    f"has a window ({'×'.join(map(str, k))}) larger than its input"
+                    f" ({'×'.join(str(v) for v in x[2:])})",
+                    "use a smaller kernel_size or remove a pooling layer before it",
+                )
+            spatial.append(size)
+        return {"out": Shape((BATCH, x[1], *spatial))}
+
+    return infer
+
+
+def _pool_ctor(target: str):
+    return lambda p, ins: Ctor(
+        target, {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"]}
+    )
+
+
+for _dims, _kind in ((1, "Max"), (2, "Max"), (1, "Avg"), (2, "Avg")):
+    _tid = f"{_kind}Pool{_dims}d"
+    add(
+        LayerSpec(
+            _tid,
+            POOL,
+            f"{'Maximum' if _kind == 'Max' else 'Average'} over each window: shrinks the"
+            f" {'length' if _dims == 1 else 'image'} and adds some translation invariance.",
+            params=_pool_params() if _dims == 2 else _pool_params_1d(),
+            infer=_pool_infer(_dims),
+            ctor=_pool_ctor(f"torch.nn.{_tid}"),
+            default_name="pool",
+        )
+    )
+
+
+def _adaptive_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("AdaptiveAvgPool2d", x)
+    check_rank(x, (4,), "(N, channels, height, width)", "add a Reshape before it")
+    return {"out": Shape((BATCH, x[1], *as_tuple(p["output_size"], 2)))}
+
+
+add(
+    LayerSpec(
+        "AdaptiveAvgPool2d",
+        POOL,
+        "Averages each channel down to a fixed output size whatever the input size;"
+        " output_size 1 is global average pooling (as at the end of a ResNet).",
+        params=(
+            Param("output_size", SIZE, 1, "Output height and width.", min=1, max=4096, length=2),
+        ),
+        infer=_adaptive_infer,
+        ctor=lambda p, ins: Ctor("torch.nn.AdaptiveAvgPool2d", {"output_size": p["output_size"]}),
+        default_name="gap",
+    )
+)

@@ -1,0 +1,136 @@
+"""Regularisation (Dropout) and normalisation (batch and layer norm)."""
+
+from __future__ import annotations
+
+from builder.catalog.layers.common import (
+    NORM,
+    REG,
+    check_rank,
+    elementwise,
+    float_input,
+    one_input,
+    prod,
+)
+from builder.catalog.params import BOOL, FLOAT, INT, Param
+from builder.catalog.spec import Ctor, LayerSpec, P, Shape, Shapes, fail
+
+SPECS: list[LayerSpec] = []
+add = SPECS.append
+
+# ----------------------------------------------------------------------------- regularisation / normalisation
+
+add(
+    LayerSpec(
+        "Dropout",
+        REG,
+        "During training, zeroes each value with probability p (and scales the rest by"
+        " 1/(1-p)); does nothing in evaluation.",
+        params=(
+            Param(
+                "p",
+                FLOAT,
+                0.5,
+                "Probability of dropping a value.",
+                min=0.0,
+                max=1.0,
+                exclusive_max=True,
+            ),
+        ),
+        infer=lambda p, ins: elementwise(p, ins),
+        ctor=lambda p, ins: Ctor("torch.nn.Dropout", {"p": p["p"]}),
+        default_name="dropout",
+    )
+)
+
+_NORM_PARAMS = (
+    Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", min=1e-12, max=1.0),
+    Param(
+        "momentum",
+        FLOAT,
+        0.1,
+        "Weight of the newest batch in the running statistics.",
+        min=0.0,
+        max=1.0,
+    ),
+    Param("affine", BOOL, True, "Learn a scale and shift per channel."),
+)
+
+
+def _bn_infer(ranks: tuple[int, ...], layout: str):
+    def infer(p: P, ins: Shapes) -> dict[str, Shape]:
+        x = one_input(ins)
+        float_input("BatchNorm", x)
+        check_rank(x, ranks, layout, "use the BatchNorm that matches the input (1d or 2d)")
+        return {"out": x}
+
+    return infer
+
+
+for _tid, _ranks, _layout in (
+    ("BatchNorm1d", (2, 3), "(N, features) or (N, channels, length)"),
+    ("BatchNorm2d", (4,), "(N, channels, height, width)"),
+):
+    add(
+        LayerSpec(
+            _tid,
+            NORM,
+            "Normalises each channel over the batch, then scales and shifts it; speeds up and"
+            " stabilises training of deep networks.",
+            params=_NORM_PARAMS,
+            infer=_bn_infer(_ranks, _layout),
+            ctor=(
+                lambda target: (
+                    lambda p, ins: Ctor(
+                        target,
+                        {
+                            "num_features": one_input(ins)[1],
+                            "eps": p["eps"],
+                            "momentum": p["momentum"],
+                            "affine": p["affine"],
+                        },
+                    )
+                )
+            )(f"torch.nn.{_tid}"),
+            count=lambda p, ins: 2 * one_input(ins)[1] if p["affine"] else 0,
+            inferred=("num_features",),
+            default_name="bn",
+        )
+    )
+
+
+def _ln_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("LayerNorm", x)
+    if p["dims"] > len(x) - 1:
+        raise fail(
+            f"normalises the last {p['dims']} dims but receives {x}",
+            f"set dims to at most {len(x) - 1}",
+        )
+    return {"out": x}
+
+
+add(
+    LayerSpec(
+        "LayerNorm",
+        NORM,
+        "Normalises each sample over its last dims (features), then scales and shifts; the"
+        " normalisation of transformers and RNNs.",
+        params=(
+            Param("dims", INT, 1, "How many trailing dims to normalise over.", min=1, max=4),
+            Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", min=1e-12, max=1.0),
+            Param("affine", BOOL, True, "Learn a scale and shift per feature."),
+        ),
+        infer=_ln_infer,
+        ctor=lambda p, ins: Ctor(
+            "torch.nn.LayerNorm",
+            {
+                "normalized_shape": tuple(one_input(ins)[-p["dims"] :]),
+                "eps": p["eps"],
+                "elementwise_affine": p["affine"],
+            },
+        ),
+        count=lambda p, ins: 2 * prod(one_input(ins)[-p["dims"] :]) if p["affine"] else 0,
+        inferred=("normalized_shape",),
+        default_name="ln",
+    )
+)

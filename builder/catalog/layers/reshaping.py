@@ -1,0 +1,88 @@
+"""Shape operations: Flatten and Reshape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from builder.catalog.layers.common import (
+    SHAPE,
+    one_input,
+    prod,
+)
+from builder.catalog.params import INTS, Param
+from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
+
+SPECS: list[LayerSpec] = []
+add = SPECS.append
+
+# ----------------------------------------------------------------------------- reshaping
+
+
+add(
+    LayerSpec(
+        "Flatten",
+        SHAPE,
+        "Flattens each sample to one vector: (N, C, H, W) becomes (N, C·H·W). Put it between"
+        " convolutions and Linear layers.",
+        infer=lambda p, ins: {
+            "out": Shape((BATCH, prod(one_input(ins)[1:])), one_input(ins).dtype)
+        },
+        ctor=lambda p, ins: Ctor("torch.nn.Flatten", {}),
+        default_name="flatten",
+    )
+)
+
+
+def _reshape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    target = list(p["shape"])
+    size = prod(x[1:])
+    if target.count(-1) > 1 or any(t == 0 or t < -1 for t in target):
+        raise fail(f"has shape {tuple(target)}", "use positive sizes, with at most one -1")
+    if -1 in target:
+        known = prod(t for t in target if t != -1)
+        if size % known:
+            raise fail(
+                f"cannot reshape {x} to (N, {', '.join(map(str, target))})",
+                f"{size} values per sample do not divide by {known}",
+            )
+        target[target.index(-1)] = size // known
+    if prod(target) != size:
+        raise fail(
+            f"cannot reshape {x} ({size} values per sample) to (N, {', '.join(map(str, target))})"
+            f" ({prod(target)} values)",
+            "make the sizes multiply to the same number",
+        )
+    return {"out": Shape((BATCH, *target), x.dtype)}
+
+
+def _reshape_emit(
+    e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]
+) -> dict[str, Any]:
+    # The batch dim is the -1 here, so a -1 in the user's shape is replaced by its inferred size.
+    target = _reshape_infer(p, shapes)["out"][1:]
+    return {"out": e.method("reshape", xs["in"], -1, *target)}
+
+
+add(
+    LayerSpec(
+        "Reshape",
+        SHAPE,
+        "Gives each sample a new shape with the same number of values, e.g. (64,) to (1, 8, 8)."
+        " One size may be -1 (worked out from the others).",
+        params=(
+            Param(
+                "shape",
+                INTS,
+                (1, 8, 8),
+                "New shape of one sample, without the batch dimension.",
+                min=-1,
+                max=10_000_000,
+                max_len=5,
+            ),
+        ),
+        infer=_reshape_infer,
+        emit=_reshape_emit,
+        default_name="reshape",
+    )
+)
