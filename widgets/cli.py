@@ -249,7 +249,7 @@ def _import_parser() -> argparse.ArgumentParser:
 
 
 def import_(args: argparse.Namespace) -> int:
-    from builder.importer.importer import import_file
+    from builder.importer import import_file
     from builder.summary import format_table, summarize
     from graph.project_file import save
 

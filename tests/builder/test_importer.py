@@ -1,4 +1,4 @@
-"""Importing an nn.Module back into a project (builder.importer.importer): round trips of every
+"""Importing an nn.Module back into a project (builder.importer): round trips of every
 example and every catalog layer through compile -> import -> compile, hand-written modules,
 the script exporter's classes, clear refusals, ``import_file`` and ``neuralcanvas import``."""
 
@@ -20,14 +20,8 @@ import assets
 from builder import CATALOG, compile_network
 from builder.catalog.modules import Step
 from builder.compile import example_inputs
-from builder.importer.importer import (
-    READERS,
-    ModelImportError,
-    convert_module,
-    import_file,
-    import_module,
-    module_types,
-)
+from builder.importer import ModelImportError, convert_module, import_file, import_module
+from builder.importer.readers import READERS, module_types
 from graph import project_file
 from widgets.cli import main
 

@@ -1,0 +1,89 @@
+"""Importing a module in memory: :func:`convert_module` and :func:`import_module`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from builder.catalog.layers import CATALOG
+from builder.catalog.spec import Catalog
+from builder.importer.errors import ModelImportError
+from builder.importer.interpreter import BareLayer, Importer
+from builder.importer.network import ImportedModel
+from builder.importer.readers import module_types
+from graph.document import Project
+
+
+def _check_shapes(input_shapes: Any) -> list[tuple[int, ...]]:
+    out = []
+    for i, shape in enumerate(input_shapes):
+        try:
+            dims = tuple(shape)
+        except TypeError:
+            dims = None
+        if (
+            not dims
+            or len(dims) > 5
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
+        ):
+            raise ModelImportError(
+                f"Input shape {i + 1} is {shape!r}: give one sample's shape without the batch"
+                " dim, 1 to 5 positive integers such as (1, 8, 8)"
+            )
+        out.append(dims)
+    return out
+
+
+def convert_module(
+    module: nn.Module,
+    input_shapes: Sequence[Sequence[int]],
+    name: str = "Imported",
+    input_dtypes: Sequence[Any] | None = None,
+    output_names: Sequence[str] | None = None,
+    catalog: Catalog = CATALOG,
+) -> ImportedModel:
+    """Like :func:`import_module`, also returning the weights renamed for the project.
+
+    ``output_names`` name the Output nodes in return order; without them a module compiled
+    by NeuralCanvas keeps its Output names (``module.meta["outputs"]``), others get
+    ``output`` / ``output_1``, ``output_2``, ...
+    """
+    if not isinstance(module, nn.Module):
+        raise ModelImportError(f"Cannot import {module!r}: it is not a torch.nn.Module")
+    shapes = _check_shapes(input_shapes)
+    if type(module) in module_types(catalog):  # a bare layer: fx would trace into F.linear
+        module = BareLayer(module, catalog.default_name(module_types(catalog)[type(module)]))
+    if output_names is None:
+        ports = getattr(module, "meta", {}).get("outputs") if hasattr(module, "meta") else None
+        if ports:
+            output_names = [p.name for p in ports]
+    return Importer(module, shapes, name, input_dtypes, output_names, catalog).run()
+
+
+def import_module(
+    module: nn.Module,
+    input_shapes: Sequence[Sequence[int]],
+    name: str = "Imported",
+    input_dtypes: Sequence[Any] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Project:
+    """Turn ``module`` into a project whose network ``main`` computes the same function.
+
+    Args:
+        module: the module to import; it is traced with ``torch.fx`` (not run).
+        input_shapes: one sample's shape per forward argument, without the batch dim, e.g.
+            ``[(1, 8, 8)]``. Trailing forward arguments with defaults may be left out.
+        name: the project's name (the compiled class is named after it).
+        input_dtypes: ``"float32"`` / ``"int64"`` per input; by default an input that only
+            feeds Embeddings is int64, others float32.
+        output_names: names of the Output nodes, in return order.
+
+    Node names are the module's attribute paths (``fc1``, ``block1.conv1``) and the fx names
+    of operations (``add``, ``cat``); compiling the project gives the same attribute names
+    for flat modules, so the module's ``state_dict`` loads as is (see
+    :func:`convert_module` for nested ones). Raises :class:`ModelImportError` listing every
+    operation without a layer, or the layer whose arguments do not fit the input shapes.
+    """
+    return convert_module(module, input_shapes, name, input_dtypes, output_names).project

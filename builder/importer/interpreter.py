@@ -1,0 +1,533 @@
+"""The fx interpreter of an import: :class:`Importer` traces a module with ``torch.fx``
+(catalog modules kept as calls) and maps every node onto a catalog layer of the draft
+network (see :mod:`builder.importer.network`)."""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from builder.catalog.spec import Catalog
+from builder.importer.calls import (
+    ACTIVATION_FUNCTIONS,
+    ACTIVATION_METHODS,
+    ADD,
+    ALIASES,
+    CAT,
+    MUL,
+    POOL_FUNCTIONS,
+    activation_params,
+    call_arg,
+    index_text,
+    is_last_step,
+    module_path,
+    no_extra,
+    normalise_index,
+    op_name,
+    pool_call_params,
+    qualified,
+)
+from builder.importer.errors import ModelImportError, Unsupported, first_line, reject
+from builder.importer.network import ImportedModel, NetworkDraft
+from builder.importer.readers import READERS, module_types, size_param
+from builder.importer.values import (
+    POISON,
+    Batch,
+    DTypeOf,
+    Hidden,
+    HiddenSlice,
+    LstmStates,
+    MhaResult,
+    Opaque,
+    Ref,
+    RnnResult,
+    ShapeOf,
+    Threshold,
+    as_tensor,
+)
+
+HINT = (
+    "NeuralCanvas imports the layers of its catalog (torch.nn modules such as Linear, Conv2d,"
+    " LSTM, MultiheadAttention, BatchNorm, the activations), +, *, torch.cat, reshape / view"
+    " and flatten. Rewrite the parts listed with those, or import the rest and add these"
+    " parts in the editor."
+)
+
+
+class _Tracer(fx.Tracer):
+    """Keeps catalog modules (``Step`` included, which is not in torch.nn) as calls."""
+
+    def __init__(self, leaves: set[type]):
+        super().__init__()
+        self.leaves = leaves
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return type(m) in self.leaves or super().is_leaf_module(m, module_qualified_name)
+
+
+class BareLayer(nn.Module):
+    """Holds a bare catalog module, so it is traced as one call of a named submodule."""
+
+    def __init__(self, layer: nn.Module, name: str):
+        super().__init__()
+        self.add_module(name, layer)
+        self.layer_name = name
+        self.title = type(layer).__name__
+
+    def forward(self, x):
+        return getattr(self, self.layer_name)(x)
+
+
+class Importer(NetworkDraft):
+    """Reads the traced fx graph of ``module``, node by node, into the draft network: each
+    node's value is kept in ``env``; an operation without a layer is recorded in
+    ``problems`` and poisons what depends on it, so every problem is reported at once."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        input_shapes: Sequence[Sequence[int]],
+        name: str,
+        input_dtypes: Sequence[Any] | None,
+        output_names: Sequence[str] | None,
+        catalog: Catalog,
+    ):
+        self.input_dtypes = input_dtypes
+        self.output_names = output_names
+        self.types = module_types(catalog)
+        title = module.title if isinstance(module, BareLayer) else type(module).__name__
+        super().__init__(module, input_shapes, name, title, catalog)
+        self.problems: list[str] = []
+        self.env: dict[fx.Node, Any] = {}
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> ImportedModel:
+        graph, real_inputs = self._trace()
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        self.placeholder_index = {n: i for i, n in enumerate(placeholders)}
+        for node in graph.nodes:
+            if any(self.env.get(a) is POISON for a in node.all_input_nodes):
+                self.env[node] = POISON
+                continue
+            try:
+                self.env[node] = self._visit(node, real_inputs)
+            except Unsupported as exc:
+                self.problems.append(self._describe(node) + f": {exc}")
+                self.env[node] = POISON
+        if self.problems:
+            n = len(self.problems)
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            what = "operation has" if n == 1 else "operations have"
+            raise ModelImportError(
+                f"Cannot import {self.title}: {n} {what} no NeuralCanvas layer:\n{lines}\n{HINT}",
+                self.problems,
+            )
+        self._finish()
+        return ImportedModel(self.project, *self._weights())
+
+    def _trace(self) -> tuple[fx.Graph, int]:
+        signature = inspect.signature(self.module.forward)
+        params = [
+            p
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+            raise ModelImportError(
+                f"Cannot import {self.title}: its forward takes *args or **kwargs; give it"
+                " one named argument per input"
+            )
+        n = len(self.input_shapes)
+        required = [p for p in params if p.default is p.empty]
+        if not len(required) <= n <= len(params):
+            names = ", ".join(p.name for p in params)
+            raise ModelImportError(
+                f"Cannot import {self.title}: its forward takes {len(required)}"
+                + (f" to {len(params)}" if len(params) != len(required) else "")
+                + f" inputs ({names}) but {n} input shape{'s' if n != 1 else ''} were given:"
+                " give one --input-shape per input"
+            )
+        concrete = {p.name: p.default for p in params[n:]}
+        tracer = _Tracer(set(self.types))
+        try:
+            graph = tracer.trace(self.module, concrete_args=concrete or None)
+        except Exception as exc:  # fx raises several types for untraceable code
+            raise ModelImportError(
+                f"Cannot import {self.title}: torch.fx cannot trace its forward"
+                f" ({exc.__class__.__name__}: {first_line(exc)}). Control flow that depends on"
+                " tensor values, and code that converts tensors to Python numbers, cannot be"
+                " imported: write forward as a straight sequence of layer calls"
+            ) from None
+        traced = fx.GraphModule(tracer.root, graph)
+        traced.graph.eliminate_dead_code()
+        return traced.graph, n
+
+    def _describe(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            sub = self.module.get_submodule(node.target)
+            cls = type(sub)
+            return f"call_module '{node.target}' ({cls.__module__}.{cls.__qualname__})"
+        if node.op == "call_method":
+            return f"call_method '.{node.target}()' (node {node.name})"
+        if node.op == "get_attr":
+            return f"get_attr '{node.target}'"
+        return f"{node.op} '{node.name}' ({qualified(node.target)})"
+
+    # ------------------------------------------------------------------ nodes
+    def _visit(self, node: fx.Node, real_inputs: int) -> Any:
+        if node.op == "placeholder":
+            index = self.placeholder_index[node]
+            if index >= real_inputs:
+                return Opaque("a default argument")
+            return self._input(node, index)
+        if node.op == "output":
+            self._outputs(node.args[0])
+            return None
+        if node.op == "get_attr":
+            raise Unsupported(
+                "uses a parameter or buffer directly (not through a layer); a learned tensor"
+                " belongs to a layer in NeuralCanvas"
+            )
+        if node.op == "call_module":
+            return self._call_module(node)
+        if node.op == "call_method":
+            return self._call_method(node)
+        return self._call_function(node)
+
+    def _input(self, node: fx.Node, index: int) -> Ref:
+        shape = self.input_shapes[index]
+        if self.input_dtypes is not None and index < len(self.input_dtypes):
+            dtype = _dtype_name(self.input_dtypes[index])
+        else:
+            feeds_embedding = node.users and all(
+                u.op == "call_module"
+                and isinstance(self.module.get_submodule(u.target), nn.Embedding)
+                for u in node.users
+            )
+            dtype = "int64" if feeds_embedding else "float32"
+        node_id = self._add("Input", node.name, {"shape": shape, "dtype": dtype}, node)
+        return Ref(node_id)
+
+    def _outputs(self, value: Any) -> None:
+        values = list(value) if isinstance(value, (tuple, list)) else [value]
+        names = list(self.output_names or [])
+        for i, v in enumerate(values):
+            ref = as_tensor(self.env.get(v) if isinstance(v, fx.Node) else v, "returns")
+            if i < len(names):
+                name = names[i]
+            else:
+                name = "output" if len(values) == 1 else f"output_{i + 1}"
+            out = self._add("Output", name, {}, None)
+            self.edges.append((ref, out, "in"))
+
+    def _layer(self, node: fx.Node, type_id: str, params: dict[str, Any], *inputs: Any) -> str:
+        """A one-input layer fed by ``inputs[0]``; returns the node id."""
+        ref = as_tensor(
+            self.env.get(inputs[0]) if isinstance(inputs[0], fx.Node) else inputs[0], "takes"
+        )
+        node_id = self._add(type_id, op_name(node), params, node)
+        self.edges.append((ref, node_id, "in"))
+        return node_id
+
+    # ------------------------------------------------------------------ call_module
+    def _call_module(self, node: fx.Node) -> Any:
+        path = node.target
+        sub = self.module.get_submodule(path)
+        type_id = self.types.get(type(sub))
+        if type_id is None:
+            cls = type(sub)
+            raise Unsupported(f"{cls.__qualname__} is not a layer of the catalog")
+        if path in self.called:
+            raise Unsupported(
+                "is called a second time (shared weights); every NeuralCanvas layer has its"
+                " own weights: use two modules"
+            )
+        params = READERS[type_id](sub)
+        if type_id == "MultiheadAttention":
+            return self._attention(node, path, sub, params)
+        if type_id in ("RNN", "LSTM", "GRU"):
+            reject(
+                len(node.args) + len(node.kwargs) != 1,
+                "passes an initial hidden state; the layer starts from zeros",
+            )
+        else:
+            no_extra(node, set(), 1)
+        value = node.args[0] if node.args else None
+        node_id = self._layer_from_module(node, path, sub, type_id, params, value)
+        if type_id in ("RNN", "LSTM", "GRU"):
+            return RnnResult(node_id)
+        return Ref(node_id)
+
+    def _layer_from_module(
+        self, node: fx.Node, path: str, sub: nn.Module, type_id: str, params: dict, value: Any
+    ) -> str:
+        ref = as_tensor(self.env.get(value) if isinstance(value, fx.Node) else value, "takes")
+        node_id = self._add(type_id, path, params, node)
+        self.edges.append((ref, node_id, "in"))
+        self.modules[node_id] = sub
+        self.sources[node_id] = path
+        self.called[path] = node_id
+        return node_id
+
+    def _attention(self, node: fx.Node, path: str, sub: nn.Module, params: dict) -> MhaResult:
+        names = ("query", "key", "value")
+        values = [call_arg(node, i, n) for i, n in enumerate(names)]
+        reject(any(v is None for v in values), "needs query, key and value")
+        for index, key, default in (
+            (3, "key_padding_mask", None),
+            (5, "attn_mask", None),
+            (6, "average_attn_weights", True),
+            (7, "is_causal", False),
+        ):
+            got = call_arg(node, index, key, default)
+            reject(got != default, f"passes {key}={got!r}; the layer supports only {default!r}")
+        refs = [
+            as_tensor(self.env.get(v) if isinstance(v, fx.Node) else v, f"takes as {n}")
+            for v, n in zip(values, names)
+        ]
+        q, k, v = refs
+        node_id = self._add("MultiheadAttention", path, params, node)
+        self.edges.append((q, node_id, "query"))
+        # Unconnected, key defaults to the query and value to the key, as the layer declares.
+        if k != q:
+            self.edges.append((k, node_id, "key"))
+        if v != k:
+            self.edges.append((v, node_id, "value"))
+        self.modules[node_id] = sub
+        self.sources[node_id] = path
+        self.called[path] = node_id
+        return MhaResult(node_id)
+
+    # ------------------------------------------------------------------ call_function
+    def _call_function(self, node: fx.Node) -> Any:
+        fn = node.target
+        if fn is operator.getitem:
+            return self._getitem(self.env.get(node.args[0]), node.args[1])
+        if fn is getattr and node.args[1] == "shape":
+            return ShapeOf(as_tensor(self.env.get(node.args[0]), "reads the shape of"))
+        if fn is getattr and node.args[1] == "dtype":
+            return DTypeOf(as_tensor(self.env.get(node.args[0]), "reads the dtype of"))
+        if fn is operator.ge and isinstance(node.args[1], (int, float)):
+            ref = as_tensor(self.env.get(node.args[0]), "compares")
+            return Threshold(ref, float(node.args[1]), node)
+        if fn in ADD or fn in MUL:
+            reject(fn is torch.add and "alpha" in node.kwargs, "scales with alpha")
+            reject(len(node.args) != 2 or set(node.kwargs) - {"alpha"}, "passes extra arguments")
+            return self._merge(node, "Add" if fn in ADD else "Multiply", node.args[0], node.args[1])
+        if fn in CAT:
+            return self._cat(node)
+        if fn is torch.flatten:
+            return self._flatten(node, method=False)
+        if fn is torch.reshape:
+            return self._reshape(node, node.args[0], call_arg(node, 1, "shape"))
+        if fn in ACTIVATION_FUNCTIONS:
+            type_id = ACTIVATION_FUNCTIONS[fn]
+            return Ref(
+                self._layer(node, type_id, activation_params(type_id, node, False), node.args[0])
+            )
+        if fn in POOL_FUNCTIONS:
+            return Ref(self._layer(node, POOL_FUNCTIONS[fn], pool_call_params(node), node.args[0]))
+        if fn is F.adaptive_avg_pool2d:
+            size = call_arg(node, 1, "output_size")
+            reject(
+                size is None or (isinstance(size, tuple) and None in size), "needs an output_size"
+            )
+            return Ref(
+                self._layer(
+                    node, "AdaptiveAvgPool2d", {"output_size": size_param(size)}, node.args[0]
+                )
+            )
+        raise Unsupported("no layer computes it")
+
+    def _call_method(self, node: fx.Node) -> Any:
+        name = node.target
+        self_value = self.env.get(node.args[0])
+        if name in ALIASES and len(node.args) == 1 and not node.kwargs:
+            return self_value
+        if isinstance(self_value, Threshold):
+            return self._step(node, name, self_value)
+        if name == "size":
+            dim = call_arg(node, 1, "dim")
+            reject(dim != 0, "reads a size other than the batch size (dim 0)")
+            as_tensor(self_value, "reads the size of")
+            return Batch()
+        if name in ("add", "mul"):
+            reject(len(node.args) != 2 or node.kwargs, "passes extra arguments")
+            return self._merge(
+                node, "Add" if name == "add" else "Multiply", node.args[0], node.args[1]
+            )
+        if name == "squeeze" and isinstance(self_value, Hidden):
+            spec = self._rnn_layers(self_value.node)
+            reject(
+                call_arg(node, 1, "dim") != 0 or spec != 1,
+                "squeezes h_n of a multi-layer or bidirectional layer; use h_n[-1]",
+            )
+            return Ref(self_value.node, "last")
+        if name in ("reshape", "view"):
+            shape = node.args[1:]
+            if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+                shape = shape[0]
+            shape = shape or node.kwargs.get("shape", ())
+            return self._reshape(node, node.args[0], shape)
+        if name == "flatten":
+            return self._flatten(node, method=True)
+        if name in ACTIVATION_METHODS:
+            type_id = ACTIVATION_METHODS[name]
+            return Ref(
+                self._layer(node, type_id, activation_params(type_id, node, True), node.args[0])
+            )
+        raise Unsupported("no layer computes it")
+
+    def _step(self, node: fx.Node, method: str, cmp: Threshold) -> Ref:
+        """``(x >= t).to(x.dtype)`` / ``(x >= t).float()``: the Step layer (also what the
+        exported script's own ``Step`` module computes)."""
+        to = call_arg(node, 1, "dtype")
+        same = (method == "to" and len(node.args) == 2 and not node.kwargs) and (
+            to is torch.float32
+            or (isinstance(self.env.get(to), DTypeOf) and self.env[to].ref == cmp.ref)
+        )
+        if not (same or (method == "float" and len(node.args) == 1)):
+            raise Unsupported("compares values; only (x >= t).to(x.dtype) is a layer (Step)")
+        path = module_path(node)
+        helper = path and path == module_path(cmp.node)
+        if helper and not list(self.module.get_submodule(path).children()):
+            name = path  # a module of its own, such as the exported script's Step
+        else:
+            name = op_name(node)
+        node_id = self._add("Step", name, {"threshold": cmp.value}, node)
+        self.edges.append((cmp.ref, node_id, "in"))
+        return Ref(node_id)
+
+    def _merge(self, node: fx.Node, type_id: str, left: Any, right: Any) -> Ref:
+        refs = [
+            as_tensor(self.env.get(v) if isinstance(v, fx.Node) else v, "combines")
+            for v in (left, right)
+        ]
+        # ((a + b) + c) with the inner sum used only here is one Add with three inputs: the
+        # compiler folds a many-input Add the same way, so it round-trips.
+        inner = refs[0].node
+        if (
+            isinstance(left, fx.Node)
+            and len(left.users) == 1
+            and self.net.type_of(inner) == type_id
+            and inner in self.merges
+            and len(self.merges[inner]) < 8
+        ):
+            self.merges[inner].append(refs[1])
+            return refs[0]
+        node_id = self._add(type_id, op_name(node), {}, node)
+        self.merges[node_id] = refs
+        return Ref(node_id)
+
+    def _cat(self, node: fx.Node) -> Ref:
+        items = call_arg(node, 0, "tensors")
+        dim = call_arg(node, 1, "dim", 0)
+        reject(not isinstance(items, (list, tuple)), "joins something other than a list")
+        values = [self.env.get(v) if isinstance(v, fx.Node) else v for v in items]
+        # torch.cat((h_n[-2], h_n[-1]), dim=1): a bidirectional layer's final state.
+        if values and all(isinstance(v, HiddenSlice) for v in values):
+            owner = values[0].node
+            top = self._rnn_layers(owner)
+            if (
+                all(v.node == owner for v in values)
+                and [v.index for v in values] == [top - 2, top - 1]
+                and dim in (1, -1)
+            ):
+                return Ref(owner, "last")
+            raise Unsupported(
+                "joins final states other than the top layer's two directions; use"
+                " torch.cat((h_n[-2], h_n[-1]), dim=1)"
+            )
+        reject(not isinstance(dim, int), "joins along a dim that is not a number")
+        reject(not 2 <= len(values) <= 8, f"joins {len(values)} tensors; Concat takes 2 to 8")
+        refs = [as_tensor(v, "joins") for v in values]
+        node_id = self._add("Concat", op_name(node), {"dim": dim}, node)
+        self.merges[node_id] = refs
+        return Ref(node_id)
+
+    def _flatten(self, node: fx.Node, method: bool) -> Ref:
+        start = call_arg(node, 1, "start_dim", 0)
+        end = call_arg(node, 2, "end_dim", -1)
+        reject(
+            (start, end) != (1, -1),
+            f"flattens dims {start}..{end}; Flatten keeps the batch dim: use flatten(x, 1)"
+            " (or a reshape)",
+        )
+        return Ref(self._layer(node, "Flatten", {}, node.args[0]))
+
+    def _reshape(self, node: fx.Node, source: Any, shape: Any) -> Ref:
+        values = [self.env.get(s) if isinstance(s, fx.Node) else s for s in shape]
+        reject(
+            not values or not (values[0] == -1 or isinstance(values[0], Batch)),
+            "reshapes the batch dim; the first size must be -1 or x.size(0)",
+        )
+        rest = values[1:]
+        reject(
+            not rest or not all(isinstance(v, int) and not isinstance(v, bool) for v in rest),
+            "reshapes to sizes that are not numbers",
+        )
+        reject(values[0] == -1 and -1 in rest, "has two -1 sizes; replace one with x.size(0)")
+        return Ref(self._layer(node, "Reshape", {"shape": tuple(rest)}, source))
+
+    def _getitem(self, value: Any, index: Any) -> Any:
+        if isinstance(value, RnnResult):
+            index = normalise_index(index, 2)
+            if index == 0:
+                return Ref(value.node, "seq")
+            if index == 1:
+                if self.net.type_of(value.node) == "LSTM":
+                    return LstmStates(value.node)
+                return Hidden(value.node)
+        if isinstance(value, LstmStates):
+            index = normalise_index(index, 2)
+            if index == 0:
+                return Hidden(value.node)
+            if index == 1:
+                return Opaque("the LSTM's cell state c_n")
+        if isinstance(value, Hidden) and isinstance(index, int):
+            total = self._rnn_layers(value.node)
+            i = index + total if index < 0 else index
+            reject(not 0 <= i < total, f"indexes h_n with {index}; it has {total} entries")
+            bidirectional = self.net.params_of(value.node)["bidirectional"]
+            if bidirectional and i >= total - 2:
+                return HiddenSlice(value.node, i)
+            if not bidirectional and i == total - 1:
+                return Ref(value.node, "last")
+            raise Unsupported(
+                f"uses h_n[{index}], the final state of a lower layer; only the top layer's is"
+                " an output of the layer"
+            )
+        if isinstance(value, MhaResult):
+            index = normalise_index(index, 2)
+            if index == 0:
+                return Ref(value.node, "out")
+            if index == 1:
+                self.mha_weights.add(value.node)
+                return Ref(value.node, "weights")
+        if isinstance(value, ShapeOf) and index == 0:
+            return Batch()
+        if isinstance(value, Ref) and value.port == "seq" and is_last_step(index):
+            if not self.net.params_of(value.node)["bidirectional"]:
+                return Ref(value.node, "last")  # output[:, -1] is h_n[-1] when one-directional
+            raise Unsupported(
+                "takes output[:, -1] of a bidirectional layer, which is not its final state"
+                " (the backward direction ends at step 0); use torch.cat((h_n[-2], h_n[-1]), dim=1)"
+            )
+        if isinstance(value, (Ref, Hidden, HiddenSlice)):
+            raise Unsupported(f"indexes a tensor with [{index_text(index)}]; no layer does that")
+        as_tensor(value, "indexes")
+        raise Unsupported(f"indexes with [{index_text(index)}]")
+
+
+def _dtype_name(dtype: Any) -> str:
+    if dtype in ("float32", torch.float32, "float", None):
+        return "float32"
+    if dtype in ("int64", torch.int64, "long"):
+        return "int64"
+    raise ModelImportError(f"Input dtype {dtype!r} is not supported: use float32 or int64")
