@@ -14,6 +14,7 @@ from torch import fx, nn
 
 from builder.catalog.layers import CATALOG
 from builder.catalog.spec import Catalog, Shape
+from builder.errors import OutputNotFoundError
 from builder.names import attribute_names, sanitize
 from builder.shapes import check_compilable, live_nodes
 from graph.document import Network
@@ -79,11 +80,55 @@ def apply_init(module: nn.Module, scheme: str) -> None:
 
 @dataclass(frozen=True)
 class Port:
-    """A model input or output: the node, its attribute-style name and its shape."""
+    """A model input or output.
+
+    Attributes:
+        node_id: the Input / Output node's id.
+        name: its attribute-style name (a Python identifier, see :mod:`builder.names`).
+        shape: the tensor's shape, batch dim ``N`` first.
+        node_name: the node's own name as the user typed it ("recon", "log_var"): the name
+            a training procedure binds an Output by.
+    """
 
     node_id: str
     name: str
     shape: Shape
+    node_name: str = ""
+
+
+def output_names(module: nn.Module) -> tuple[str, ...]:
+    """The Output names of a compiled (or exported) model, in forward's return order."""
+    names = getattr(module, "OUTPUTS", None)
+    if names is None:
+        raise OutputNotFoundError(
+            f"{type(module).__name__} names no Outputs (it has no OUTPUTS): compile it with"
+            " NeuralCanvas or export it as a script"
+        )
+    return tuple(names)
+
+
+def output_index(module: nn.Module, name: str) -> int:
+    """Where the Output called ``name`` is in forward's result (0 for a single output).
+
+    Raises:
+        OutputNotFoundError: the model has no Output of that name (the message lists those
+            it has).
+    """
+    names = output_names(module)
+    if name in names:
+        return names.index(name)
+    have = ", ".join(repr(n) for n in names) or "none"
+    raise OutputNotFoundError(
+        f"The network has no Output named {name!r} (its Outputs: {have}): add an Output"
+        f" layer named {name!r}, or rename one"
+    )
+
+
+def named_outputs(module: nn.Module, result: Any) -> dict[str, torch.Tensor]:
+    """``module``'s forward ``result`` (one tensor, or a tuple for several Outputs) by
+    Output name: ``named_outputs(model, model(x))["recon"]``."""
+    values = result if isinstance(result, tuple) else (result,)
+    return dict(zip(output_names(module), values, strict=True))
 
 
 def class_name(name: str) -> str:
@@ -102,7 +147,9 @@ def compile_network(
     reproducible and the global RNG is left untouched.
 
     ``module.meta["inputs"]`` / ``["outputs"]`` list the :class:`Port`\\ s in forward's
-    argument / return order; several outputs are returned as a tuple.
+    argument / return order: the order the Input / Output nodes were added in. Several
+    outputs are returned as a tuple; ``module.OUTPUTS`` holds the Output nodes' names in
+    that order (as the exported model class does), see :func:`output_index`.
     """
     results = check_compilable(net)
     live = live_nodes(net)
@@ -153,8 +200,14 @@ def compile_network(
     module.graph.eliminate_dead_code()  # e.g. an LSTM's unused final state
     module.graph.lint()
     module.recompile()
-    module.meta["inputs"] = [Port(n, attrs[n], results[n].outputs["out"]) for n in inputs]
-    module.meta["outputs"] = [Port(n, attrs[n], results[n].inputs["in"]) for n in outputs]
+    module.meta["inputs"] = [
+        Port(n, attrs[n], results[n].outputs["out"], net.name_of(n)) for n in inputs
+    ]
+    module.meta["outputs"] = [
+        Port(n, attrs[n], results[n].inputs["in"], net.name_of(n)) for n in outputs
+    ]
+    # Upper case: no layer's attribute can take it (attribute names are lower case).
+    module.OUTPUTS = tuple(net.name_of(n) for n in outputs)
     return module
 
 

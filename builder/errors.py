@@ -25,3 +25,7 @@ class GraphInvalidError(NeuralCanvasError):
         else:
             text = f"{len(problems)} problems:\n" + "\n".join(f"  - {m}" for _, m in problems)
         super().__init__(f"Network {network!r} cannot be built: {text}")
+
+
+class OutputNotFoundError(NeuralCanvasError):
+    """A training procedure asked a network for an Output name it does not have."""

@@ -16,6 +16,7 @@ import networkx as nx
 from builder.catalog.layers import CATALOG
 from builder.catalog.spec import Catalog, Shape
 from builder.errors import GraphInvalidError, LayerShapeError
+from builder.names import plain
 from graph.document import (
     EdgeAdded,
     EdgeRemoved,
@@ -74,6 +75,10 @@ def check_node(
         if src is None or not src.ok:
             return NodeInfo("blocked", message=f"waiting for '{net.name_of(edge.src)}' to be fixed")
         shapes[port] = src.outputs[edge.src_port]
+    if spec.type_id == "Output":
+        clash = output_name_clash(net, node_id)
+        if clash:
+            return NodeInfo("error", inputs=shapes, message=clash)
     try:
         outputs = spec.infer_shapes(params, shapes)
         count = spec.param_count(params, shapes)
@@ -88,6 +93,26 @@ def check_node(
             message=f"{label(net, node_id)} cannot handle inputs {_fmt(shapes)} ({exc})",
         )
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
+
+
+def output_name_clash(net: Network, node_id: str) -> str:
+    """The problem of an Output whose name an earlier Output already has ("" if none).
+
+    A training procedure binds Outputs by name ("recon", "mean", "log_var"), so names that
+    differ only in case, spaces or punctuation ("log var", "Log_Var") count as the same: the
+    later Output gets the message, the first one keeps its name.
+    """
+    key = plain(net.name_of(node_id))
+    for other in net.nodes:
+        if other == node_id:
+            return ""
+        if net.type_of(other) == "Output" and plain(net.name_of(other)) == key:
+            return (
+                f"{label(net, node_id)} has the same name as Output '{net.name_of(other)}'"
+                " (Output names are compared ignoring case, spaces and punctuation, because a"
+                " training procedure finds each Output by its name): rename one of them"
+            )
+    return ""
 
 
 def _same(old: NodeInfo | None, new: NodeInfo) -> bool:
@@ -122,6 +147,9 @@ class ShapeChecker:
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, (NodeAdded, NodeRenamed, NodeRemoved)) and self._is_output(event):
+            # An Output's name can clash with another Output's (see output_name_clash).
+            self._dirty.update(n for n in self.net.nodes if self.net.type_of(n) == "Output")
         if isinstance(event, (NodeAdded, ParamChanged)):
             self._dirty.add(event.node_id)
         elif isinstance(event, NodeRenamed):
@@ -134,6 +162,11 @@ class ShapeChecker:
             self.results.pop(event.node_id, None)
             self._dirty.discard(event.node_id)
             # its edges were removed first, each marking its destination dirty
+
+    def _is_output(self, event: Event) -> bool:
+        if isinstance(event, NodeRemoved):
+            return event.record.get("type") == "Output"
+        return event.node_id in self.net and self.net.type_of(event.node_id) == "Output"
 
     # ------------------------------------------------------------------ checking
     def check(self) -> dict[str, NodeInfo]:

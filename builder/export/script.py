@@ -299,6 +299,21 @@ def _list(items: Iterable[_Expr | str]) -> _Expr:
     return _Expr(doc, _flat(doc), head="[")
 
 
+def _tuple(items: Iterable[_Expr | str]) -> _Expr:
+    """A tuple literal: on one line, or one item per line; one item keeps its comma."""
+    docs = [_doc(i) for i in items]
+    if not docs:
+        return _Expr("()", "()")
+    body: list[Any] = []
+    for i, item in enumerate(docs):
+        if i:
+            body += [",", _LINE]
+        body.append(item)
+    body.append("," if len(docs) == 1 else _IfBreak(","))
+    doc = _Group(["(", _Indent([_SOFT, *body]), _SOFT, ")"])
+    return _Expr(doc, _flat(doc), head="(")
+
+
 def _binary(op: str, operands: list[_Expr | str]) -> _Expr:
     parts: list[Any] = []
     for i, operand in enumerate(operands):
@@ -529,8 +544,12 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
     live = live_nodes(net)
     lines = [f"class {name}(nn.Module):"]
     lines.append(f"    # The network {comment(net.name)}, as NeuralCanvas compiles it.")
+    lines.append("    # forward returns its Outputs in this order; a procedure finds them by name.")
+    lines.append(_assign("OUTPUTS", _tuple([py_str(n) for n in gm.OUTPUTS]), 4))
+    lines.append("")
     lines.append("    def __init__(self) -> None:")
     lines.append("        super().__init__()")
+    header_lines = len(lines)
     helpers: list[str] = []
     built: list[str] = []
     uses_init = False
@@ -563,7 +582,7 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
     children = [attr for attr, _ in gm.named_children()]
     if children != built:  # the compiler changed how it builds: the export must follow
         raise ExportError(f"internal: compiled modules {children} differ from exported {built}")
-    if len(lines) == 4:
+    if len(lines) == header_lines:
         lines.append("        # (no layer with weights or state)")
     lines.append("")
     lines += _forward(gm)
