@@ -39,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from builder import CATALOG  # noqa: E402
 from builder.compile import compile_network  # noqa: E402
-from builder.data.datasets import Splits, load_dataset, make_splits  # noqa: E402
+from builder.data import Splits, load_dataset, make_splits  # noqa: E402
 from builder.training.config import TrainingConfig, parse_training  # noqa: E402
 from builder.training.records import History, Record, StepRecord  # noqa: E402
 from builder.training.trainer import Trainer  # noqa: E402

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import assets
-from builder.data.datasets import (
+from builder.data import (
     KINDS,
     DatasetError,
     apply_normalisation,
