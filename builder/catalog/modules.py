@@ -22,3 +22,16 @@ class Step(nn.Module):
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}"
+
+
+class Sample(nn.Module):
+    """The reparameterisation of a variational autoencoder.
+
+    In training, ``mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, 1)`` (a new draw on
+    every call), so gradients flow through ``mean`` and ``log_var``; in evaluation, ``mean``.
+    """
+
+    def forward(self, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return mean
+        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)

@@ -27,6 +27,7 @@ literal) or :func:`comment` (one escaped line); identifiers come only from
 from __future__ import annotations
 
 import builtins
+import inspect
 import keyword
 import math
 import operator
@@ -382,6 +383,7 @@ def _constant(name: str, value: Any) -> str:
 
 # Module classes of the catalog that torch does not ship, written out in the script. Their
 # behaviour is pinned to builder.catalog.modules by the tests (same outputs, same state_dict).
+# The other classes of builder.catalog.modules (Sample) are copied from their source.
 _HELPER_SOURCES = {
     "builder.catalog.modules.Step": '''
 class Step(nn.Module):
@@ -435,6 +437,7 @@ _SCRIPT_NAMES = {
     "F",
     "Path",
     "Step",
+    "Sample",
     "EpochSampler",
     "DistributedDataParallel",
     "BinaryHinge",
@@ -529,6 +532,10 @@ def _ctor_callee(target: str) -> tuple[str, str | None]:
         return f"nn.{attr}", None
     if target in _HELPER_SOURCES:
         return attr, _HELPER_SOURCES[target]
+    if module == "builder.catalog.modules":  # written with torch and nn only: copied as is
+        import builder.catalog.modules
+
+        return attr, "\n" + inspect.getsource(getattr(builder.catalog.modules, attr))
     raise ExportError(
         f"cannot export the module {target!r}: add its source to builder.export.script._HELPER_SOURCES"
     )
@@ -1632,7 +1639,7 @@ class _Plan:
 def _plan(project: Project, net: Network, gm: Any, base_dir: Path | None) -> _Plan:
     """Check the training settings, data and network together as the trainer does (raises
     a NeuralCanvasError saying what does not fit)."""
-    from builder.data.datasets import dataset_info, load_dataset, make_splits
+    from builder.data import dataset_info, load_dataset, make_splits
     from builder.training import objectives
     from builder.training.config import parse_training
 

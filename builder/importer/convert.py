@@ -36,6 +36,19 @@ def _check_shapes(input_shapes: Any) -> list[tuple[int, ...]]:
     return out
 
 
+def _own_output_names(module: nn.Module) -> list[str] | None:
+    """The Output names a model compiled or exported by NeuralCanvas declares (``OUTPUTS``;
+    older compiled models only have ``meta["outputs"]``), or None."""
+    names = getattr(module, "OUTPUTS", None)
+    if isinstance(names, (tuple, list)) and names and all(isinstance(n, str) for n in names):
+        return list(names)
+    meta = getattr(module, "meta", None)
+    ports = meta.get("outputs") if isinstance(meta, dict) else None
+    if ports:
+        return [getattr(p, "node_name", "") or p.name for p in ports]
+    return None
+
+
 def convert_module(
     module: nn.Module,
     input_shapes: Sequence[Sequence[int]],
@@ -47,8 +60,8 @@ def convert_module(
     """Like :func:`import_module`, also returning the weights renamed for the project.
 
     ``output_names`` name the Output nodes in return order; without them a module compiled
-    by NeuralCanvas keeps its Output names (``module.meta["outputs"]``), others get
-    ``output`` / ``output_1``, ``output_2``, ...
+    or exported by NeuralCanvas keeps its Output names (its ``OUTPUTS``), others get
+    ``output`` / ``output_1``, ``output_2``, ... (one Output per tensor of a returned tuple).
     """
     if not isinstance(module, nn.Module):
         raise ModelImportError(f"Cannot import {module!r}: it is not a torch.nn.Module")
@@ -56,9 +69,7 @@ def convert_module(
     if type(module) in module_types(catalog):  # a bare layer: fx would trace into F.linear
         module = BareLayer(module, catalog.default_name(module_types(catalog)[type(module)]))
     if output_names is None:
-        ports = getattr(module, "meta", {}).get("outputs") if hasattr(module, "meta") else None
-        if ports:
-            output_names = [p.name for p in ports]
+        output_names = _own_output_names(module)
     return Importer(module, shapes, name, input_dtypes, output_names, catalog).run()
 
 
@@ -78,7 +89,9 @@ def import_module(
         name: the project's name (the compiled class is named after it).
         input_dtypes: ``"float32"`` / ``"int64"`` per input; by default an input that only
             feeds Embeddings is int64, others float32.
-        output_names: names of the Output nodes, in return order.
+        output_names: names of the Output nodes, in return order (by default a model
+            compiled or exported by NeuralCanvas keeps its ``OUTPUTS``). A layer that has
+            the name of an Output is renamed (``mean`` -> ``mean_2``).
 
     Node names are the module's attribute paths (``fc1``, ``block1.conv1``) and the fx names
     of operations (``add``, ``cat``); compiling the project gives the same attribute names

@@ -35,7 +35,7 @@ from builder.importer.calls import (
 )
 from builder.importer.errors import ModelImportError, Unsupported, first_line, reject
 from builder.importer.network import ImportedModel, NetworkDraft
-from builder.importer.readers import READERS, module_types, size_param
+from builder.importer.readers import READERS, copied_module_type, module_types, size_param
 from builder.importer.values import (
     POISON,
     Batch,
@@ -61,14 +61,20 @@ HINT = (
 
 
 class _Tracer(fx.Tracer):
-    """Keeps catalog modules (``Step`` included, which is not in torch.nn) as calls."""
+    """Keeps catalog modules (``Step`` and ``Sample`` included, which are not in torch.nn,
+    and an exported script's copies of them) as calls."""
 
-    def __init__(self, leaves: set[type]):
+    def __init__(self, leaves: set[type], catalog: Catalog):
         super().__init__()
         self.leaves = leaves
+        self.catalog = catalog
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return type(m) in self.leaves or super().is_leaf_module(m, module_qualified_name)
+        return (
+            type(m) in self.leaves
+            or copied_module_type(m, self.catalog) is not None
+            or super().is_leaf_module(m, module_qualified_name)
+        )
 
 
 class BareLayer(nn.Module):
@@ -154,7 +160,7 @@ class Importer(NetworkDraft):
                 " give one --input-shape per input"
             )
         concrete = {p.name: p.default for p in params[n:]}
-        tracer = _Tracer(set(self.types))
+        tracer = _Tracer(set(self.types), self.catalog)
         try:
             graph = tracer.trace(self.module, concrete_args=concrete or None)
         except Exception as exc:  # fx raises several types for untraceable code
@@ -223,8 +229,17 @@ class Importer(NetworkDraft):
                 name = names[i]
             else:
                 name = "output" if len(values) == 1 else f"output_{i + 1}"
+            self._free_for_output(name)
             out = self._add("Output", name, {}, None)
             self.edges.append((ref, out, "in"))
+
+    def _free_for_output(self, name: str) -> None:
+        """Rename a layer called ``name`` (``mean`` -> ``mean_2``): a training procedure
+        finds an Output by its name, a layer's name is only a label (the weights follow it,
+        see :meth:`_weights`)."""
+        for node_id in self.net.nodes:
+            if self.net.name_of(node_id) == name and self.net.type_of(node_id) != "Output":
+                self.net.rename(node_id, self.net.unique_name(name))
 
     def _layer(self, node: fx.Node, type_id: str, params: dict[str, Any], *inputs: Any) -> str:
         """A one-input layer fed by ``inputs[0]``; returns the node id."""
@@ -239,7 +254,7 @@ class Importer(NetworkDraft):
     def _call_module(self, node: fx.Node) -> Any:
         path = node.target
         sub = self.module.get_submodule(path)
-        type_id = self.types.get(type(sub))
+        type_id = self.types.get(type(sub)) or copied_module_type(sub, self.catalog)
         if type_id is None:
             cls = type(sub)
             raise Unsupported(f"{cls.__qualname__} is not a layer of the catalog")
@@ -251,6 +266,8 @@ class Importer(NetworkDraft):
         params = READERS[type_id](sub)
         if type_id == "MultiheadAttention":
             return self._attention(node, path, sub, params)
+        if type_id == "Sample":
+            return self._sample(node, path, sub)
         if type_id in ("RNN", "LSTM", "GRU"):
             reject(
                 len(node.args) + len(node.kwargs) != 1,
@@ -303,6 +320,23 @@ class Importer(NetworkDraft):
         self.sources[node_id] = path
         self.called[path] = node_id
         return MhaResult(node_id)
+
+    def _sample(self, node: fx.Node, path: str, sub: nn.Module) -> Ref:
+        names = ("mean", "log_var")
+        no_extra(node, set(names), 2)
+        values = [call_arg(node, i, n) for i, n in enumerate(names)]
+        reject(any(v is None for v in values), "needs mean and log_var")
+        refs = [
+            as_tensor(self.env.get(v) if isinstance(v, fx.Node) else v, f"takes as {n}")
+            for v, n in zip(values, names)
+        ]
+        node_id = self._add("Sample", path, {}, node)
+        for ref, port in zip(refs, names):
+            self.edges.append((ref, node_id, port))
+        self.modules[node_id] = sub
+        self.sources[node_id] = path
+        self.called[path] = node_id
+        return Ref(node_id)
 
     # ------------------------------------------------------------------ call_function
     def _call_function(self, node: fx.Node) -> Any:

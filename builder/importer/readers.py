@@ -215,6 +215,7 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Softmax": _softmax,
     "LogSoftmax": _softmax,
     "Identity": lambda m: {},
+    "Sample": lambda m: {},
 }
 
 
@@ -226,6 +227,35 @@ def _target_class(target: str) -> type:
 def module_types(catalog: Catalog = CATALOG) -> dict[type, str]:
     """``{module class: layer type}``: the reverse of the catalog's declared constructors."""
     return dict(_module_types(catalog))
+
+
+def copied_module_type(m: nn.Module, catalog: Catalog = CATALOG) -> str | None:
+    """The layer type of ``m`` when its class is a copy of one of the catalog's own module
+    classes (builder.catalog.modules), as an exported script defines them from their source
+    (the script's ``Sample``): the same class name and the same forward, bytecode for
+    bytecode. None for any other class."""
+    cls = type(m)
+    for original, type_id in _module_types(catalog).items():
+        if (
+            original.__module__ == "builder.catalog.modules"
+            and original is not cls
+            and original.__name__ == cls.__name__
+            and _same_code(getattr(cls, "forward", None), original.forward)
+        ):
+            return type_id
+    return None
+
+
+def _same_code(a: Any, b: Any) -> bool:
+    ca, cb = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if ca is None or cb is None:
+        return False
+    return (ca.co_code, ca.co_consts, ca.co_names, ca.co_varnames) == (
+        cb.co_code,
+        cb.co_consts,
+        cb.co_names,
+        cb.co_varnames,
+    )
 
 
 @functools.lru_cache(maxsize=4)

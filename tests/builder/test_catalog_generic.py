@@ -201,6 +201,10 @@ TABLE: dict[str, list[Case]] = {
     "Softmax": [case({"dim": 1}, (3, 4)), case({}, (5,)), case({"dim": -2}, (2, 3, 4))],
     "LogSoftmax": [case({"dim": 1}, (3, 4)), case({}, (5,)), case({"dim": 2}, (2, 3, 4))],
     "Identity": _activation_rows(),
+    "Sample": [
+        case({}, mean=(4,), log_var=(4,)),
+        case({}, mean=(2, 3, 5), log_var=(2, 3, 5)),
+    ],
 }
 
 IO_TYPES = ("Input", "Output")

@@ -36,7 +36,7 @@ from builder import CATALOG, compile_network
 from builder.catalog.modules import Step
 from builder.catalog.params import INITIALISERS
 from builder.compile import apply_init, example_inputs
-from builder.data.datasets import load_dataset, make_splits
+from builder.data import load_dataset, make_splits
 from builder.errors import GraphInvalidError
 from builder.export.script import (
     _assign,

@@ -11,6 +11,7 @@ from builder.catalog.layers import (
     activations,
     convolution,
     core,
+    generative,
     merge,
     normalisation,
     recurrent,
@@ -18,7 +19,16 @@ from builder.catalog.layers import (
 )
 from builder.catalog.spec import Catalog
 
-FAMILIES = (core, convolution, reshaping, normalisation, recurrent, merge, activations)
+FAMILIES = (
+    core,
+    convolution,
+    reshaping,
+    normalisation,
+    recurrent,
+    merge,
+    activations,
+    generative,
+)
 
 CATALOG = Catalog()
 for _family in FAMILIES:

@@ -8,7 +8,7 @@ from typing import Any
 
 from builder.catalog.spec import P, Shape, Shapes, fail
 
-IO, DENSE, CONV, POOL, SHAPE, NORM, REG, MERGE, SEQ, ATTN, ACT = (
+IO, DENSE, CONV, POOL, SHAPE, NORM, REG, MERGE, SEQ, ATTN, ACT, GEN = (
     "Input / output",
     "Dense",
     "Convolution",
@@ -20,6 +20,7 @@ IO, DENSE, CONV, POOL, SHAPE, NORM, REG, MERGE, SEQ, ATTN, ACT = (
     "Recurrent",
     "Attention",
     "Activation",
+    "Generative",
 )
 
 
