@@ -77,6 +77,8 @@ os.umask(_UMASK)
 GRAD_CAP = 20_000  # points per layer's gradient-norm curve (thinned beyond)
 HISTORY_STEPS = 500  # step records kept whole per run (History thins beyond, <= 2x)
 NO_COMPARISON = "None"  # the first entry of the "Compare with" list
+PROJECT_MARK = " · "  # between a closed project's name and its run's: "xor · main #1"
+NO_RUN = "No run yet"
 TITLE_ROOM = 210  # px kept for the run's name and state when the controls share its row
 PNG_FILTER = "PNG image (*.png)"
 CSV_FILTER = "CSV table (*.csv)"
@@ -269,11 +271,13 @@ class Dashboard(QWidget):
 
     layer_selected = Signal(str)
     message = Signal(str)  # an export's result, for a status bar
-    runs_changed = Signal()  # a run was added (the export actions need one)
+    runs_changed = Signal()  # a run was added or the shown one went (the export actions)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.runs: dict[str, Run] = {}
+        # the runs of the open project (the others are named after theirs: end_project)
+        self.project_runs: list[Run] = []
         self.current: Run | None = None
         self.compared: Run | None = None  # shown dashed on the loss plot
         self._shown: Run | None = None  # the run the plots show (current unless compared)
@@ -299,7 +303,7 @@ class Dashboard(QWidget):
         pal.setColor(self.backgroundRole(), theme.WINDOW)
         self.setPalette(pal)
 
-        self.title = ElidedLabel("No run yet")
+        self.title = ElidedLabel(NO_RUN)
         self.title.setStyleSheet(f"font-weight: 600; color: {theme.TEXT.name()};")
         self.state_label = ElidedLabel("")
         self.state_label.setStyleSheet(f"color: {theme.MUTED.name()};")
@@ -464,6 +468,7 @@ class Dashboard(QWidget):
         run = Run(unique, thresholds, points)
         run.class_names = [str(c) for c in class_names] if class_names else None
         self.runs[unique] = run
+        self.project_runs.append(run)
         self.current = self._shown = run
         self.compared = None
         self.loss_plot.set_other(None)
@@ -496,9 +501,12 @@ class Dashboard(QWidget):
     def discard_run(self, run: Run | str) -> None:
         """Forget a run (one that failed before its first step: nothing to show)."""
         run = self._run(run)
-        self.runs.pop(run.name, None)
-        if self.current is run:
-            self.current = next(reversed(self.runs.values()), None)
+        if self.runs.get(run.name) is run:
+            del self.runs[run.name]
+        if run in self.project_runs:
+            self.project_runs.remove(run)
+        if self.current is run:  # the open project's run before it; never another project's
+            self.current = self.project_runs[-1] if self.project_runs else None
         if self._shown is run:
             self._shown = self.current
             self._dirty = set(ALL_PLOTS)
@@ -509,22 +517,64 @@ class Dashboard(QWidget):
         if shown is not None:
             self._set_points(shown.points)
             self.gradient_plot.set_thresholds(shown.thresholds)
-        else:  # no run left: the plots and labels as before the first run
-            self._shown = Run("")
-            self._draw(set(ALL_PLOTS))
-            self._shown, self._dirty = None, set()
-            self.title.setText("No run yet")
-            self.state_label.setText("")
+        else:  # no run to show: the plots and labels as before the first run
+            self._clear_plots()
         self._sync_compare()
         self.runs_changed.emit()
         self.refresh()
 
-    def add_records(self, records: Iterable[Any]) -> None:
-        """Append the trainer's records to the current run; nothing is drawn until
-        :meth:`refresh`."""
-        if self.current is None:
-            self.begin_run("run", HealthThresholds())
-        run = self.current
+    def end_project(self, label: str) -> None:
+        """The open project is closed (File > New / Open): the dashboard is as before the
+        first run, and the project's runs stay listed, named ``"label · name"``, to be
+        compared with the next project's."""
+        mine = {id(r) for r in self.project_runs}
+        kept = {n: r for n, r in self.runs.items() if id(r) not in mine}
+        for run in self.project_runs:
+            if self.runs.get(run.name) is not run:
+                continue  # discarded
+            name = f"{label}{PROJECT_MARK}{run.name}" if label else run.name
+            unique, i = name, 2
+            while unique in kept:
+                unique, i = f"{name} ({i})", i + 1
+            run.name = unique
+            kept[unique] = run
+        self.runs = kept
+        self.project_runs = []
+        self.current = self.compared = None
+        self._chosen_layer = None  # the layers were the closed project's
+        self._clear_plots()
+        self._sync_compare()
+        self.runs_changed.emit()
+
+    def _clear_plots(self) -> None:
+        """No run shown: the plots, labels and layout of a new dashboard, no comparison."""
+        self.compared = None
+        self._shown = Run("")
+        self.gradient_plot.set_thresholds(self._shown.thresholds)
+        self._draw(set(ALL_PLOTS))
+        self._shown, self._dirty = None, set()
+        for plot in self._plots():
+            plot.reset_view()
+        # as at first: the boundary's place is kept until a run says whether it has 2-D data
+        self.boundary.setVisible(True)
+        self._overview.addWidget(self.gradient_plot, 1, 0, 1, 1)
+        self.layer_combo.clear()
+        self.title.setText(NO_RUN)
+        self.state_label.setText("")
+
+    @property
+    def shown(self) -> Run | None:
+        """The run the plots show (None before the first run of the open project)."""
+        return self._shown
+
+    def add_records(self, records: Iterable[Any], run: Run | None = None) -> None:
+        """Append the trainer's records to ``run`` (default: the current run); nothing is
+        drawn until :meth:`refresh`. A run of a closed project still gets the last records
+        of its stopped worker this way."""
+        if run is None:
+            if self.current is None:
+                self.begin_run("run", HealthThresholds())
+            run = self.current
         dirty: set[str] = set()
         for record in records:
             dirty |= run.add(record)
@@ -574,20 +624,20 @@ class Dashboard(QWidget):
             self._live_cost = cost
             self._live_t = time.monotonic()  # the interval counts from the end of a redraw
 
+    def _plots(self) -> tuple[Any, ...]:
+        return (
+            self.loss_plot,
+            self.metrics_plot,
+            self.gradient_plot,
+            self.heatmap,
+            self.weights_hist,
+            self.activations_hist,
+            self.boundary,
+        )
+
     def _painted(self) -> float:
         """Seconds the plots have spent painting, ever."""
-        return sum(
-            plot.painted
-            for plot in (
-                self.loss_plot,
-                self.metrics_plot,
-                self.gradient_plot,
-                self.heatmap,
-                self.weights_hist,
-                self.activations_hist,
-                self.boundary,
-            )
-        )
+        return sum(plot.painted for plot in self._plots())
 
     @property
     def live_wait(self) -> float:
@@ -760,7 +810,7 @@ class Dashboard(QWidget):
         other = self.compared.name if self.compared is not None else None
         combo.setCurrentIndex(items.index(other) if other in names else 0)
         combo.blockSignals(False)
-        combo.setEnabled(bool(names))
+        combo.setEnabled(base is not None and bool(names))
         for w in (self.export_button, self.export_png_action, self.export_csv_action):
             w.setEnabled(base is not None)
 

@@ -78,6 +78,11 @@ class HealthPanel(QWidget):
             self._types, self._params, self._has_residual = [], [], False
         self._render()
 
+    def reset(self) -> None:
+        """As in a new window: no run, no layers (another project was opened)."""
+        self.begin(None)
+        self._stale = False
+
     def update_health(
         self,
         step: int,

@@ -10,9 +10,15 @@ Every edit goes through the document's undo stack (:mod:`widgets.commands`). Fil
 written atomically; unsaved work is autosaved to a separate file (:mod:`widgets.files`)
 and offered back after a crash.
 
-Questions and messages go through a few methods (``ask_save_changes``, ``ask_open_path``,
-``ask_save_path``, ``ask_recover``, ``show_error``) that tests replace with stubs; a window
-opened from another (recovery) takes over the replacements.
+One project at a time: File > New / Open / Examples first ask whether a run still training
+may stop (and about unsaved changes), then :meth:`MainWindow.end_project` resets everything
+that belonged to the previous project (the run, the training panel's status and warnings,
+the gradient-health tab, the canvas badges, the dashboard, which keeps the old runs named
+after their project).
+
+Questions and messages go through a few methods (``ask_save_changes``, ``ask_stop_training``,
+``ask_open_path``, ``ask_save_path``, ``ask_recover``, ``show_error``) that tests replace with
+stubs; a window opened from another (recovery) takes over the replacements.
 """
 
 from __future__ import annotations
@@ -87,7 +93,14 @@ NAMES_ZOOM = NAME_LOD + 0.03
 DETAIL_ZOOM = TEXT_LOD + 0.05
 PASTE_STEP = 40.0  # each paste of the same clipboard lands this much further down-right
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
-DIALOG_HOOKS = ("ask_save_changes", "ask_open_path", "ask_save_path", "ask_recover", "show_error")
+DIALOG_HOOKS = (
+    "ask_save_changes",
+    "ask_stop_training",
+    "ask_open_path",
+    "ask_save_path",
+    "ask_recover",
+    "show_error",
+)
 FILE_FILTER = "NeuralCanvas projects (*.json);;All files (*)"
 
 _STYLE = f"""
@@ -491,8 +504,10 @@ class MainWindow(QMainWindow):
         doc.undo.cleanChanged.disconnect(self._update_title)
 
     def set_document(self, doc: EditorDocument, suggested_name: str | None = None) -> None:
-        """Edit ``doc`` from now on (File > New / Open); the old document is closed and
-        its autosave removed. Does not ask about unsaved changes: see :meth:`maybe_save`."""
+        """Edit ``doc`` from now on (File > New / Open); the old project is ended
+        (:meth:`end_project`), its document closed and its autosave removed. Asks nothing:
+        see :meth:`may_close_project`."""
+        self.end_project()
         old, old_canvas = self.doc, self.canvas
         self._unbind_document(old)
         self.doc = doc
@@ -518,6 +533,25 @@ class MainWindow(QMainWindow):
         self.canvas.setFocus()
         if self.isVisible():
             QTimer.singleShot(0, self.fit_on_open)
+
+    def end_project(self) -> None:
+        """The one place where what belongs to the open project goes (before another is
+        opened): a run still training is stopped (its worker joined), the training panel's
+        status, progress and warnings, the gradient-health tab and the canvas badges are
+        reset, and the dashboard is cleared; its runs stay listed (and comparable), named
+        after this project (:meth:`project_label`)."""
+        self.training.end_project()  # also the health tab and the badges it relays
+        self.dashboard.end_project(self.project_label())
+
+    def project_label(self) -> str:
+        """The project's name in the dashboard's run list once another one is open: its
+        file's name without ``.json`` (an example's too: ``exploding_lr``), else the
+        project's name."""
+        if self.doc.path is not None:
+            return self.doc.path.stem
+        if self.suggested_name:
+            return Path(self.suggested_name).stem
+        return self.doc.project.name or "Untitled"
 
     def _connect_canvas(self) -> None:
         self.canvas.selection_changed.connect(self._selection_changed)
@@ -773,7 +807,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
     def new_file(self) -> bool:
-        if not self.maybe_save():
+        if not self.may_close_project():
             return False
         self.set_document(EditorDocument(new_project()))
         self.show_message("New project: drag layers from the left between the Input and the Output")
@@ -799,7 +833,7 @@ class MainWindow(QMainWindow):
                 self.recent.remove(path)
             self.show_error("Cannot open the project", str(exc))
             return False
-        if not self.maybe_save():
+        if not self.may_close_project():
             return False
         self.set_document(EditorDocument(project, path))
         self.recent.add(path)
@@ -814,7 +848,7 @@ class MainWindow(QMainWindow):
         except ProjectFileError as exc:
             self.show_error("Cannot open the example", str(exc))
             return False
-        if not self.maybe_save():
+        if not self.may_close_project():
             return False
         self.set_document(EditorDocument(project), suggested_name=path.name)
         self.show_message(f"Opened a copy of the example '{project.name}'")
@@ -850,6 +884,13 @@ class MainWindow(QMainWindow):
         self._autosave_dirty = False
         self.show_message(f"Saved {path}")
         return True
+
+    def may_close_project(self) -> bool:
+        """Before another project replaces this one: True when a run still training may
+        stop (or none goes) and the unsaved changes are saved or discarded (or none)."""
+        if self.training.running and not self.ask_stop_training():
+            return False
+        return self.maybe_save()
 
     def maybe_save(self) -> bool:
         """Before the document goes away: True when it may (saved, discarded, or nothing
@@ -1006,7 +1047,7 @@ class MainWindow(QMainWindow):
         return self.dashboard.export_csv_dialog()
 
     def _dashboard_runs_changed(self) -> None:
-        has_run = bool(self.dashboard.runs)
+        has_run = self.dashboard.shown is not None  # what the exports save
         self.export_dashboard_png_action.setEnabled(has_run)
         self.export_dashboard_csv_action.setEnabled(has_run)
 
@@ -1059,6 +1100,22 @@ class MainWindow(QMainWindow):
         if answer == buttons.Discard:
             return DISCARD
         return CANCEL
+
+    def ask_stop_training(self) -> bool:
+        """Whether the run still training may stop so that another project opens."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(APP_TITLE)
+        box.setText("Training is running. Stop it?")
+        box.setInformativeText(
+            "Another project replaces this one: the run stops now. Its results so far stay "
+            "in the dashboard, to compare with."
+        )
+        stop = box.addButton("Stop Training", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(stop)
+        box.exec()
+        return box.clickedButton() is stop
 
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(

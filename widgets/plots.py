@@ -441,6 +441,14 @@ class _Plot(pg.PlotWidget):
         self.legend_wanted = False
         self.legend.hide()
 
+    def reset_view(self) -> None:
+        """The view of a new plot (another project was opened): pyqtgraph's first range,
+        following the next data again. Subclasses also drop what names the old data."""
+        vb = self.plotItem.vb
+        vb.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.0)
+        vb.enableAutoRange()
+        self.fit_legend()
+
     def fit_legend(self, *_args: Any) -> None:
         """Lay the legend out in as few columns as leave most of the view free, and hide it
         where none does (in a small plot it would cover the curves it names)."""
@@ -598,6 +606,13 @@ class MetricsPlot(_Plot):
         self.legend.setOffset((-8, -8))
         self.curves: dict[str, pg.PlotDataItem] = {}
 
+    def reset_view(self) -> None:
+        for name, curve in self.curves.items():  # the old run's metrics leave the legend
+            self.plotItem.removeItem(curve)
+            self.legend.removeItem(name)
+        self.curves.clear()
+        super().reset_view()
+
     def set_split(self, split: str) -> None:
         """Name the data the metrics were measured on in the title."""
         self.set_title(f"Metrics ({split})")
@@ -691,6 +706,13 @@ class GradientHeatmap(_Plot):
         self.layers: list[str] = []
         self.colorbar = pg.ColorBarItem(colorMap=heat_colormap(), interactive=False, width=12)
         self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+
+    def reset_view(self) -> None:
+        self.layers = []
+        self.image.clear()
+        self.plotItem.getAxis("left").setTicks(None)  # the old network's layer names
+        self.colorbar.setLevels((0.0, 1.0))
+        super().reset_view()
 
     def set_image(self, layers: Sequence[str], steps: np.ndarray, log_norms: np.ndarray) -> None:
         """``log_norms``: shape ``(len(layers), len(steps))``, NaN where a layer had none."""
@@ -787,6 +809,11 @@ class DecisionBoundary(_Plot):
                 labels.astype(float).ravel(),
                 brush=pg.mkBrush(tint(theme.MUTED, 160)),
             )
+
+    def reset_view(self) -> None:
+        self.set_points(None)
+        self.plotItem.setLabels(bottom="x₁", left="x₂")
+        super().reset_view()
 
     def _class_colour(self, c: int) -> QColor:
         if self.classes == 2:

@@ -21,10 +21,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -65,6 +66,11 @@ POLL_MS = 33  # <= 30 Hz (DESIGN.md step 5)
 FIELD_MIN_WIDTH = 80  # px: the narrowest a settings field gets (see _build)
 PROGRESS_INTERVAL = 0.25  # seconds between moves of the progress bar and status line
 JOIN_TIMEOUT = 0.02  # seconds the GUI waits for the worker per tick once it has finished
+# Seconds a project change waits for the stopped worker (it stops within one step; loading
+# the data and compiling cannot be interrupted): a worker still going then is joined later.
+STOP_TIMEOUT = 3.0
+REAP_MS = 100  # between looks at such a worker
+READY = "Ready"
 GRID = 60  # decision-boundary probe: GRID x GRID points over the data's extent
 EDIT_NOTE = "Edits apply to the next run"
 TERMINAL = ("finished", "stopped", "early_stopped")
@@ -128,6 +134,17 @@ class _GuiThreadGC:
         gc.collect(generation)
 
 
+@dataclass
+class _Stopping:
+    """A run stopped by a project change whose worker outlived :data:`STOP_TIMEOUT`: its
+    last records still go to its dashboard run, and it is joined once it ends."""
+
+    trainer: Any
+    run: Any  # the dashboard's run, or None
+    began: bool  # it loaded and compiled, "running" (else its dashboard run is forgotten)
+    gc_held: bool
+
+
 class _LazyCombo(QComboBox):
     """A combo box whose items are filled the first time it opens (or on :meth:`fill`)."""
 
@@ -176,10 +193,14 @@ class TrainingPanel(QWidget):
         self._shown_step = -1
         self._progress_t = -math.inf
         self._gc_held = False
+        self.stopping: list[_Stopping] = []  # runs of closed projects not joined yet
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.tick)
+        self._reap_timer = QTimer(self)
+        self._reap_timer.setInterval(REAP_MS)
+        self._reap_timer.timeout.connect(self._reap)
 
         # The dataset list and options need torch: show them once it is loaded (the app
         # preloads it in the background), or when the user opens the list.
@@ -220,7 +241,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
         outer.addWidget(self.progress)
-        self.status = QLabel("Ready")
+        self.status = QLabel(READY)
         self.status.setObjectName("trainingStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -378,9 +399,9 @@ class TrainingPanel(QWidget):
         doc.edited.connect(self._graph_edited)
 
     def set_document(self, doc: EditorDocument, canvas: Any) -> None:
-        """Edit ``doc`` from now on (File > New / Open); a running training is stopped."""
-        self.shutdown()
-        self.last_trainer = None  # trained on the previous document
+        """Edit ``doc`` from now on (File > New / Open); a running training is stopped and
+        the panel forgets the previous project (:meth:`end_project`)."""
+        self.end_project()
         try:
             self.doc.undo.indexChanged.disconnect(self._undo_changed)
             self.doc.edited.disconnect(self._graph_edited)
@@ -477,7 +498,7 @@ class TrainingPanel(QWidget):
         """List every dataset and show the current one's options (imports the data layer)."""
         if self._datasets_filled:
             return
-        from builder.data.datasets import dataset_names
+        from builder.data import dataset_names
 
         self._datasets_filled = True
         current = self.dataset_combo.currentText()
@@ -492,7 +513,7 @@ class TrainingPanel(QWidget):
     def _build_options(self, name: str) -> None:
         if getattr(self, "_options_for", None) == name:
             return
-        from builder.data.datasets import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
+        from builder.data import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
 
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
@@ -540,7 +561,7 @@ class TrainingPanel(QWidget):
 
     def show_preview(self) -> None:
         """Load the dataset (small, on demand) and show a few samples, or the error."""
-        from builder.data.datasets import load_dataset
+        from builder.data import load_dataset
 
         self.fill_datasets()
         self.preview.setVisible(True)
@@ -744,11 +765,16 @@ class TrainingPanel(QWidget):
             self.status.setText(self._status_text("Stopping"))
 
     def shutdown(self, timeout: float = 5.0) -> bool:
-        """Stop and join the worker (window closing); True when no thread is left."""
+        """Stop and join the worker (window closing), and those of runs stopped by a
+        project change; True when no thread is left."""
         self.timer.stop()
+        for item in self.stopping:
+            item.trainer.stop()
+            item.trainer.join(timeout)
+        self._reap()
         trainer = self.trainer
         if trainer is None:
-            return True
+            return not self.stopping
         trainer.stop()
         done = trainer.join(timeout)
         if done:
@@ -757,7 +783,74 @@ class TrainingPanel(QWidget):
             self.last_trainer = trainer
             self.note.setVisible(False)
             self._set_state(IDLE)
-        return done
+        return done and not self.stopping
+
+    # ------------------------------------------------------------------ another project
+    def end_project(self, timeout: float | None = None) -> None:
+        """Forget the open project (File > New / Open; the caller has asked whether a run
+        may stop): a run still going is stopped, its records so far stay with its
+        dashboard run; the status line, progress, note, preview, the gradient-health
+        panel and the canvas badges are as in a new window. Never leaves a thread behind:
+        a worker that does not end within ``timeout`` seconds (default
+        :data:`STOP_TIMEOUT`) is joined later."""
+        self._stop_for_project_change(STOP_TIMEOUT if timeout is None else timeout)
+        self.last_trainer = None  # trained on the previous project
+        self.config = None
+        self.last_error = None
+        self.step = self.total_steps = 0
+        self._last_step = None
+        self._terminal = self._running_seen = self._launched = False
+        self._step_shown, self._shown_step, self._progress_t = True, -1, -math.inf
+        self.probe_layer = None  # a layer of the previous project's network
+        self.probe_grid = None
+        self._run_count = 0  # runs are counted per project ("main #1" again)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(READY)
+        self.note.setVisible(False)
+        self.preview.setVisible(False)
+        self.health.reset()
+        if self.canvas is not None:
+            self.canvas.clear_badges()
+
+    def _stop_for_project_change(self, timeout: float) -> None:
+        trainer = self.trainer
+        if trainer is None:
+            return
+        self.timer.stop()
+        trainer.stop()
+        item = _Stopping(trainer, self.dashboard_run, self._running_seen, self._gc_held)
+        self.trainer, self.dashboard_run, self._gc_held = None, None, False
+        if trainer.alive:
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                trainer.join(timeout)
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+        self.stopping.append(item)
+        self._reap()  # at once when it has ended, else on the reap timer
+        self._set_state(IDLE)
+
+    def _reap(self) -> None:
+        """Relay the records of the runs stopped by a project change to their dashboard
+        runs, and join the workers that have ended."""
+        for item in list(self.stopping):
+            ended = not item.trainer.alive  # before the last poll: nothing comes after it
+            records = item.trainer.poll()
+            item.began = item.began or any(_began(r) for r in records)
+            if item.run is not None and self.dashboard is not None:
+                if item.began and records:
+                    self.dashboard.add_records(records, run=item.run)
+                elif ended and not item.began:  # it never began: nothing to keep
+                    self.dashboard.discard_run(item.run)
+            if ended and item.trainer.join(0):
+                self.stopping.remove(item)
+                if item.gc_held:
+                    _GuiThreadGC.release()
+        if self.stopping:
+            self._reap_timer.start()
+        else:
+            self._reap_timer.stop()
 
     def tick(self) -> None:
         """Relay the trainer's new records (the 30 Hz timer)."""
@@ -952,6 +1045,12 @@ class TrainingPanel(QWidget):
 # --------------------------------------------------------------------------- helpers
 
 _MISSING = object()
+
+
+def _began(record: Any) -> bool:
+    """Whether a record shows that its run got past loading and compiling."""
+    kind = getattr(record, "kind", "")
+    return kind == "step" or (kind == "status" and getattr(record, "state", "") == "running")
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
