@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -216,10 +217,11 @@ def baseline(case: Case, keep_losses: bool = False) -> dict[str, Any]:
 
 def run_trainer(case: Case, monitor: bool) -> dict[str, Any]:
     """One synchronous trainer run (``run()``), prepared beforehand; the time spent in its
-    per-epoch evaluation is measured by wrapping ``_evaluate`` and reported apart."""
+    per-epoch evaluation is measured by wrapping its kernel's ``evaluate`` and reported apart."""
     trainer = case.trainer(monitor=monitor)
     trainer.prepare()  # data to device, compile, optimiser: not training time
-    evaluate = trainer._evaluate
+    kernel = trainer.kernel
+    evaluate = kernel.evaluate
     eval_s = [0.0, 0.0]
 
     def timed_evaluate(*args: Any, **kwargs: Any) -> Any:
@@ -230,7 +232,9 @@ def run_trainer(case: Case, monitor: bool) -> dict[str, Any]:
             eval_s[0] += now() - t
             eval_s[1] += cpu() - c
 
-    trainer._evaluate = timed_evaluate  # type: ignore[method-assign]
+    # The same kernel with a timed evaluate (the kernel module itself stays untouched).
+    trainer.kernel = types.SimpleNamespace(**vars(kernel))
+    trainer.kernel.evaluate = timed_evaluate
     gc.collect()
     t0, c0 = now(), cpu()
     records = trainer.run()

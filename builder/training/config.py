@@ -114,6 +114,8 @@ class TrainingConfig:
     report_every: int = 10  # at least this many steps between step records
     report_interval: float = 0.025  # and at least this many seconds (0: every report_every)
     monitor: bool = True  # gradient / weight monitoring on or off
+    procedure: str = "supervised"  # how the networks learn (builder.training.procedures)
+    procedure_settings: dict[str, Any] = field(default_factory=dict)  # every setting given
 
 
 class _Reader:
@@ -207,6 +209,39 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return "a list" if isinstance(value, list) else "an object"
     return repr(value)
+
+
+def _procedure(r: _Reader, problems: list[Problem]) -> tuple[str, dict[str, Any]]:
+    """``training.procedure`` (absent: supervised) and its settings, each checked by the
+    procedure's declared :class:`~builder.catalog.params.Param` (defaults filled in)."""
+    from builder.training.procedures import DEFAULT, PROCEDURES, did_you_mean
+
+    name = r.get("procedure", DEFAULT)
+    spec = PROCEDURES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        known = ", ".join(f'"{k}"' for k in PROCEDURES)
+        problems.append(
+            Problem(
+                "training.procedure",
+                f"unknown procedure {_describe(name)}{did_you_mean(name)}; use one of {known}",
+            )
+        )
+        spec = PROCEDURES[DEFAULT]
+    s = r.sub("procedure_settings")
+    settings = spec.defaults()
+    for key, value in s.data.items():
+        param = spec.param(key)
+        if param is None:
+            what = f'the {spec.id} procedure has no setting "{key}"'
+            if spec.settings:
+                what += "; its settings are " + ", ".join(p.name for p in spec.settings)
+            problems.append(Problem(f"{s.path}.{key}", what))
+            continue
+        try:
+            settings[key] = param.check(value)
+        except ValueError as exc:
+            problems.append(Problem(f"{s.path}.{key}", str(exc)))
+    return spec.id, settings
 
 
 def parse_training(data: Any) -> TrainingConfig:
@@ -314,6 +349,7 @@ def parse_training(data: Any) -> TrainingConfig:
             Problem("training.health", "the vanishing threshold must be below the exploding one")
         )
 
+    procedure, procedure_settings = _procedure(r, problems)
     config = TrainingConfig(
         dataset=copy.deepcopy(dataset),
         loss=r.choice("loss", "mse", LOSSES),
@@ -331,6 +367,8 @@ def parse_training(data: Any) -> TrainingConfig:
         report_every=r.integer("report_every", 10, lo=1),
         report_interval=r.number("report_interval", 0.025, lo=0, hi=3600),
         monitor=r.boolean("monitor", True),
+        procedure=procedure,
+        procedure_settings=procedure_settings,
     )
     r.unknown()
     if problems:

@@ -10,25 +10,20 @@ appear only in :meth:`MetricAccumulator.compute`.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import (
-    CosineAnnealingLR,
-    LRScheduler,
-    ReduceLROnPlateau,
-    StepLR,
-)
+from torch.optim.lr_scheduler import LRScheduler
 
 from builder.training.config import LOSSES, OptimizerConfig, ScheduleConfig
+from builder.training.kernels import common
+from builder.training.kernels.metrics import TASKS
 from graph.errors import NeuralCanvasError
 
-TASKS = ("classification", "regression")
 # Type ids of last layers whose output is a probability / a log-probability.
 PROBABILITY_LAYERS = frozenset({"Sigmoid", "Softmax", "Step"})
 LOG_PROBABILITY_LAYERS = frozenset({"LogSoftmax"})
@@ -53,6 +48,11 @@ class Objective:
     loss: nn.Module
     prepare_target: Callable[[Tensor], Tensor]
     predict: Callable[[Tensor], Tensor]
+
+    @property
+    def fast_loss(self) -> Callable[[Tensor, Tensor], Tensor]:
+        """The loss as its cheapest exact call (see :func:`loss_callable`)."""
+        return loss_callable(self.loss)
 
 
 class BinaryHinge(nn.Module):
@@ -315,206 +315,39 @@ def _regression(
     return Objective(name, "regression", None, _LOSSES[name](), prepare, predict)
 
 
-# --- optimisers and schedules -------------------------------------------------------------
+# --- optimisers, schedules, penalties and metrics: portable, in the kernels' package -----
+
+from builder.training.kernels.common import (  # noqa: E402
+    ParamsByKind,
+    penalty,
+    split_params,
+    step_scheduler,
+)
+from builder.training.kernels.metrics import MetricAccumulator  # noqa: E402
 
 
 def make_optimizer(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
-    """The optimiser ``cfg`` names, over ``params`` (tensors or param-group dicts)."""
-    common: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
-    if cfg.name == "adagrad":
-        return torch.optim.Adagrad(params, eps=cfg.eps, **common)
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(
-            params, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, **common
-        )
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, betas=cfg.betas, eps=cfg.eps, **common)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, betas=cfg.betas, eps=cfg.eps, **common)
-    raise ValueError(f"unknown optimizer {cfg.name!r}")
+    """The optimiser ``cfg`` names (see :func:`builder.training.kernels.common.make_optimizer`)."""
+    return common.make_optimizer(asdict(cfg), params)
 
 
 def make_scheduler(
     cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int
 ) -> LRScheduler | None:
-    """The per-epoch learning-rate schedule ``cfg`` names, or None for ``"none"``."""
-    if cfg.name == "none":
-        return None
-    if cfg.name == "step":
-        return StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.name == "cosine":
-        return CosineAnnealingLR(optimizer, T_max=cfg.t_max or epochs, eta_min=cfg.eta_min)
-    if cfg.name == "plateau":
-        return ReduceLROnPlateau(optimizer, mode="min", factor=cfg.factor, patience=cfg.patience)
-    raise ValueError(f"unknown schedule {cfg.name!r}")
+    """The schedule ``cfg`` names (see :func:`builder.training.kernels.common.make_scheduler`)."""
+    return common.make_scheduler(asdict(cfg), optimizer, epochs)
 
 
-def step_scheduler(scheduler: LRScheduler | None, val_loss: float | None) -> None:
-    """Advance ``scheduler`` by one epoch. Plateau needs a loss to watch: pass the validation
-    loss, or the training loss when there is no validation split."""
-    if scheduler is None:
-        return
-    if isinstance(scheduler, ReduceLROnPlateau):
-        if val_loss is None:
-            raise ValueError("the plateau schedule needs a loss: pass the training loss")
-        scheduler.step(val_loss)
-    else:
-        scheduler.step()
-
-
-# --- penalties ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParamsByKind:
-    """Parameters split once, before training: ``weights`` (2+ dims) get L1/L2 penalties;
-    ``others`` (biases, norm scales, PReLU slopes) do not."""
-
-    weights: tuple[Tensor, ...]
-    others: tuple[Tensor, ...]
-
-
-def split_params(source: nn.Module | Iterable[Tensor]) -> ParamsByKind:
-    """Split a module's (or an iterable's) trainable parameters by kind."""
-    params = source.parameters() if isinstance(source, nn.Module) else source
-    trainable = [p for p in params if p.requires_grad]
-    return ParamsByKind(
-        weights=tuple(p for p in trainable if p.dim() >= 2),
-        others=tuple(p for p in trainable if p.dim() < 2),
-    )
-
-
-def penalty(
-    params_by_kind: ParamsByKind | Mapping[str, Iterable[Tensor]] | Iterable[Tensor],
-    l1: float,
-    l2: float,
-) -> Tensor | None:
-    """``l1 * Σ|w| + l2 * Σw²`` over the weights, or None when both factors are 0.
-
-    ``params_by_kind`` is a :class:`ParamsByKind` (best: split once with
-    :func:`split_params`), a mapping whose ``"weights"`` entry is used, or plain tensors of
-    which those with 2+ dims count. One ``torch._foreach_norm`` per term, no element loops.
-    """
-    if not l1 and not l2:
-        return None
-    if isinstance(params_by_kind, ParamsByKind):
-        weights = list(params_by_kind.weights)
-    elif isinstance(params_by_kind, Mapping):
-        weights = list(params_by_kind["weights"])
-    else:
-        weights = [p for p in params_by_kind if p.dim() >= 2]
-    if not weights:
-        return None
-    total: Tensor | None = None
-    if l1:
-        total = torch.stack(torch._foreach_norm(weights, 1)).sum() * l1
-    if l2:
-        term = torch.stack(torch._foreach_norm(weights, 2)).square().sum() * l2
-        total = term if total is None else total + term
-    return total
-
-
-# --- metrics ------------------------------------------------------------------------------
-
-
-class MetricAccumulator:
-    """Accumulates evaluation metrics on the device; :meth:`compute` returns plain Python.
-
-    Classification: accuracy, macro precision / recall / F1 (a class neither present nor
-    predicted is left out of the average; a 0/0 counts as 0) and the confusion matrix
-    (rows = true class, columns = predicted). Regression: mse and mae.
-    """
-
-    def __init__(self, task: str, num_classes: int | None = None):
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}")
-        if task == "classification" and not num_classes:
-            raise ValueError("classification metrics need num_classes")
-        self.task = task
-        self.num_classes = num_classes
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every update."""
-        self.count = 0
-        self._counts: Tensor | None = None  # flattened confusion matrix
-        self._sse: Tensor | None = None
-        self._sae: Tensor | None = None
-
-    def update(self, pred: Tensor, target: Tensor) -> None:
-        """Add a batch: ``pred`` from :attr:`Objective.predict`, ``target`` the dataset's."""
-        pred = pred.detach()
-        target = target.detach()
-        if self.task == "classification":
-            c = int(self.num_classes or 0)
-            index = target.reshape(-1).long() * c + pred.reshape(-1).long()
-            if index.device.type == "cpu":  # one op; on the CPU nothing to synchronise
-                counts = torch.bincount(index, minlength=c * c)
-                self._counts = counts if self._counts is None else self._counts + counts
-            else:  # index_add_ never synchronises; torch.bincount on CUDA reads the max back
-                if self._counts is None:
-                    self._counts = torch.zeros(c * c, dtype=torch.int64, device=pred.device)
-                self._counts.index_add_(0, index, torch.ones_like(index))
-            self.count += index.numel()
-            return
-        acc = torch.float32 if pred.device.type == "mps" else torch.float64
-        diff = pred.reshape(target.shape).to(acc) - target.to(acc)
-        if self._sse is None or self._sae is None:
-            self._sse = torch.zeros((), dtype=acc, device=pred.device)
-            self._sae = torch.zeros((), dtype=acc, device=pred.device)
-        self._sse += diff.square().sum()
-        self._sae += diff.abs().sum()
-        self.count += diff.numel()
-
-    def compute(self) -> dict[str, Any]:
-        """The metrics as plain Python numbers (NaN where nothing was seen)."""
-        nan = float("nan")
-        if self.task == "regression":
-            if self._sse is None or self._sae is None or not self.count:
-                return {"mse": nan, "mae": nan, "count": 0}
-            return {
-                "mse": self._sse.item() / self.count,
-                "mae": self._sae.item() / self.count,
-                "count": self.count,
-            }
-        c = int(self.num_classes or 0)
-        # One host copy, then plain Python: a few small lists cost less than any array op.
-        if self._counts is None:
-            flat = [0] * (c * c)
-        else:
-            flat = self._counts.tolist()
-        confusion = [flat[i * c : (i + 1) * c] for i in range(c)]
-        total = sum(flat)
-        if not total:
-            return {
-                "accuracy": nan,
-                "precision": nan,
-                "recall": nan,
-                "f1": nan,
-                "confusion": confusion,
-                "count": 0,
-            }
-        actual = [sum(row) for row in confusion]
-        predicted = [sum(column) for column in zip(*confusion)]
-        precision: list[float] = []
-        recall: list[float] = []
-        f1: list[float] = []
-        for i in range(c):
-            if not (predicted[i] or actual[i]):
-                continue  # a class neither present nor predicted is left out
-            tp = confusion[i][i]
-            p = tp / predicted[i] if predicted[i] else 0.0
-            r = tp / actual[i] if actual[i] else 0.0
-            precision.append(p)
-            recall.append(r)
-            f1.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
-        return {
-            "accuracy": sum(confusion[i][i] for i in range(c)) / total,
-            "precision": math.fsum(precision) / len(precision),
-            "recall": math.fsum(recall) / len(recall),
-            "f1": math.fsum(f1) / len(f1),
-            "confusion": confusion,
-            "count": total,
-        }
+__all__ = [
+    "MetricAccumulator",
+    "Objective",
+    "ParamsByKind",
+    "TargetError",
+    "loss_callable",
+    "make_loss",
+    "make_optimizer",
+    "make_scheduler",
+    "penalty",
+    "split_params",
+    "step_scheduler",
+]

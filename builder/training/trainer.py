@@ -31,12 +31,13 @@ import torch
 from torch import nn
 
 from builder.compile import compile_network
-from builder.data.datasets import Splits, augment, load_dataset, make_splits
+from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
-from builder.training import objectives
+from builder.training import loop, procedures
 from builder.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from builder.training.config import ConfigError, TrainingConfig, parse_training
 from builder.training.health import classify, divergence_message
+from builder.training.procedures.spec import Binding
 from builder.training.records import (
     EpochRecord,
     ErrorRecord,
@@ -203,21 +204,32 @@ class Trainer:
         self.state = "idle"
         self.model: nn.Module | None = None
         self.device: torch.device | None = None
-        self.epoch = 0
-        self.step = 0
-        self.best_loss = math.inf
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.progress = loop.Progress()  # epoch, step, early stopping's best loss and count
+        self._single = False  # pause after the next step (single-step mode)
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
         self._thread: threading.Thread | None = None
         self._prepared = False
-        self._waiting = 0  # epochs since the watched loss last improved (early stopping)
         self._probe: tuple[str | None, Any, float] | None = None
         self._probe_t = -math.inf  # the first report probes (perf_counter may be small)
         self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
         self._activation: list[torch.Tensor] = []
         self._elapsed0 = 0.0
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed."""
+        return self.progress.epoch
+
+    @property
+    def step(self) -> int:
+        """Steps completed."""
+        return self.progress.step
+
+    @property
+    def best_loss(self) -> float:
+        return self.progress.best_loss
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -235,6 +247,11 @@ class Trainer:
         self._running.clear()
 
     def resume(self) -> None:
+        self._running.set()
+
+    def step_once(self) -> None:
+        """Single step: apply one update, report it, then pause (safe from any thread)."""
+        self._single = True
         self._running.set()
 
     def stop(self) -> None:
@@ -301,23 +318,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
-        """Load data, compile the model and check they fit; raise a clear error if not."""
+        """Load data, compile the model, bind it to the procedure's roles and check they fit;
+        raise a clear error if not."""
         if self._prepared:
             return
         if self._config_error is not None:
             raise self._config_error
         cfg = self.config
         self.device = pick_device(cfg.device)
+        self.procedure = procedures.procedure(cfg.procedure)
         if self.splits is None:
             dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg.seed)
             self.splits = make_splits(dataset, cfg.dataset, seed=cfg.seed)
         ds = self.splits.dataset
         model = compile_network(self.net, seed=cfg.seed)
         inputs, outputs = model.meta["inputs"], model.meta["outputs"]
-        if len(inputs) != 1 or len(outputs) != 1:
+        if len(inputs) != 1 or not outputs:
             raise TrainingError(
                 f"Network {self.net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
-                " supervised training needs exactly one of each"
+                f" {self.procedure.id} training needs exactly one Input and an Output"
             )
         port = inputs[0]
         want = tuple(port.shape[1:])
@@ -334,39 +353,38 @@ class Trainer:
                 f"Dataset '{ds.name}' gives {kind} but the Input '{self.net.name_of(port.node_id)}' has dtype"
                 f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
             )
-        self.objective = objectives.make_loss(
-            cfg.loss,
-            tuple(outputs[0].shape[1:]),
-            ds.task,
-            ds.num_classes,
-            tuple(ds.target_shape),
-            ds.y.dtype,
-            dataset=ds.name,
-            last_layer=self.net.type_of(self.net.in_edges(outputs[0].node_id)[0].src),
+        binding = Binding(
+            roles={"model": model},
+            networks={"model": self.net},
+            outputs={"model": {self.net.name_of(o.node_id): o for o in outputs}},
+            dataset=ds,
         )
+        self.procedure.check(binding)
+        settings = self.procedure.configure(binding, cfg)
+        self.objective = settings.get("objective")
         self.model = model.to(self.device)
         self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
         self.name_to_attr = {v: k for k, v in self.attr_to_name.items()}
         self.layers = _Layers(self.model, self.attr_to_name, self.device)
-        self.optimizer = objectives.make_optimizer(cfg.optimizer, self.model.parameters())
-        self.scheduler = objectives.make_scheduler(cfg.schedule, self.optimizer, cfg.epochs)
-        self.weights = [p for p in self.model.parameters() if p.dim() >= 2]
+        self.kernel = self.procedure.load_kernel()
+        self.kernel_state = self.kernel.setup({"model": self.model}, settings)
+        self.optimizer = next(iter(self.kernel_state["optimizers"].values()))
+        self.scheduler = self.kernel_state.get("scheduler")
+        self.task = settings.get("task")
         self.hints = {
             "normalised": self.splits.normalisation.get("kind", "none") != "none" or data_int,
             "clipped": cfg.clip.mode != "none",
             "saturating": any(self.net.type_of(n) in SATURATING for n in self.net.nodes),
         }
-        # Data lives on the device; targets are converted for the loss once, up front.
+        # Data lives on the device.
         self.train_x = self.splits.train.x.to(self.device)
-        self.train_y = self.objective.prepare_target(self.splits.train.y.to(self.device))
-        self.train_y_raw = self.splits.train.y.to(self.device)
+        self.train_y = self.splits.train.y.to(self.device)
         if self.splits.val is not None and len(self.splits.val):
             self.eval_split = (self.splits.val.x.to(self.device), self.splits.val.y.to(self.device))
             self.has_val = True
         else:
-            self.eval_split = (self.train_x, self.train_y_raw)
+            self.eval_split = None
             self.has_val = False
-        self._eval_target: torch.Tensor | None = None  # prepared by the first evaluation
         self.shuffle = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         self.augment_options = cfg.dataset.get("augment") or {}
@@ -376,45 +394,66 @@ class Trainer:
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = load_checkpoint(path)
-        try:
-            self.model.load_state_dict(data["model"], strict=True)
-        except (RuntimeError, KeyError) as exc:
+        made_by = data.get("procedure", procedures.DEFAULT)
+        if made_by != self.procedure.id:
             raise CheckpointError(
-                f"Checkpoint {path} was made for a different network (its weights do not fit {self.net.name!r}):"
-                f" {str(exc).splitlines()[0]}"
-            ) from None
-        self.optimizer.load_state_dict(data["optimizer"])
-        if self.scheduler is not None and data.get("scheduler") is not None:
-            self.scheduler.load_state_dict(data["scheduler"])
-        self.epoch = int(data["epoch"])
-        self.step = int(data["step"])
-        self.best_loss = float(data.get("best_loss", math.inf))
+                f"Checkpoint {path} was made by the {made_by} procedure; this run trains with"
+                f" {self.procedure.id}: resume it with training.procedure set to {made_by!r},"
+                " or start this run afresh"
+            )
+        state = self.kernel_state
+        if "models" not in data:  # written before procedures: one model, one optimiser
+            data["models"] = {"model": data["model"]}
+            data["optimizers"] = {"model": data["optimizer"]}
+            data["schedulers"] = {"model": data["scheduler"]} if data.get("scheduler") else {}
+            if data.get("best_state") is not None:
+                data["best_state"] = {"model": data["best_state"]}
+        for role, model in state["models"].items():
+            try:
+                model.load_state_dict(data["models"][role], strict=True)
+            except (RuntimeError, KeyError) as exc:
+                raise CheckpointError(
+                    f"Checkpoint {path} was made for a different network (its weights do not fit {self.net.name!r}):"
+                    f" {str(exc).splitlines()[0]}"
+                ) from None
+        for name, optimizer in state["optimizers"].items():
+            optimizer.load_state_dict(data["optimizers"][name])
+        for name, scheduler in state.get("schedulers", {}).items():
+            if data["schedulers"].get(name) is not None:
+                scheduler.load_state_dict(data["schedulers"][name])
+        p = self.progress
+        p.epoch, p.step = int(data["epoch"]), int(data["step"])
+        p.best_loss = float(data.get("best_loss", math.inf))
+        p.waiting = int(data.get("waiting", 0))
+        p.best_state = data.get("best_state")
         self._elapsed0 = float(data.get("elapsed", 0.0))
-        if data.get("best_state") is not None:
-            self.best_state = data["best_state"]
         if data.get("shuffle_rng") is not None:
             self.shuffle.set_state(data["shuffle_rng"])
         if data.get("augment_rng") is not None:
             self.aug_gen.set_state(data["augment_rng"])
-        self._waiting = int(data.get("waiting", 0))
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to resume this run where it is."""
+        state = self.kernel_state
         return {
             "network": self.net.name,
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "procedure": self.procedure.id,
+            "models": {
+                role: {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                for role, model in state["models"].items()
+            },
+            "optimizers": {k: o.state_dict() for k, o in state["optimizers"].items()},
+            "schedulers": {k: s.state_dict() for k, s in state.get("schedulers", {}).items()},
             "epoch": self.epoch,
             "step": self.step,
-            "best_loss": self.best_loss,
-            "best_state": self.best_state,
+            "best_loss": self.progress.best_loss,
+            "best_state": self.progress.best_state,
             "elapsed": self._elapsed(),
             "shuffle_rng": self.shuffle.get_state(),
             "augment_rng": self.aug_gen.get_state(),
-            "waiting": self._waiting,
+            "waiting": self.progress.waiting,
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -476,154 +515,165 @@ class Trainer:
 
     def _train(self) -> tuple[str, str]:
         cfg = self.config
-        model, opt, objective = self.model, self.optimizer, self.objective
-        loss_fn = objectives.loss_callable(objective.loss)
-        x_all, y_all = self.train_x, self.train_y
-        n = x_all.shape[0]
+        n = self.train_x.shape[0]
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
         batches = math.ceil(n / batch)
         every, interval = cfg.report_every, cfg.report_interval
         monitor = cfg.monitor and bool(self.layers)
+        hook = None
         if monitor:
             # Where each parameter's gradient, weight and update norm goes among the per-layer
-            # ones (see _report), and a buffer for the weights before a reported step.
+            # ones (see _report), and a buffer for the weights before a reported step; the
+            # optimiser's pre-step hook takes both on report steps (the kernel knows nothing).
             m, index = len(self.layers.names), self.layers.index
             self._norm_index = torch.cat([index, index + m, index + 2 * m])
             self._norm_zeros = torch.zeros(3 * m, device=self.device)
             self._before = [torch.empty_like(p) for p in self.layers.params]
+            hook = self.optimizer.register_step_pre_hook(self._before_step)
+        self._due = False
+        self._taken: tuple[Any, Any] | None = None
         # The pending report: the step losses since the last report (see _Pending) and the
         # steps that closed an epoch in between.
         host = self.device.type == "cpu"  # step losses read as they come (see _Pending)
         pending = _Pending(self.step, host)
-        clip_norm = cfg.clip.max if cfg.clip.mode == "norm" else None
-        clip_value = cfg.clip.max if cfg.clip.mode == "value" else None
-        params = [p for p in model.parameters() if p.requires_grad]
-        penalised = cfg.l1 > 0 or cfg.l2 > 0
         aug = self.augment_options if any(self.augment_options.values()) else None
+        transform = None
+        if aug is not None:
+            gen = self.aug_gen
+
+            def transform(xb: torch.Tensor) -> torch.Tensor:
+                return augment(xb, aug, gen)
+
         torch.manual_seed(cfg.seed + 3)  # dropout and other layer randomness
         if getattr(self, "_resume_rng", None) is not None:
             torch.set_rng_state(self._resume_rng)
         stop, running = self._stop, self._running
-        while self.epoch < cfg.epochs:
-            model.train()
-            order = torch.randperm(n, generator=self.shuffle).to(self.device)
-            epoch_values: list[float] = []  # this epoch's step losses, on the host
-            first_here = len(pending.losses)  # this epoch's first step in the pending report
-            last_epoch = self.epoch + 1 >= cfg.epochs
-            done = 0
-            for b in range(batches):
-                if stop.is_set():
-                    break
-                if not running.is_set():
-                    self._wait_if_paused()
-                    if stop.is_set():
-                        break
-                idx = order[b * batch : (b + 1) * batch]
-                xb = x_all.index_select(0, idx)
-                if aug is not None:
-                    xb = augment(xb, aug, self.aug_gen)
-                loss = loss_fn(model(xb), y_all.index_select(0, idx))
-                if penalised:
-                    extra = objectives.penalty(self.weights, cfg.l1, cfg.l2)
-                    if extra is not None:
-                        loss = loss + extra
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip_norm is not None:
-                    nn.utils.clip_grad_norm_(params, clip_norm, foreach=True)
-                elif clip_value is not None:
-                    nn.utils.clip_grad_value_(params, clip_value, foreach=True)
-                if host:
-                    pending.losses.append(loss.item())
-                else:
-                    pending.losses.append(loss.detach())
-                done += 1
-                self.step += 1
-                if (
-                    len(pending.losses) >= every
-                    and time.perf_counter() - pending.started >= interval
-                ) or (last_epoch and b == batches - 1):  # the run's last step is reported too
-                    if monitor:  # gradient norms and weights before the step, for the updates
-                        grads = torch._foreach_norm(self.layers.grads())
-                        before = self._before
-                        torch._foreach_copy_(before, [p.detach() for p in self.layers.params])
-                    else:
-                        grads = before = None
-                    opt.step()
-                    values, problem = self._report(pending, self.epoch + 1, grads, before)
+        es = cfg.early_stopping
+        run = loop.fit(
+            self.kernel,
+            self.kernel_state,
+            (self.train_x, self.train_y),
+            self.eval_split,
+            cfg.epochs,
+            cfg.batch_size,
+            self.shuffle,
+            self.progress,
+            loop.EarlyStopping(es.patience, es.min_delta, es.restore_best),
+            transform,
+        )
+        last_step = self.step + (cfg.epochs - self.epoch) * batches  # the run's last step
+        early: tuple[str, str] | None = None
+        try:
+            if stop.is_set():
+                return ("stopped", f"Stopped by the user at step {self.step}")
+            self._due = self._report_due(pending, every, interval, last_step)
+            for event in run:
+                if type(event) is loop.Step:
+                    pending.losses.append(event.loss)
+                    if self._due:
+                        grads, before = self._taken if self._taken is not None else (None, None)
+                        self._taken = None
+                        if grads is None and monitor:
+                            grads = self._grad_norms(True)
+                        _, problem = self._report(pending, event.epoch + 1, grads, before)
+                        if problem:
+                            return problem
+                        pending = _Pending(self.step, host)
+                    if self._single:  # one update, then pause
+                        self._single = False
+                        self._running.clear()
+                    if stop.is_set() or not running.is_set():
+                        if not stop.is_set():
+                            self._wait_if_paused()
+                        if stop.is_set():
+                            if event.batch == event.batches - 1:  # the epoch was complete
+                                if pending.losses:
+                                    pending.epoch_ends.append(self.step)
+                                self.progress.epoch += 1
+                            if pending.losses:  # what was trained reaches the records now
+                                _, problem = self._report(
+                                    pending, event.epoch + 1, self._grad_norms(monitor)
+                                )
+                                if problem:
+                                    return problem
+                            return ("stopped", f"Stopped by the user at step {self.step}")
+                    self._due = self._single or self._report_due(
+                        pending, every, interval, last_step
+                    )
+                elif type(event) is loop.Diverged:
+                    _, problem = self._report(pending, self.epoch + 1, self._grad_norms(monitor))
                     if problem:
                         return problem
-                    epoch_values += values[first_here:]
-                    first_here = 0
-                    pending = _Pending(self.step, host)
+                    raise AssertionError("a diverged epoch reported finite losses")
                 else:
-                    opt.step()
-            if done == 0:
-                break
-            # The epoch's losses not reported yet reach the host now (one copy), for its mean.
-            fresh = pending.copy()[first_here:]  # earlier epochs' were checked at their ends
-            epoch_values += fresh
-            if pending.losses and not (stop.is_set() and done < batches):
-                pending.epoch_ends.append(self.step)
-            if pending.losses and (stop.is_set() or not all(map(math.isfinite, fresh))):
-                # Stopped or diverged: what was trained reaches the records now.
-                _, problem = self._report(pending, self.epoch + 1, self._grad_norms(monitor))
-                pending = _Pending(self.step, host)
+                    if pending.losses:
+                        pending.epoch_ends.append(self.step)
+                    early = self._end_epoch(event)
+                    if early is not None:
+                        if pending.losses:  # the steps not reported yet, before the restore
+                            self._report(pending, self.epoch, self._grad_norms(monitor))
+                            pending = _Pending(self.step, host)
+                        continue  # the loop restores the best weights and ends
+                    self._due = self._single or self._report_due(
+                        pending, every, interval, last_step
+                    )
+            if early is not None:
+                return early
+            if pending.losses:  # never the case: the run's last step is reported
+                _, problem = self._report(pending, self.epoch, self._grad_norms(monitor))
                 if problem:
                     return problem
-            if self._stop.is_set():
-                self.epoch += 1 if done == batches else 0
+            if stop.is_set():
                 return ("stopped", f"Stopped by the user at step {self.step}")
-            self.epoch += 1
-            train_loss = math.fsum(epoch_values) / done  # exact: the same in any grouping
-            val_loss, metrics = self._evaluate()
-            if val_loss is None:  # stopped during evaluation
-                if pending.losses:
-                    self._report(pending, self.epoch, self._grad_norms(monitor))
-                return ("stopped", f"Stopped by the user at step {self.step}")
-            watched = val_loss if self.has_val else train_loss
-            best = watched < self.best_loss - cfg.early_stopping.min_delta
-            if best:
-                self.best_loss = watched
-                self._waiting = 0
-                if cfg.early_stopping.enabled and cfg.early_stopping.restore_best:
-                    self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                self._waiting += 1
-            if self.scheduler is not None:
-                objectives.step_scheduler(self.scheduler, watched)
-            self._emit(
-                EpochRecord(
-                    self.epoch,
-                    self.step,
-                    train_loss,
-                    val_loss if self.has_val else None,
-                    frozen(metrics),
-                    self.optimizer.param_groups[0]["lr"],
-                    self._elapsed(),
-                    best,
-                )
+            return ("finished", f"Finished {self.epoch} epochs ({self.step} steps)")
+        finally:
+            run.close()
+            if hook is not None:
+                hook.remove()
+
+    def _report_due(self, pending: _Pending, every: int, interval: float, last: int) -> bool:
+        """Whether the coming step is reported (decided before it, for the pre-step hook)."""
+        return self.step + 1 >= last or (
+            len(pending.losses) + 1 >= every and time.perf_counter() - pending.started >= interval
+        )
+
+    def _before_step(self, *_: Any) -> None:
+        """The optimiser's pre-step hook: on a report step, the gradient norms and the
+        weights before the update (for the update ratios)."""
+        if self._due:
+            grads = torch._foreach_norm(self.layers.grads())
+            before = self._before
+            torch._foreach_copy_(before, [p.detach() for p in self.layers.params])
+            self._taken = (grads, before)
+
+    def _end_epoch(self, event: loop.Epoch) -> tuple[str, str] | None:
+        """The epoch record; the outcome when early stopping ends the run."""
+        evaluation = dict(event.evaluation)
+        val_loss = evaluation.pop("loss", None) if self.has_val else None
+        evaluation.pop("loss", None)
+        self._emit(
+            EpochRecord(
+                self.epoch,
+                self.step,
+                event.train_loss,
+                val_loss,
+                frozen(evaluation),
+                self.optimizer.param_groups[0]["lr"],
+                self._elapsed(),
+                event.best,
             )
-            if cfg.early_stopping.enabled and self._waiting >= cfg.early_stopping.patience:
-                if pending.losses:  # the steps not reported yet, before the weights change
-                    self._report(pending, self.epoch, self._grad_norms(monitor))
-                restored = ""
-                if cfg.early_stopping.restore_best and self.best_state is not None:
-                    model.load_state_dict(self.best_state)
-                    restored = f"; restored the best weights (loss {self.best_loss:.4g})"
-                what = "validation" if self.has_val else "training"
-                return (
-                    "early_stopped",
-                    f"Early stopping after epoch {self.epoch}: the {what} loss has not improved for"
-                    f" {cfg.early_stopping.patience} epochs{restored}",
-                )
-        if pending.losses:  # a run that ended without its last step (stopped in evaluation)
-            _, problem = self._report(pending, self.epoch, self._grad_norms(monitor))
-            if problem:
-                return problem
-        if self._stop.is_set():
-            return ("stopped", f"Stopped by the user at step {self.step}")
-        return ("finished", f"Finished {self.epoch} epochs ({self.step} steps)")
+        )
+        if not event.stop:
+            return None
+        restored = ""
+        if event.restored:
+            restored = f"; restored the best weights (loss {self.best_loss:.4g})"
+        what = "validation" if self.has_val else "training"
+        return (
+            "early_stopped",
+            f"Early stopping after epoch {self.epoch}: the {what} loss has not improved for"
+            f" {self.config.early_stopping.patience} epochs{restored}",
+        )
 
     def _grad_norms(self, monitor: bool) -> list[torch.Tensor] | None:
         return torch._foreach_norm(self.layers.grads()) if monitor else None
@@ -779,7 +829,7 @@ class Trainer:
         finally:
             self.model.train(was_training)
         out = out.reshape(out.shape[0], -1)
-        if self.objective.task != "classification":
+        if self.task != "classification":
             values = out[:, 0]
         elif out.shape[1] == 1:
             probability = self.config.loss in ("bce", "mse", "l1", "huber")
@@ -794,44 +844,20 @@ class Trainer:
 
     def _evaluate_test(self) -> None:
         test = self.splits.test
-        loss, metrics = self._evaluate(split=(test.x.to(self.device), test.y.to(self.device)))
-        if loss is not None:
-            self._emit(EvaluationRecord("test", loss, frozen(metrics), self.epoch, self.step))
+        metrics = dict(self._evaluation((test.x.to(self.device), test.y.to(self.device))))
+        loss = metrics.pop("loss")
+        self._emit(EvaluationRecord("test", loss, frozen(metrics), self.epoch, self.step))
 
-    @torch.no_grad()
-    def _evaluate(
-        self, chunk: int = 4096, split: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[float | None, dict[str, Any]]:
-        """Loss and metrics on ``split`` (default: the validation split, or the training
-        data when there is none)."""
-        model = self.model
-        model.eval()
-        if split is None:
-            x, y_raw = self.eval_split
-            if self._eval_target is None:
-                self._eval_target = self.objective.prepare_target(y_raw)
-            y = self._eval_target
-        else:
-            x, y_raw = split
-            y = self.objective.prepare_target(y_raw)
-        acc = objectives.MetricAccumulator(self.objective.task, self.splits.dataset.num_classes)
-        n = x.shape[0]
-        if n <= chunk:  # one pass: the same rounding as the sum below, fewer small ops
-            if self._stop.is_set():
-                return None, {}
-            out = model(x)
-            loss = float(self.objective.loss(out, y).detach() * n) / n
-            acc.update(self.objective.predict(out), y_raw)
-            return loss, acc.compute()
-        total = torch.zeros((), device=self.device)
-        for start in range(0, n, chunk):
-            if self._stop.is_set():
-                return None, {}
-            out = model(x[start : start + chunk])
-            yb = y[start : start + chunk]
-            total += self.objective.loss(out, yb).detach() * out.shape[0]
-            acc.update(self.objective.predict(out), y_raw[start : start + chunk])
-        return float(total) / n, acc.compute()
+    def _evaluation(self, split: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+        """The kernel's evaluation of ``split`` (default: the validation split, or the
+        training data when there is none)."""
+        x, y = split or self.eval_split or (self.train_x, self.train_y)
+        return self.kernel.evaluate(self.kernel_state, x, y)
+
+    def _evaluate(self) -> tuple[float, dict[str, Any]]:
+        """The loss and the metrics on the validation split (or the training data)."""
+        metrics = dict(self._evaluation())
+        return metrics.pop("loss"), metrics
 
     def final_state_dict(self) -> dict[str, torch.Tensor]:
         return copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})

@@ -310,7 +310,7 @@ def test_resume_is_exact_with_augmentation_and_early_stopping(tmp_path):
     first.save_checkpoint(tmp_path / "run.pt")
     second = Trainer(moons_project(epochs=4, **settings), resume=tmp_path / "run.pt")
     second.prepare()
-    assert (second._waiting, second.epoch) == (first._waiting, 2)
+    assert (second.progress.waiting, second.epoch) == (first.progress.waiting, 2)
     assert part1 + step_losses(second.run()) == pytest.approx(straight, abs=1e-6)
 
 

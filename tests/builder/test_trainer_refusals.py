@@ -13,7 +13,7 @@ import torch
 
 import assets
 from builder import CATALOG
-from builder.data.datasets import DatasetError
+from builder.data import DatasetError
 from builder.training.checkpoint import CheckpointError
 from builder.training.config import ConfigError
 from builder.training.objectives import TargetError

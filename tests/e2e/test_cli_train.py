@@ -124,8 +124,8 @@ def test_train_prints_the_figures_and_writes_the_run_files(digits_run):
     state = assert_weights_fit(run, project)
     checkpoint = load_checkpoint(run / "checkpoint.pt")  # weights_only=True inside
     assert (checkpoint["epoch"], checkpoint["step"]) == (2, 46)
-    assert state.keys() == checkpoint["model"].keys()
-    assert all(torch.equal(state[k], checkpoint["model"][k]) for k in state)
+    assert state.keys() == checkpoint["models"]["model"].keys()
+    assert all(torch.equal(state[k], checkpoint["models"]["model"][k]) for k in state)
 
 
 def test_resume_continues_from_epoch_2_to_4(digits_run, tmp_path):

@@ -1,0 +1,129 @@
+"""What every kernel builds its updates from: the optimiser, the learning-rate schedule,
+L1/L2 penalties and gradient clipping.
+
+Portable: standard library and torch only; the exported script carries this source.
+Settings are plain mappings (the project file's ``training`` section, every field given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    LRScheduler,
+    ReduceLROnPlateau,
+    StepLR,
+)
+
+
+def make_optimizer(cfg: Mapping[str, Any], params: Iterable[Any]) -> torch.optim.Optimizer:
+    """The optimiser ``cfg`` (``training.optimizer``, every field given) names, over
+    ``params`` (tensors or param-group dicts)."""
+    cfg = SimpleNamespace(**cfg)
+    common: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
+    if cfg.name == "adagrad":
+        return torch.optim.Adagrad(params, eps=cfg.eps, **common)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(
+            params, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, **common
+        )
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, betas=cfg.betas, eps=cfg.eps, **common)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, betas=cfg.betas, eps=cfg.eps, **common)
+    raise ValueError(f"unknown optimizer {cfg.name!r}")
+
+
+def make_scheduler(
+    cfg: Mapping[str, Any], optimizer: torch.optim.Optimizer, epochs: int
+) -> LRScheduler | None:
+    """The per-epoch learning-rate schedule ``cfg`` (``training.schedule``) names, or None
+    for ``"none"``."""
+    cfg = SimpleNamespace(**cfg)
+    if cfg.name == "none":
+        return None
+    if cfg.name == "step":
+        return StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.name == "cosine":
+        return CosineAnnealingLR(optimizer, T_max=cfg.t_max or epochs, eta_min=cfg.eta_min)
+    if cfg.name == "plateau":
+        return ReduceLROnPlateau(optimizer, mode="min", factor=cfg.factor, patience=cfg.patience)
+    raise ValueError(f"unknown schedule {cfg.name!r}")
+
+
+def step_scheduler(scheduler: LRScheduler | None, val_loss: float | None) -> None:
+    """Advance ``scheduler`` by one epoch. Plateau needs a loss to watch: pass the validation
+    loss, or the training loss when there is no validation split."""
+    if scheduler is None:
+        return
+    if isinstance(scheduler, ReduceLROnPlateau):
+        if val_loss is None:
+            raise ValueError("the plateau schedule needs a loss: pass the training loss")
+        scheduler.step(val_loss)
+    else:
+        scheduler.step()
+
+
+@dataclass(frozen=True)
+class ParamsByKind:
+    """Parameters split once, before training: ``weights`` (2+ dims) get L1/L2 penalties;
+    ``others`` (biases, norm scales, PReLU slopes) do not."""
+
+    weights: tuple[Tensor, ...]
+    others: tuple[Tensor, ...]
+
+
+def split_params(source: nn.Module | Iterable[Tensor]) -> ParamsByKind:
+    """Split a module's (or an iterable's) trainable parameters by kind."""
+    params = source.parameters() if isinstance(source, nn.Module) else source
+    trainable = [p for p in params if p.requires_grad]
+    return ParamsByKind(
+        weights=tuple(p for p in trainable if p.dim() >= 2),
+        others=tuple(p for p in trainable if p.dim() < 2),
+    )
+
+
+def penalty(
+    params_by_kind: ParamsByKind | Mapping[str, Iterable[Tensor]] | Iterable[Tensor],
+    l1: float,
+    l2: float,
+) -> Tensor | None:
+    """``l1 * Σ|w| + l2 * Σw²`` over the weights, or None when both factors are 0.
+
+    ``params_by_kind`` is a :class:`ParamsByKind` (best: split once with
+    :func:`split_params`), a mapping whose ``"weights"`` entry is used, or plain tensors of
+    which those with 2+ dims count. One ``torch._foreach_norm`` per term, no element loops.
+    """
+    if not l1 and not l2:
+        return None
+    if isinstance(params_by_kind, ParamsByKind):
+        weights = list(params_by_kind.weights)
+    elif isinstance(params_by_kind, Mapping):
+        weights = list(params_by_kind["weights"])
+    else:
+        weights = [p for p in params_by_kind if p.dim() >= 2]
+    if not weights:
+        return None
+    total: Tensor | None = None
+    if l1:
+        total = torch.stack(torch._foreach_norm(weights, 1)).sum() * l1
+    if l2:
+        term = torch.stack(torch._foreach_norm(weights, 2)).square().sum() * l2
+        total = term if total is None else total + term
+    return total
+
+
+def clip_gradients(params: Sequence[Tensor], mode: str, max_value: float) -> None:
+    """Clip ``params``' gradients in place: ``norm`` (their joint L2 norm) or ``value``."""
+    if mode == "norm":
+        nn.utils.clip_grad_norm_(params, max_value, foreach=True)
+    elif mode == "value":
+        nn.utils.clip_grad_value_(params, max_value, foreach=True)

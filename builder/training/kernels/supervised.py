@@ -1,0 +1,100 @@
+"""Supervised learning by backprop: one network, a loss between its Output and the targets,
+an optimiser (with L1/L2 penalties, gradient clipping and a learning-rate schedule).
+
+Portable kernel (see builder/training/loop.py for the contract): standard library and torch
+only, with :mod:`common` and :mod:`metrics` beside it; the exported script carries its source.
+``settings`` is the project's training section (every field given) plus the loss matched to
+the Output and the targets: ``loss``, ``prepare_target``, ``predict``, ``task``,
+``num_classes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from builder.training.kernels.common import (
+    clip_gradients,
+    make_optimizer,
+    make_scheduler,
+    penalty,
+    step_scheduler,
+)
+from builder.training.kernels.metrics import MetricAccumulator
+
+EVAL_CHUNK = 4096  # rows per forward pass when evaluating
+
+
+def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[str, Any]:
+    model = models["model"]
+    optimizer = make_optimizer(settings["optimizer"], model.parameters())
+    scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
+    clip = settings["clip"]
+    return {
+        "models": {"model": model},
+        "optimizers": {"model": optimizer},
+        "schedulers": {"model": scheduler} if scheduler is not None else {},
+        "model": model,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "loss": settings["loss"],
+        "prepare_target": settings["prepare_target"],
+        "predict": settings["predict"],
+        "task": settings["task"],
+        "num_classes": settings["num_classes"],
+        "l1": settings["l1"],
+        "l2": settings["l2"],
+        "weights": [p for p in model.parameters() if p.dim() >= 2],
+        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
+        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
+        "params": [p for p in model.parameters() if p.requires_grad],
+        "eval_target": (None, None),  # (raw targets, prepared) of the last evaluated split
+    }
+
+
+def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
+    return x, state["prepare_target"](y)
+
+
+def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
+    loss = state["loss"](state["model"](x), y)
+    if state["penalised"]:
+        extra = penalty(state["weights"], state["l1"], state["l2"])
+        if extra is not None:
+            loss = loss + extra
+    optimizer = state["optimizer"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if state["clip"] is not None:
+        clip_gradients(state["params"], *state["clip"])
+    optimizer.step()
+    return {"loss": loss}
+
+
+def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:
+    step_scheduler(state["scheduler"], watched)
+
+
+@torch.no_grad()
+def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+    """The loss and the metrics on a split (targets as the dataset gives them)."""
+    model, loss_of, predict = state["model"], state["loss"], state["predict"]
+    model.eval()
+    raw, target = state["eval_target"]
+    if raw is not y:  # targets converted once per split
+        target = state["prepare_target"](y)
+        state["eval_target"] = (y, target)
+    metrics = MetricAccumulator(state["task"], state["num_classes"])
+    n = x.shape[0]
+    if n <= EVAL_CHUNK:  # one pass: the same rounding as the sum below, fewer small ops
+        out = model(x)
+        loss = float(loss_of(out, target).detach() * n) / n
+        metrics.update(predict(out), y)
+        return {"loss": loss, **metrics.compute()}
+    total = torch.zeros((), device=x.device)
+    for start in range(0, n, EVAL_CHUNK):
+        out = model(x[start : start + EVAL_CHUNK])
+        total += loss_of(out, target[start : start + EVAL_CHUNK]).detach() * out.shape[0]
+        metrics.update(predict(out), y[start : start + EVAL_CHUNK])
+    return {"loss": float(total) / n, **metrics.compute()}

@@ -1,0 +1,194 @@
+"""The generic training loop: one generator drives every procedure's kernel.
+
+Portable: it imports only the standard library and torch, and the exported script carries
+its source as it is (``inspect.getsource``), so the app and the script train alike by
+construction. A kernel is a module with
+
+- ``setup(models, settings) -> state``: a dict holding at least ``"models"``; optimisers and
+  schedules under ``"optimizers"`` / ``"schedulers"`` (name -> object) are checkpointed;
+- ``prepare(state, x, y) -> (x, y)``: the training split as the steps take it (e.g. targets
+  converted for the loss once, up front);
+- ``train_step(state, x, y, step) -> dict[str, Tensor]``: one update on a batch; named
+  losses / metrics, ``"loss"`` first (Keras' ``train_step`` logs);
+- ``end_epoch(state, epoch, watched)``: after each epoch (learning-rate schedules);
+- ``evaluate(state, x, y) -> dict``: ``"loss"`` and metrics on a split.
+
+:func:`fit` yields a :class:`Step` after each step and an :class:`Epoch` after each epoch
+(and a :class:`Diverged` when an epoch's loss is not finite). A caller stops a run by not
+asking for more; pausing is waiting between two ``next()`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+class EpochSampler:
+    """The training rows of every epoch, shared out among processes.
+
+    One process: one torch.randperm per epoch from ``generator``. Several processes
+    (torchrun): the same permutation in every process, padded to a multiple of the number of
+    processes and dealt out the way torch.utils.data.DistributedSampler deals it.
+    """
+
+    def __init__(self, n: int, generator: torch.Generator, rank: int = 0, world: int = 1):
+        self.n, self.rank, self.world = n, rank, world
+        self.num_samples = math.ceil(n / world)
+        self.generator = generator
+
+    def indices(self) -> torch.Tensor:
+        """The next epoch's rows (of this process)."""
+        order = torch.randperm(self.n, generator=self.generator)
+        if self.world == 1:
+            return order
+        total = self.num_samples * self.world
+        padded = order.repeat(math.ceil(total / self.n))[:total]
+        return padded[self.rank :: self.world]
+
+
+@dataclass
+class Progress:
+    """Where a run is: kept by the caller (checkpoints save it), updated by :func:`fit`."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # steps completed
+    best_loss: float = math.inf
+    waiting: int = 0  # epochs since the watched loss last improved
+    best_state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    patience: int = 0  # 0: off
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+
+@dataclass
+class Step:
+    """One step done: ``loss`` is a float on the CPU, a detached scalar tensor elsewhere;
+    ``logs`` the kernel's other named values (as the step returned them)."""
+
+    epoch: int  # the epoch being trained (0-based)
+    step: int  # steps done, this one included
+    batch: int  # the batch's index in its epoch
+    batches: int
+    loss: Any
+    logs: dict[str, Any]
+
+
+@dataclass
+class Epoch:
+    """One epoch done (``epoch`` counts from 1): the mean step loss, the evaluation, and how
+    the run goes on (``stop``: early stopping says enough)."""
+
+    epoch: int
+    step: int
+    losses: list[float]  # the epoch's step losses, on the host
+    train_loss: float
+    evaluation: dict[str, Any]
+    watched: float
+    best: bool
+    stop: bool = False
+    restored: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Diverged:
+    """An epoch's losses are not all finite: the run ends."""
+
+    epoch: int  # the epoch being trained (0-based)
+    step: int  # the first step whose loss is not finite
+    value: float
+    losses: list[float]
+
+
+def fit(
+    kernel: Any,
+    state: dict[str, Any],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor] | None,
+    epochs: int,
+    batch_size: int | None,
+    shuffle: torch.Generator,
+    progress: Progress,
+    early_stopping: EarlyStopping = EarlyStopping(),
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    rank: int = 0,
+    world: int = 1,
+) -> Iterator[Step | Epoch | Diverged]:
+    """Train from ``progress`` to ``epochs``; yields after each step and each epoch.
+
+    ``val`` is the split early stopping and schedules watch (``None``: the training loss is
+    watched and the training split evaluated). ``transform`` augments each batch's inputs.
+    """
+    x_all, y_all = kernel.prepare(state, *train)
+    eval_x, eval_y = val if val is not None else train
+    n = x_all.shape[0]
+    batch = n if batch_size is None else min(batch_size, n)
+    sampler = EpochSampler(n, shuffle, rank, world)
+    per_process = math.ceil(batch / world)
+    batches = math.ceil(sampler.num_samples / per_process)
+    device = x_all.device
+    host = device.type == "cpu"  # reading a scalar there waits for nothing
+    step_fn = kernel.train_step
+    while progress.epoch < epochs:
+        for model in state["models"].values():
+            model.train()
+        order = sampler.indices().to(device)
+        losses: list[Any] = []
+        for b in range(batches):
+            rows = order[b * per_process : (b + 1) * per_process]
+            xb = x_all.index_select(0, rows)
+            if transform is not None:
+                xb = transform(xb)
+            logs = step_fn(state, xb, y_all.index_select(0, rows), progress.step)
+            loss = logs.pop("loss")
+            loss = loss.item() if host else loss.detach()
+            losses.append(loss)
+            progress.step += 1
+            yield Step(progress.epoch, progress.step, b, batches, loss, logs)
+        values = losses if host else torch.stack(losses).tolist()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                yield Diverged(progress.epoch, progress.step - batches + i + 1, value, values)
+                return
+        train_loss = math.fsum(values) / batches  # exact: the same in any grouping
+        progress.epoch += 1
+        evaluation = kernel.evaluate(state, eval_x, eval_y)
+        watched = evaluation["loss"] if val is not None else train_loss
+        best = watched < progress.best_loss - early_stopping.min_delta
+        if best:
+            progress.best_loss, progress.waiting = watched, 0
+            if early_stopping.patience and early_stopping.restore_best:
+                progress.best_state = {
+                    name: {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    for name, model in state["models"].items()
+                }
+        else:
+            progress.waiting += 1
+        kernel.end_epoch(state, progress.epoch, watched)
+        stop = bool(early_stopping.patience) and progress.waiting >= early_stopping.patience
+        restore = stop and early_stopping.restore_best and progress.best_state is not None
+        yield Epoch(
+            progress.epoch,
+            progress.step,
+            values,
+            train_loss,
+            evaluation,
+            watched,
+            best,
+            stop,
+            restore,
+        )
+        if stop:
+            if restore:  # after the caller has seen the epoch (and the last steps' weights)
+                for name, model in state["models"].items():
+                    model.load_state_dict(progress.best_state[name])
+            return

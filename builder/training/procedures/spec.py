@@ -1,0 +1,115 @@
+"""A training procedure, declared once (DESIGN.md, "Training procedures: declared once").
+
+A :class:`ProcedureSpec` says which networks a procedure trains (its :class:`Role`\\ s and the
+Outputs each role binds by name), what data it needs, its typed settings (the same
+:class:`~builder.catalog.params.Param` as layers: the project-file check, the settings form
+and the docs all read them), its portable kernel, the check that refuses a bad binding with
+advice, and the live views the dashboard draws.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+from builder.catalog.params import Param
+from graph.errors import NeuralCanvasError
+
+VIEW_KINDS = (
+    "curves",
+    "image_grid",
+    "heatmap",
+    "scatter",
+    "histogram",
+    "confusion",
+    "boundary",
+    "layer_norms",
+    "grid_map",
+    "bars",
+)
+
+
+class BindingError(NeuralCanvasError):
+    """A procedure's roles cannot be bound to the project's networks; the message says what
+    to add or change."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """A network the procedure trains (``model``, ``generator``, ``discriminator``).
+
+    ``outputs`` are the Output nodes the role binds, by name; a single-output role binds its
+    one Output whatever it is called. ``optimised`` is False for a learning rule (SOM, RBM,
+    perceptron) that updates weights itself."""
+
+    name: str
+    help: str
+    outputs: tuple[str, ...] = ("out",)
+    optimised: bool = True
+
+
+@dataclass(frozen=True)
+class View:
+    """A live view the dashboard draws (one widget class per ``kind``).
+
+    ``probe`` runs in the worker on the kernel's state and returns read-only numpy payloads
+    (at most every ``every`` seconds); curves views plot the named ``series`` of the step and
+    epoch records instead."""
+
+    key: str
+    kind: str
+    title: str
+    tab: str = "Overview"
+    series: tuple[str, ...] = ()
+    probe: Callable[..., Any] | None = None
+    every: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.kind not in VIEW_KINDS:
+            raise ValueError(f"view {self.key!r}: unknown kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a procedure trains: for each role, the compiled network and its Outputs by name,
+    plus the dataset it learns from. Built by the trainer, checked by the procedure."""
+
+    roles: Mapping[str, Any]  # role name -> compiled torch.fx.GraphModule (meta: inputs, outputs)
+    networks: Mapping[str, Any]  # role name -> graph.document.Network
+    outputs: Mapping[str, Mapping[str, Any]]  # role -> Output name -> output port (shape)
+    dataset: Any  # builder.data Dataset
+
+
+@dataclass(frozen=True)
+class ProcedureSpec:
+    id: str
+    title: str
+    help: str
+    roles: tuple[Role, ...]
+    data: Literal["labelled", "inputs"]
+    settings: tuple[Param, ...]
+    kernel: str  # the kernel module's import path (imported when a run starts)
+    check: Callable[[Binding], None]
+    configure: Callable[[Binding, Any], dict[str, Any]]  # (binding, config) -> kernel settings
+    views: tuple[View, ...] = ()
+    series: tuple[str, ...] = ("loss",)  # the named step series train_step returns
+    uses_loss: bool = False  # True: the training section's loss setting applies
+    _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({p.name: p for p in self.settings})
+        keys = [v.key for v in self.views]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"procedure {self.id!r}: duplicate view keys")
+
+    def load_kernel(self) -> ModuleType:
+        return importlib.import_module(self.kernel)
+
+    def param(self, name: str) -> Param | None:
+        return self._by_name.get(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.settings}

@@ -1,0 +1,87 @@
+"""Supervised learning by backprop: today's training, declared as a procedure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+
+
+def check(binding: Binding) -> None:
+    outputs = binding.outputs["model"]
+    if len(outputs) != 1:
+        net = binding.networks["model"]
+        raise BindingError(
+            f"Network {net.name!r} has {len(outputs)} Outputs: supervised training needs exactly"
+            " one (the prediction compared with the targets); remove the others or choose"
+            " another procedure"
+        )
+    if binding.dataset.y is None:
+        raise BindingError(
+            f"Dataset '{binding.dataset.name}' has no labels: supervised training needs targets;"
+            " choose a labelled dataset, or the autoencoder procedure to learn from inputs alone"
+        )
+
+
+def kernel_settings(config: Any, objective: Any) -> dict[str, Any]:
+    """The training section as the supervised kernel takes it (plain values, every field
+    given) with the loss matched to the Output and the targets."""
+    plain = asdict(config)
+    return {
+        "optimizer": plain["optimizer"],
+        "schedule": plain["schedule"],
+        "epochs": config.epochs,
+        "l1": config.l1,
+        "l2": config.l2,
+        "clip": plain["clip"],
+        "loss": objective.fast_loss,
+        "prepare_target": objective.prepare_target,
+        "predict": objective.predict,
+        "task": objective.task,
+        "num_classes": objective.num_classes,
+    }
+
+
+def configure(binding: Binding, config: Any) -> dict[str, Any]:
+    from builder.training import objectives
+
+    net = binding.networks["model"]
+    (port,) = binding.outputs["model"].values()
+    ds = binding.dataset
+    objective = objectives.make_loss(
+        config.loss,
+        tuple(port.shape[1:]),
+        ds.task,
+        ds.num_classes,
+        tuple(ds.target_shape),
+        ds.y.dtype,
+        dataset=ds.name,
+        last_layer=net.type_of(net.in_edges(port.node_id)[0].src),
+    )
+    return kernel_settings(config, objective)
+
+
+SUPERVISED = ProcedureSpec(
+    id="supervised",
+    title="Supervised (backprop)",
+    help="Learn to predict the dataset's targets from its inputs: a loss between the Output"
+    " and the targets, minimised by the optimiser.",
+    roles=(Role("model", "the network that predicts the targets"),),
+    data="labelled",
+    settings=(),
+    kernel="builder.training.kernels.supervised",
+    check=check,
+    configure=configure,
+    uses_loss=True,
+    views=(
+        View("loss", "curves", "Loss", series=("loss",)),
+        View("metrics", "curves", "Metrics", series=("accuracy", "f1", "mse", "mae")),
+        View("gradients", "layer_norms", "Gradient norms", tab="Gradients"),
+        View("histograms", "histogram", "Weights and activations", tab="Layers"),
+        View("boundary", "boundary", "Decision boundary", tab="Boundary"),
+        View("confusion", "confusion", "Confusion matrix", tab="Evaluation"),
+    ),
+)
+
+SPECS = (SUPERVISED,)
