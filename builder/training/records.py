@@ -30,6 +30,8 @@ class StepRecord:
     A report can span epochs: ``epoch`` is the epoch of its last step and ``epoch_ends`` the
     steps within it that closed an epoch (see :meth:`epoch_of`).
     The per-layer maps are keyed by node name and empty when monitoring is off.
+    ``series`` holds the procedure's other named per-step values (a VAE's ``recon``, ``kl``,
+    ``beta``), each a tuple as long as ``losses``.
     """
 
     epoch: int
@@ -45,6 +47,7 @@ class StepRecord:
     update_ratios: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     health: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     epoch_ends: tuple[int, ...] = ()
+    series: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: EMPTY)
     kind: str = field(default="step", init=False)
 
     def epoch_of(self, step: int) -> int:
@@ -105,6 +108,33 @@ class ProbeRecord:
 
 
 @dataclass(frozen=True)
+class ViewRecord:
+    """One of the procedure's declared views (:class:`~builder.training.procedures.spec.View`),
+    probed on the trained networks at most every ``View.every`` seconds once the dashboard
+    asks for views (:meth:`builder.training.trainer.Trainer.set_views`).
+
+    ``view_kind`` says how to draw ``payload`` (read-only numpy arrays and plain values):
+
+    - ``samples``: ``samples`` float32 (R, N, *sample_shape), ``rows`` R labels (``input``,
+      ``noisy input``, ``output``), ``value_range`` (lo, hi); images when a sample has 2 or 3
+      dimensions ((H, W) or (C, H, W)), curves when it is a vector;
+    - ``image_grid``: ``images`` float32 (N, *sample_shape), ``cols``, ``value_range``, and
+      optionally ``axis`` (the latent values along each grid axis);
+    - ``scatter``: ``points`` float32 (N, 2), ``labels`` int64 (N,) or None, ``axis_labels``
+      (two strings), ``note`` (e.g. "PCA of 8-D codes: 71 % of the variance");
+    - ``bars``: ``values`` float32 (D,), ``labels`` D strings, ``threshold`` (a line drawn
+      across), ``warning`` ("" when all is well).
+    """
+
+    key: str
+    view_kind: str
+    epoch: int
+    step: int
+    payload: Mapping[str, Any]
+    kind: str = field(default="view", init=False)
+
+
+@dataclass(frozen=True)
 class EvaluationRecord:
     """The held-out test split, evaluated once when training ends (finished or early
     stopped) with the final weights."""
@@ -141,7 +171,15 @@ class ErrorRecord:
     kind: str = field(default="error", init=False)
 
 
-Record = StepRecord | EpochRecord | EvaluationRecord | ProbeRecord | StatusRecord | ErrorRecord
+Record = (
+    StepRecord
+    | EpochRecord
+    | EvaluationRecord
+    | ProbeRecord
+    | ViewRecord
+    | StatusRecord
+    | ErrorRecord
+)
 
 
 class Thinned(Generic[T]):
@@ -201,6 +239,7 @@ class History:
         self._epochs: Thinned[EpochRecord] = Thinned(recent_epochs)
         self.best_epoch: EpochRecord | None = None
         self.last_probe: ProbeRecord | None = None
+        self.views: dict[str, ViewRecord] = {}  # the newest of each view
         self.events: list[EvaluationRecord | StatusRecord | ErrorRecord] = []
 
     def add(self, record: Record) -> None:
@@ -212,6 +251,8 @@ class History:
                 self.best_epoch = record
         elif isinstance(record, ProbeRecord):
             self.last_probe = record  # only the newest: probes come several times a second
+        elif isinstance(record, ViewRecord):
+            self.views[record.key] = record
         else:
             self.events.append(record)
 

@@ -20,6 +20,7 @@ from graph.errors import NeuralCanvasError
 
 VIEW_KINDS = (
     "curves",
+    "samples",
     "image_grid",
     "heatmap",
     "scatter",
@@ -55,17 +56,22 @@ class Role:
 class View:
     """A live view the dashboard draws (one widget class per ``kind``).
 
-    ``probe`` runs in the worker on the kernel's state and returns read-only numpy payloads
-    (at most every ``every`` seconds); curves views plot the named ``series`` of the step and
-    epoch records instead."""
+    ``probe`` is ``"module:function"`` (imported when a run starts, so the registry loads no
+    torch): ``function(probe_context) -> payload | None`` runs in the worker at most every
+    ``every`` seconds and returns the read-only numpy payload of a
+    :class:`~builder.training.records.ViewRecord` of this ``kind`` (None: nothing to show for
+    this data, e.g. a manifold grid of vector data). Views without a probe draw what the
+    records carry: curves plot the named ``series`` of the step records and the epoch
+    records' metrics; the supervised kinds (layer_norms, histogram, boundary, confusion)
+    read the records the dashboard has always read."""
 
     key: str
     kind: str
     title: str
     tab: str = "Overview"
     series: tuple[str, ...] = ()
-    probe: Callable[..., Any] | None = None
-    every: float = 0.25
+    probe: str | None = None
+    every: float = 0.5
 
     def __post_init__(self) -> None:
         if self.kind not in VIEW_KINDS:
@@ -107,6 +113,15 @@ class ProcedureSpec:
 
     def load_kernel(self) -> ModuleType:
         return importlib.import_module(self.kernel)
+
+    def load_probes(self) -> dict[str, Callable[..., Any]]:
+        """The probe function of each view that has one, by view key."""
+        out = {}
+        for view in self.views:
+            if view.probe is not None:
+                module, _, name = view.probe.partition(":")
+                out[view.key] = getattr(importlib.import_module(module), name)
+        return out
 
     def param(self, name: str) -> Param | None:
         return self._by_name.get(name)
