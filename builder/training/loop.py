@@ -4,10 +4,11 @@ Portable: it imports only the standard library and torch, and the exported scrip
 its source as it is (``inspect.getsource``), so the app and the script train alike by
 construction. A kernel is a module with
 
-- ``setup(models, settings) -> state``: a dict holding at least ``"models"``; optimisers and
-  schedules under ``"optimizers"`` / ``"schedulers"`` (name -> object) are checkpointed;
+- ``setup(models, settings) -> state``: a dict holding at least ``"models"``; optimisers,
+  schedules and random generators under ``"optimizers"`` / ``"schedulers"`` /
+  ``"generators"`` (name -> object) are checkpointed;
 - ``prepare(state, x, y) -> (x, y)``: the training split as the steps take it (e.g. targets
-  converted for the loss once, up front);
+  converted for the loss once, up front); ``state["batches"]`` holds the steps per epoch;
 - ``train_step(state, x, y, step) -> dict[str, Tensor]``: one update on a batch; named
   losses / metrics, ``"loss"`` first (Keras' ``train_step`` logs);
 - ``end_epoch(state, epoch, watched)``: after each epoch (learning-rate schedules);
@@ -128,13 +129,14 @@ def fit(
     ``val`` is the split early stopping and schedules watch (``None``: the training loss is
     watched and the training split evaluated). ``transform`` augments each batch's inputs.
     """
-    x_all, y_all = kernel.prepare(state, *train)
-    eval_x, eval_y = val if val is not None else train
-    n = x_all.shape[0]
+    n = train[0].shape[0]
     batch = n if batch_size is None else min(batch_size, n)
     sampler = EpochSampler(n, shuffle, rank, world)
     per_process = math.ceil(batch / world)
     batches = math.ceil(sampler.num_samples / per_process)
+    state["batches"] = batches
+    x_all, y_all = kernel.prepare(state, *train)
+    eval_x, eval_y = val if val is not None else train
     device = x_all.device
     host = device.type == "cpu"  # reading a scalar there waits for nothing
     step_fn = kernel.train_step

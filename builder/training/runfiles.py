@@ -71,6 +71,8 @@ class RunWriter:
             self.csv = csv.writer(self.csv_file)
 
     def write(self, record: Record) -> None:
+        if record.kind == "view":  # image payloads: the dashboard's, not the run files'
+            return
         self.jsonl.write(json.dumps(record_dict(record)) + "\n")
         self.jsonl.flush()
         if isinstance(record, EpochRecord):

@@ -33,10 +33,12 @@ from torch import nn
 from builder.compile import compile_network
 from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
+from builder.shapes import infer
 from builder.training import loop, procedures
 from builder.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from builder.training.config import ConfigError, TrainingConfig, parse_training
 from builder.training.health import classify, divergence_message
+from builder.training.probes import PROBE_ROWS, ViewContext, ViewProber
 from builder.training.procedures.spec import Binding
 from builder.training.records import (
     EpochRecord,
@@ -140,7 +142,7 @@ class _Pending:
     stacking it later: each loss is read as the step leaves it and ``values`` *is*
     ``losses``."""
 
-    __slots__ = ("first", "losses", "values", "epoch_ends", "started")
+    __slots__ = ("first", "losses", "values", "epoch_ends", "started", "series")
 
     def __init__(self, step: int, host: bool = False):
         self.first = step  # the step before the first one
@@ -148,6 +150,18 @@ class _Pending:
         self.values: list[float] = self.losses if host else []
         self.epoch_ends: list[int] = []
         self.started = time.perf_counter()
+        self.series: dict[str, list[Any]] = {}  # the kernel's other named values, per step
+
+    def series_values(self, count: int) -> dict[str, tuple[float, ...]]:
+        """The named series of the first ``count`` steps, on the host."""
+        out = {}
+        for name, values in self.series.items():
+            values = values[:count]
+            if values and torch.is_tensor(values[0]):
+                out[name] = tuple(torch.stack(values).tolist())
+            else:
+                out[name] = tuple(float(v) for v in values)
+        return out
 
     def copy(self) -> list[float]:
         """All the losses on the host (copying only those not copied yet)."""
@@ -216,6 +230,8 @@ class Trainer:
         self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
         self._activation: list[torch.Tensor] = []
         self._elapsed0 = 0.0
+        self._views_on = False
+        self.prober: ViewProber | None = None
 
     @property
     def epoch(self) -> int:
@@ -273,6 +289,12 @@ class Trainer:
             self._probe = None
         else:
             self._probe = (layer, grid, interval)
+
+    def set_views(self, on: bool = True) -> None:
+        """Ask for the procedure's declared views as :class:`ViewRecord`\\ s (safe from any
+        thread): probed on report steps, each at most every ``View.every`` seconds, and once
+        more on the final weights."""
+        self._views_on = bool(on)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker; returns True when it has finished."""
@@ -358,6 +380,7 @@ class Trainer:
             networks={"model": self.net},
             outputs={"model": {self.net.name_of(o.node_id): o for o in outputs}},
             dataset=ds,
+            train=(self.splits.train.x, self.splits.train.y),
         )
         self.procedure.check(binding)
         settings = self.procedure.configure(binding, cfg)
@@ -388,9 +411,43 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         self.augment_options = cfg.dataset.get("augment") or {}
+        self.prober = self._view_prober(ds) if any(v.probe for v in self.procedure.views) else None
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
         self._prepared = True
+
+    def _view_prober(self, ds: Any) -> ViewProber:
+        """The procedure's probes on fixed samples of the evaluated split."""
+        x, y = self.eval_split or (self.train_x, self.train_y)
+        sample = code = None
+        code_name = ""
+        modules = dict(self.model.named_modules())
+        attrs = attribute_names(self.net)
+        for node in self.net.topological_order():
+            if self.net.type_of(node) == "Sample" and node in attrs:
+                sample = modules.get(attrs[node])
+        if sample is None:  # an autoencoder's code: its narrowest layer
+            shapes = infer(self.net)
+            sizes = []
+            for i, node in enumerate(self.net.topological_order()):
+                out = shapes[node].outputs.get("out")
+                if node in attrs and attrs[node] in modules and out is not None:
+                    sizes.append((math.prod(out[1:]), i, node))
+            if sizes:
+                _, _, node = min(sizes)
+                code, code_name = modules[attrs[node]], self.net.name_of(node)
+        context = ViewContext(
+            kernel=self.kernel,
+            state=self.kernel_state,
+            x=x[:PROBE_ROWS],
+            y=y[:PROBE_ROWS] if y is not None else None,
+            image=len(ds.input_shape) in (2, 3),
+            class_names=ds.class_names,
+            sample=sample,
+            code=code,
+            code_name=code_name,
+        )
+        return ViewProber(self.procedure, context)
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = load_checkpoint(path)
@@ -433,6 +490,9 @@ class Trainer:
             self.aug_gen.set_state(data["augment_rng"])
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
+        for name, gen in state.get("generators", {}).items():
+            if data.get("generators", {}).get(name) is not None:
+                gen.set_state(data["generators"][name])
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to resume this run where it is."""
@@ -455,6 +515,7 @@ class Trainer:
             "augment_rng": self.aug_gen.get_state(),
             "waiting": self.progress.waiting,
             "torch_rng": torch.get_rng_state(),
+            "generators": {k: g.get_state() for k, g in state.get("generators", {}).items()},
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
@@ -480,6 +541,9 @@ class Trainer:
             outcome = self._train()
             if self._probe is not None and self.state != "error":
                 self._emit_probe(self._probe, final=True)  # the trained model, whatever the time
+            if self._views_on and self.prober is not None and self.state != "error":
+                for record in self.prober.records(self.epoch, self.step, final=True):
+                    self._emit(record)
             if (
                 outcome[0] in ("finished", "early_stopped")
                 and self.splits.test is not None
@@ -570,6 +634,9 @@ class Trainer:
             for event in run:
                 if type(event) is loop.Step:
                     pending.losses.append(event.loss)
+                    if event.logs:
+                        for name, value in event.logs.items():
+                            pending.series.setdefault(name, []).append(value)
                     if self._due:
                         grads, before = self._taken if self._taken is not None else (None, None)
                         self._taken = None
@@ -767,11 +834,15 @@ class Trainer:
                 lr=self.optimizer.param_groups[0]["lr"],
                 elapsed=self._elapsed(),
                 epoch_ends=ends,
+                series=frozen(pending.series_values(len(values))),
                 **layer_maps,
             )
         )
         if self._probe is not None:
             self._emit_probe(self._probe)
+        if self._views_on and self.prober is not None:
+            for record in self.prober.records(epoch, first + len(values)):
+                self._emit(record)
         return values, None
 
     def _emit_probe(self, request: tuple[str | None, Any, float], final: bool = False) -> None:
@@ -812,7 +883,7 @@ class Trainer:
                     fields["weights"] = _histogram(torch.cat(weights))
                 if self._activation:
                     fields["activations"] = _histogram(self._activation[0].flatten().float())
-        if grid is not None and tuple(self.train_x.shape[1:]) == (2,):
+        if grid is not None and self.task is not None and tuple(self.train_x.shape[1:]) == (2,):
             fields.update(self._grid_prediction(grid))
         self._emit(ProbeRecord(self.epoch + 1, self.step, **fields))
 

@@ -169,7 +169,7 @@ def test_examples_match_their_datasets():
         for node in nodes:
             if node["type"] == "Embedding":
                 assert int(ds.x.max()) < node["params"]["num_embeddings"], path.stem
-        if project["training"]["loss"] == "cross_entropy":
+        if project["training"].get("loss") == "cross_entropy":
             last = [n for n in nodes if n["type"] == "Linear"][-1]["params"]["out_features"]
             assert ds.num_classes == last, path.stem
 

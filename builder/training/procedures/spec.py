@@ -87,6 +87,7 @@ class Binding:
     networks: Mapping[str, Any]  # role name -> graph.document.Network
     outputs: Mapping[str, Mapping[str, Any]]  # role -> Output name -> output port (shape)
     dataset: Any  # builder.data Dataset
+    train: tuple[Any, Any] = (None, None)  # the training split (x, y) as trained (normalised)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""What the dashboard sees of a run beyond its numbers: each procedure's declared views
+(:class:`~builder.training.procedures.spec.View`) probed on the trained networks.
+
+A probe is ``function(context) -> payload | None`` (payload formats: ViewRecord's docstring);
+:class:`ViewProber` runs a procedure's probes on report steps, each at most every
+``View.every`` seconds, and always once more on the run's final weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from builder.training.records import ViewRecord, frozen
+
+PROBE_ROWS = 512  # the fixed samples views are drawn from
+
+
+@dataclass
+class ViewContext:
+    """What a probe may read: the kernel and its state, fixed samples of the evaluated split
+    (on the device), and the modules some views hook (the Sample layer of a VAE, an
+    autoencoder's narrowest layer: its code)."""
+
+    kernel: Any
+    state: dict[str, Any]
+    x: torch.Tensor
+    y: torch.Tensor | None
+    image: bool  # a sample is an image ((H, W) or (C, H, W))
+    class_names: list[str] | None = None
+    sample: nn.Module | None = None  # the VAE's Sample layer
+    code: nn.Module | None = None  # the layer whose output is the code (autoencoders)
+    code_name: str = ""
+    scratch: dict[str, Any] = field(default_factory=dict)  # fixed draws kept across probes
+
+
+def readonly(array: Any) -> np.ndarray:
+    out = np.ascontiguousarray(
+        array.detach().float().cpu().numpy() if torch.is_tensor(array) else array
+    )
+    out.flags.writeable = False
+    return out
+
+
+class ViewProber:
+    """The procedure's probes, by view key, with their intervals."""
+
+    def __init__(self, spec: Any, context: ViewContext):
+        self.context = context
+        self.probes: dict[str, Callable[[ViewContext], Any]] = spec.load_probes()
+        self.views = {v.key: v for v in spec.views if v.key in self.probes}
+        self.last: dict[str, float] = {k: -math.inf for k in self.probes}
+
+    def records(self, epoch: int, step: int, final: bool = False) -> list[ViewRecord]:
+        out = []
+        model_states = [(m, m.training) for m in self.context.state["models"].values()]
+        try:
+            for key, probe in self.probes.items():
+                view = self.views[key]
+                now = time.perf_counter()
+                if not final and now - self.last[key] < view.every:
+                    continue
+                self.last[key] = now
+                with torch.no_grad():
+                    payload = probe(self.context)
+                if payload is not None:
+                    out.append(ViewRecord(key, view.kind, epoch, step, frozen(payload)))
+        finally:
+            for model, was_training in model_states:
+                model.train(was_training)
+        return out
