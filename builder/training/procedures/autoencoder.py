@@ -160,6 +160,7 @@ AUTOENCODER = ProcedureSpec(
     kernel=KERNEL,
     check=check_plain,
     configure=configure_with("autoencoder"),
+    example="autoencoder_digits",
     views=RECON_VIEWS,
     series=("loss",),
 )
@@ -176,6 +177,7 @@ DENOISING = ProcedureSpec(
     kernel=KERNEL,
     check=check_plain,
     configure=configure_with("denoising"),
+    example="denoising_digits",
     views=RECON_VIEWS,
     series=("loss",),
 )

@@ -104,6 +104,7 @@ class ProcedureSpec:
     views: tuple[View, ...] = ()
     series: tuple[str, ...] = ("loss",)  # the named step series train_step returns
     uses_loss: bool = False  # True: the training section's loss setting applies
+    example: str = ""  # a built-in example (assets/examples/<example>.json) that trains with it
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

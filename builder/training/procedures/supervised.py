@@ -74,6 +74,7 @@ SUPERVISED = ProcedureSpec(
     check=check,
     configure=configure,
     uses_loss=True,
+    example="xor_mlp",
     views=(
         View("loss", "curves", "Loss", series=("loss",)),
         View("metrics", "curves", "Metrics", series=("accuracy", "f1", "mse", "mae")),

@@ -82,6 +82,7 @@ VAE = ProcedureSpec(
     kernel=KERNEL,
     check=check,
     configure=configure_with("vae", HEADS),
+    example="vae_digits",
     series=("loss", "recon", "kl", "beta"),
     views=(
         View("terms", "curves", "Loss, reconstruction, KL", series=("loss", "recon", "kl")),
