@@ -68,3 +68,44 @@ def save_weights(path: str | os.PathLike[str], state_dict: dict[str, torch.Tenso
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def kernel_state_dict(state: dict[str, Any]) -> dict[str, Any]:
+    """What a kernel's state holds that a resume needs: each role's weights (on the CPU),
+    optimiser, schedule and random generator, by name."""
+    return {
+        "models": {
+            role: {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            for role, model in state["models"].items()
+        },
+        "optimizers": {k: o.state_dict() for k, o in state.get("optimizers", {}).items()},
+        "schedulers": {k: s.state_dict() for k, s in state.get("schedulers", {}).items()},
+        "generators": {k: g.get_state() for k, g in state.get("generators", {}).items()},
+    }
+
+
+def load_kernel_state(state: dict[str, Any], data: dict[str, Any], path: Any, network: str) -> None:
+    """Load :func:`kernel_state_dict`'s part of checkpoint ``data`` into a kernel's state (a
+    checkpoint written before procedures holds one model and one optimiser)."""
+    if "models" not in data:
+        data["models"] = {"model": data["model"]}
+        data["optimizers"] = {"model": data["optimizer"]}
+        data["schedulers"] = {"model": data["scheduler"]} if data.get("scheduler") else {}
+        if data.get("best_state") is not None:
+            data["best_state"] = {"model": data["best_state"]}
+    for role, model in state["models"].items():
+        try:
+            model.load_state_dict(data["models"][role], strict=True)
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(
+                f"Checkpoint {path} was made for a different network (its weights do not fit"
+                f" {network!r}): {str(exc).splitlines()[0]}"
+            ) from None
+    for name, optimizer in state.get("optimizers", {}).items():
+        optimizer.load_state_dict(data["optimizers"][name])
+    for name, scheduler in state.get("schedulers", {}).items():
+        if data.get("schedulers", {}).get(name) is not None:
+            scheduler.load_state_dict(data["schedulers"][name])
+    for name, gen in state.get("generators", {}).items():
+        if data.get("generators", {}).get(name) is not None:
+            gen.set_state(data["generators"][name])

@@ -10,7 +10,14 @@ batches are index-selected there, on a GPU each step's detached loss stays there
 report, and per layer gradient norms are gathered with one ``torch._foreach_norm`` call and
 copied to the host with the losses once per report (every ``report_every`` steps and
 ``report_interval`` seconds), never one ``.item()`` per layer. On the CPU, where reading a
-scalar waits for nothing, a step's loss is read as it comes (see :class:`_Pending`).
+scalar waits for nothing, a step's loss is read as it comes (see
+:class:`~builder.training.reporting.Pending`).
+
+The training itself is :func:`builder.training.loop.fit` driving the procedure's kernel; this
+module binds the procedure, runs the loop in its thread and turns its events into records.
+It is longer than ~600 lines because that is one idea (a run under control: pause, single
+step, stop, resume, reports, divergence, early stopping) whose parts share the run's state;
+what stands apart lives beside it (reporting, checkpoint, probes).
 """
 
 from __future__ import annotations
@@ -26,32 +33,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from builder.compile import compile_network
 from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
-from builder.shapes import infer
 from builder.training import loop, procedures
-from builder.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from builder.training.checkpoint import (
+    CheckpointError,
+    kernel_state_dict,
+    load_checkpoint,
+    load_kernel_state,
+    save_checkpoint,
+)
 from builder.training.config import ConfigError, TrainingConfig, parse_training
 from builder.training.health import classify, divergence_message
-from builder.training.probes import PROBE_ROWS, ViewContext, ViewProber
+from builder.training.probes import ViewProber, view_prober
+from builder.training.probes.layers import LayerProber
 from builder.training.procedures.spec import Binding
 from builder.training.records import (
     EpochRecord,
     ErrorRecord,
     EvaluationRecord,
-    Histogram,
     History,
-    ProbeRecord,
     Record,
     StatusRecord,
     StepRecord,
     frozen,
 )
+from builder.training.reporting import Layers, Pending
 from graph import project_file
 from graph.document import Project
 from graph.errors import NeuralCanvasError
@@ -93,82 +104,6 @@ def available_devices() -> list[str]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         out.append("mps")
     return out
-
-
-def _histogram(values: torch.Tensor, bins: int = 30) -> Histogram:
-    finite = values[torch.isfinite(values)]
-    if finite.numel() == 0:
-        return Histogram((), ())
-    lo, hi = finite.min(), finite.max()
-    if bool(hi <= lo):
-        hi = lo + 1e-6
-    counts = torch.histc(finite, bins=bins, min=float(lo), max=float(hi))
-    edges = torch.linspace(float(lo), float(hi), bins + 1)
-    return Histogram(tuple(int(c) for c in counts.tolist()), tuple(edges.tolist()))
-
-
-class _Layers:
-    """Parameters grouped by layer (node), for per-layer norms in one batched call."""
-
-    def __init__(self, model: nn.Module, names: dict[str, str], device: torch.device):
-        self.names: list[str] = []
-        self.params: list[nn.Parameter] = []
-        index: list[int] = []
-        for attr, module in model.named_children():
-            params = [p for p in module.parameters() if p.requires_grad]
-            if not params:
-                continue
-            self.names.append(names.get(attr, attr))
-            for p in params:
-                self.params.append(p)
-                index.append(len(self.names) - 1)
-        self.index = torch.tensor(index, dtype=torch.long, device=device)
-        self.device = device
-
-    def __bool__(self) -> bool:
-        return bool(self.params)
-
-    def grads(self) -> list[torch.Tensor]:
-        return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-
-
-class _Pending:
-    """The steps since the last report: their losses as the step left them, the host copies
-    of the first ``len(values)`` of them and the steps among them that closed an epoch.
-
-    On a GPU a step's loss stays on the device (a detached scalar) until the report or the
-    epoch's end copies them all at once. On the CPU (``host``) reading a scalar is a plain
-    memory read with nothing to wait for, cheaper than keeping a detached tensor and
-    stacking it later: each loss is read as the step leaves it and ``values`` *is*
-    ``losses``."""
-
-    __slots__ = ("first", "losses", "values", "epoch_ends", "started", "series")
-
-    def __init__(self, step: int, host: bool = False):
-        self.first = step  # the step before the first one
-        self.losses: list[Any] = []  # tensors on the device, or floats when ``host``
-        self.values: list[float] = self.losses if host else []
-        self.epoch_ends: list[int] = []
-        self.started = time.perf_counter()
-        self.series: dict[str, list[Any]] = {}  # the kernel's other named values, per step
-
-    def series_values(self, count: int) -> dict[str, tuple[float, ...]]:
-        """The named series of the first ``count`` steps, on the host."""
-        out = {}
-        for name, values in self.series.items():
-            values = values[:count]
-            if values and torch.is_tensor(values[0]):
-                out[name] = tuple(torch.stack(values).tolist())
-            else:
-                out[name] = tuple(float(v) for v in values)
-        return out
-
-    def copy(self) -> list[float]:
-        """All the losses on the host (copying only those not copied yet)."""
-        rest = self.losses[len(self.values) :]
-        if rest:
-            self.values += torch.stack(rest).tolist()  # detached scalars: one op, one copy
-        return self.values
 
 
 class Trainer:
@@ -226,11 +161,9 @@ class Trainer:
         self._thread: threading.Thread | None = None
         self._prepared = False
         self._probe: tuple[str | None, Any, float] | None = None
-        self._probe_t = -math.inf  # the first report probes (perf_counter may be small)
-        self._hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
-        self._activation: list[torch.Tensor] = []
         self._elapsed0 = 0.0
         self._views_on = False
+        self._norm_index: torch.Tensor | None = None  # see _train
         self.prober: ViewProber | None = None
 
     @property
@@ -388,7 +321,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
         self.name_to_attr = {v: k for k, v in self.attr_to_name.items()}
-        self.layers = _Layers(self.model, self.attr_to_name, self.device)
+        self.layers = Layers(self.model, self.attr_to_name, self.device)
         self.kernel = self.procedure.load_kernel()
         self.kernel_state = self.kernel.setup({"model": self.model}, settings)
         self.optimizer = next(iter(self.kernel_state["optimizers"].values()))
@@ -411,43 +344,21 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         self.augment_options = cfg.dataset.get("augment") or {}
-        self.prober = self._view_prober(ds) if any(v.probe for v in self.procedure.views) else None
+        self.prober = view_prober(
+            self.procedure,
+            self.kernel,
+            self.kernel_state,
+            self.model,
+            self.net,
+            ds,
+            self.eval_split or (self.train_x, self.train_y),
+        )
+        self.layer_prober = LayerProber(
+            self.model, self.name_to_attr, self.task, getattr(cfg, "loss", "")
+        )
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
         self._prepared = True
-
-    def _view_prober(self, ds: Any) -> ViewProber:
-        """The procedure's probes on fixed samples of the evaluated split."""
-        x, y = self.eval_split or (self.train_x, self.train_y)
-        sample = code = None
-        code_name = ""
-        modules = dict(self.model.named_modules())
-        attrs = attribute_names(self.net)
-        for node in self.net.topological_order():
-            if self.net.type_of(node) == "Sample" and node in attrs:
-                sample = modules.get(attrs[node])
-        if sample is None:  # an autoencoder's code: its narrowest layer
-            shapes = infer(self.net)
-            sizes = []
-            for i, node in enumerate(self.net.topological_order()):
-                out = shapes[node].outputs.get("out")
-                if node in attrs and attrs[node] in modules and out is not None:
-                    sizes.append((math.prod(out[1:]), i, node))
-            if sizes:
-                _, _, node = min(sizes)
-                code, code_name = modules[attrs[node]], self.net.name_of(node)
-        context = ViewContext(
-            kernel=self.kernel,
-            state=self.kernel_state,
-            x=x[:PROBE_ROWS],
-            y=y[:PROBE_ROWS] if y is not None else None,
-            image=len(ds.input_shape) in (2, 3),
-            class_names=ds.class_names,
-            sample=sample,
-            code=code,
-            code_name=code_name,
-        )
-        return ViewProber(self.procedure, context)
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = load_checkpoint(path)
@@ -458,26 +369,7 @@ class Trainer:
                 f" {self.procedure.id}: resume it with training.procedure set to {made_by!r},"
                 " or start this run afresh"
             )
-        state = self.kernel_state
-        if "models" not in data:  # written before procedures: one model, one optimiser
-            data["models"] = {"model": data["model"]}
-            data["optimizers"] = {"model": data["optimizer"]}
-            data["schedulers"] = {"model": data["scheduler"]} if data.get("scheduler") else {}
-            if data.get("best_state") is not None:
-                data["best_state"] = {"model": data["best_state"]}
-        for role, model in state["models"].items():
-            try:
-                model.load_state_dict(data["models"][role], strict=True)
-            except (RuntimeError, KeyError) as exc:
-                raise CheckpointError(
-                    f"Checkpoint {path} was made for a different network (its weights do not fit {self.net.name!r}):"
-                    f" {str(exc).splitlines()[0]}"
-                ) from None
-        for name, optimizer in state["optimizers"].items():
-            optimizer.load_state_dict(data["optimizers"][name])
-        for name, scheduler in state.get("schedulers", {}).items():
-            if data["schedulers"].get(name) is not None:
-                scheduler.load_state_dict(data["schedulers"][name])
+        load_kernel_state(self.kernel_state, data, path, self.net.name)
         p = self.progress
         p.epoch, p.step = int(data["epoch"]), int(data["step"])
         p.best_loss = float(data.get("best_loss", math.inf))
@@ -490,22 +382,13 @@ class Trainer:
             self.aug_gen.set_state(data["augment_rng"])
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
-        for name, gen in state.get("generators", {}).items():
-            if data.get("generators", {}).get(name) is not None:
-                gen.set_state(data["generators"][name])
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to resume this run where it is."""
-        state = self.kernel_state
         return {
             "network": self.net.name,
             "procedure": self.procedure.id,
-            "models": {
-                role: {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                for role, model in state["models"].items()
-            },
-            "optimizers": {k: o.state_dict() for k, o in state["optimizers"].items()},
-            "schedulers": {k: s.state_dict() for k, s in state.get("schedulers", {}).items()},
+            **kernel_state_dict(self.kernel_state),
             "epoch": self.epoch,
             "step": self.step,
             "best_loss": self.progress.best_loss,
@@ -515,7 +398,6 @@ class Trainer:
             "augment_rng": self.aug_gen.get_state(),
             "waiting": self.progress.waiting,
             "torch_rng": torch.get_rng_state(),
-            "generators": {k: g.get_state() for k, g in state.get("generators", {}).items()},
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
@@ -540,7 +422,7 @@ class Trainer:
             self._status("running")
             outcome = self._train()
             if self._probe is not None and self.state != "error":
-                self._emit_probe(self._probe, final=True)  # the trained model, whatever the time
+                self._probe_now(self._probe, final=True)  # the trained model, whatever the time
             if self._views_on and self.prober is not None and self.state != "error":
                 for record in self.prober.records(self.epoch, self.step, final=True):
                     self._emit(record)
@@ -599,7 +481,7 @@ class Trainer:
         # The pending report: the step losses since the last report (see _Pending) and the
         # steps that closed an epoch in between.
         host = self.device.type == "cpu"  # step losses read as they come (see _Pending)
-        pending = _Pending(self.step, host)
+        pending = Pending(self.step, host)
         aug = self.augment_options if any(self.augment_options.values()) else None
         transform = None
         if aug is not None:
@@ -645,7 +527,7 @@ class Trainer:
                         _, problem = self._report(pending, event.epoch + 1, grads, before)
                         if problem:
                             return problem
-                        pending = _Pending(self.step, host)
+                        pending = Pending(self.step, host)
                     if self._single:  # one update, then pause
                         self._single = False
                         self._running.clear()
@@ -679,7 +561,7 @@ class Trainer:
                     if early is not None:
                         if pending.losses:  # the steps not reported yet, before the restore
                             self._report(pending, self.epoch, self._grad_norms(monitor))
-                            pending = _Pending(self.step, host)
+                            pending = Pending(self.step, host)
                         continue  # the loop restores the best weights and ends
                     self._due = self._single or self._report_due(
                         pending, every, interval, last_step
@@ -698,7 +580,7 @@ class Trainer:
             if hook is not None:
                 hook.remove()
 
-    def _report_due(self, pending: _Pending, every: int, interval: float, last: int) -> bool:
+    def _report_due(self, pending: Pending, every: int, interval: float, last: int) -> bool:
         """Whether the coming step is reported (decided before it, for the pre-step hook)."""
         return self.step + 1 >= last or (
             len(pending.losses) + 1 >= every and time.perf_counter() - pending.started >= interval
@@ -747,7 +629,7 @@ class Trainer:
 
     def _report(
         self,
-        pending: _Pending,
+        pending: Pending,
         epoch: int,
         grads: Sequence[torch.Tensor] | None,
         before: list[torch.Tensor] | None = None,
@@ -760,29 +642,7 @@ class Trainer:
         (``before`` is overwritten here); without ``before`` only gradient norms are
         reported. Per-layer norms come from the per-parameter ones through one
         ``index_add_`` and reach the host in the same copy as the losses."""
-        rest = pending.losses[len(pending.values) :]
-        g = w = u = None
-        with torch.no_grad():
-            if grads is not None:
-                m = len(self.layers.names)
-                if before is not None:
-                    current = [p.detach() for p in self.layers.params]
-                    torch._foreach_sub_(before, current)  # minus the update: the same norm
-                    norms = torch.stack([*grads, *torch._foreach_norm([*current, *before])])
-                    index, size = self._norm_index, 3 * m
-                else:
-                    norms, index, size = torch.stack(list(grads)), self.layers.index, m
-                zeros = torch.zeros(size, dtype=norms.dtype, device=norms.device)
-                per_layer = torch.index_add(zeros, 0, index, norms * norms).sqrt_()
-                parts = [torch.stack(rest), per_layer] if rest else [per_layer]
-                packed = torch.cat(parts).tolist()  # the one host copy
-                k = len(rest)
-                g = packed[k : k + m]
-                if before is not None:
-                    w, u = packed[k + m : k + 2 * m], packed[k + 2 * m :]
-                values = pending.values + packed[:k]
-            else:
-                values = pending.values + (torch.stack(rest).tolist() if rest else [])
+        values, g, w, u = pending.host_copy(self.layers, self._norm_index, grads, before)
         first = pending.first
         ends = tuple(pending.epoch_ends)
         for i, value in enumerate(values):
@@ -839,79 +699,16 @@ class Trainer:
             )
         )
         if self._probe is not None:
-            self._emit_probe(self._probe)
+            self._probe_now(self._probe)
         if self._views_on and self.prober is not None:
             for record in self.prober.records(epoch, first + len(values)):
                 self._emit(record)
         return values, None
 
-    def _emit_probe(self, request: tuple[str | None, Any, float], final: bool = False) -> None:
-        """A probe record, at most every ``interval`` seconds; ``final``: now, with the
-        activations of a fresh forward pass (the run's last state)."""
-        layer, grid, interval = request
-        now = time.perf_counter()
-        if now - self._probe_t < interval and not final:
-            return
-        self._probe_t = now
-        fields: dict[str, Any] = {"layer": layer}
-        attr = self.name_to_attr.get(layer) if layer is not None else None
-        module = getattr(self.model, attr, None) if attr is not None else None
-        if self._hooked is not None and self._hooked[0] != attr:
-            self._hooked[1].remove()
-            self._hooked = None
-            self._activation.clear()
-        if module is not None:
-            if self._hooked is None:
-
-                def keep(_module: nn.Module, _inputs: Any, output: Any) -> None:
-                    self._activation[:] = [
-                        (output[0] if isinstance(output, tuple) else output).detach()
-                    ]
-
-                self._hooked = (attr, module.register_forward_hook(keep))
-            if final:  # the activations of the trained model on (up to 256) training rows
-                was_training = self.model.training
-                self.model.eval()
-                try:
-                    with torch.no_grad():
-                        self.model(self.train_x[:256])
-                finally:
-                    self.model.train(was_training)
-            with torch.no_grad():
-                weights = [p.detach().flatten() for p in module.parameters() if p.dim() >= 2]
-                if weights:
-                    fields["weights"] = _histogram(torch.cat(weights))
-                if self._activation:
-                    fields["activations"] = _histogram(self._activation[0].flatten().float())
-        if grid is not None and self.task is not None and tuple(self.train_x.shape[1:]) == (2,):
-            fields.update(self._grid_prediction(grid))
-        self._emit(ProbeRecord(self.epoch + 1, self.step, **fields))
-
-    @torch.no_grad()
-    def _grid_prediction(self, grid: tuple[Any, Any]) -> dict[str, Any]:
-        xs = torch.as_tensor(np.asarray(grid[0], dtype=np.float32))
-        ys = torch.as_tensor(np.asarray(grid[1], dtype=np.float32))
-        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-        points = torch.stack([xx.flatten(), yy.flatten()], dim=1).to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            out = self.model(points).float()
-        finally:
-            self.model.train(was_training)
-        out = out.reshape(out.shape[0], -1)
-        if self.task != "classification":
-            values = out[:, 0]
-        elif out.shape[1] == 1:
-            probability = self.config.loss in ("bce", "mse", "l1", "huber")
-            values = out[:, 0].clamp(0, 1) if probability else torch.sigmoid(out[:, 0])
-        elif out.shape[1] == 2:
-            values = torch.softmax(out, dim=1)[:, 1]  # logits or log-probabilities alike
-        else:
-            values = out.argmax(dim=1).float()
-        array = values.reshape(len(ys), len(xs)).cpu().numpy()
-        array.flags.writeable = False
-        return {"grid_x": tuple(xs.tolist()), "grid_y": tuple(ys.tolist()), "grid": array}
+    def _probe_now(self, request: tuple[str | None, Any, float], final: bool = False) -> None:
+        record = self.layer_prober.record(request, self.epoch + 1, self.step, self.train_x, final)
+        if record is not None:
+            self._emit(record)
 
     def _evaluate_test(self) -> None:
         test = self.splits.test

@@ -41,6 +41,50 @@ class ViewContext:
     scratch: dict[str, Any] = field(default_factory=dict)  # fixed draws kept across probes
 
 
+def view_prober(
+    spec: Any, kernel: Any, state: dict[str, Any], model: nn.Module, net: Any, ds: Any, split: Any
+) -> ViewProber | None:
+    """The procedure's probes (None when it declares none) on fixed samples of ``split``
+    ((x, y) on the device): the Sample layer is hooked for a VAE's decoded grids, the
+    narrowest layer (the code) for an autoencoder's latent view."""
+    if not any(v.probe for v in spec.views):
+        return None
+    from builder.names import attribute_names
+    from builder.shapes import infer
+
+    x, y = split
+    sample = code = None
+    code_name = ""
+    modules = dict(model.named_modules())
+    attrs = attribute_names(net)
+    order = net.topological_order()
+    for node in order:
+        if net.type_of(node) == "Sample" and node in attrs:
+            sample = modules.get(attrs[node])
+    if sample is None:  # an autoencoder's code: its narrowest layer
+        shapes = infer(net)
+        sizes = []
+        for i, node in enumerate(order):
+            out = shapes[node].outputs.get("out")
+            if node in attrs and attrs[node] in modules and out is not None:
+                sizes.append((math.prod(out[1:]), i, node))
+        if sizes:
+            _, _, node = min(sizes)
+            code, code_name = modules[attrs[node]], net.name_of(node)
+    context = ViewContext(
+        kernel=kernel,
+        state=state,
+        x=x[:PROBE_ROWS],
+        y=y[:PROBE_ROWS] if y is not None else None,
+        image=len(ds.input_shape) in (2, 3),
+        class_names=ds.class_names,
+        sample=sample,
+        code=code,
+        code_name=code_name,
+    )
+    return ViewProber(spec, context)
+
+
 def readonly(array: Any) -> np.ndarray:
     out = np.ascontiguousarray(
         array.detach().float().cpu().numpy() if torch.is_tensor(array) else array
