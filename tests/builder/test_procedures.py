@@ -222,3 +222,20 @@ def test_a_fraction_of_noise_above_one_is_refused():
     project = example(PROCEDURES["denoising"])
     project.training["procedure_settings"] = {"noise": "masking", "noise_level": 1.5}
     assert "noise_level: masking corrupts a fraction" in refusal(project)
+
+
+def test_a_collapsed_posterior_is_named_with_its_remedies_and_free_bits_keep_it_open():
+    def kl_view(free_bits: float):
+        project = example(PROCEDURES["vae"], epochs=5)
+        project.training["procedure_settings"] = {"beta": 8.0, "free_bits": free_bits}
+        trainer = Trainer(project)
+        trainer.set_views(True)
+        trainer.run()
+        return trainer.history.views["kl_per_dim"].payload, trainer.history.epochs[-1].metrics
+
+    collapsed, metrics = kl_view(0.0)  # a heavy KL weight pushes every code to the prior
+    assert metrics["active_units"] == 0 and (collapsed["values"] < 0.01).all()
+    assert "posterior collapse" in collapsed["warning"]
+    assert "warm-up" in collapsed["warning"] and "free bits" in collapsed["warning"]
+    kept, metrics = kl_view(0.5)
+    assert metrics["active_units"] == 2 and kept["warning"] == ""
