@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from builder.training.config import HealthThresholds
+from builder.training.procedures import DEFAULT, ProcedureSpec
 from builder.training.records import (
     EpochRecord,
     ErrorRecord,
@@ -53,6 +54,7 @@ from builder.training.records import (
     ProbeRecord,
     StatusRecord,
     StepRecord,
+    ViewRecord,
 )
 from graph.errors import NeuralCanvasError
 from widgets import dialogs, theme
@@ -70,6 +72,7 @@ from widgets.plots import (
     MetricsPlot,
     Ring,
 )
+from widgets.views import ProcedureViews, dirty_key, procedure_spec
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -138,11 +141,13 @@ class Run:
     name: str
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     points: tuple[np.ndarray, np.ndarray] | None = None
+    procedure: str = DEFAULT  # whose declared views the dashboard shows (widgets.views)
     history: History = field(default_factory=lambda: History(recent=HISTORY_STEPS))
     steps: Ring = field(default_factory=lambda: Ring(3, CURVE_CAP))  # step, loss, epoch
     epochs: Ring = field(default_factory=lambda: Ring(3, CURVE_CAP))  # step, train, val
     metrics: dict[str, Ring] = field(default_factory=dict)  # name -> (step, value)
     grads: dict[str, Ring] = field(default_factory=dict)  # layer -> (step, norm)
+    series: dict[str, Ring] = field(default_factory=dict)  # StepRecord.series: (step, value)
     heat: Heat = field(default_factory=Heat)
     class_names: list[str] | None = None  # the confusion matrix's row and column names
     probe: ProbeRecord | None = None
@@ -161,6 +166,12 @@ class Run:
             epochs = np.asarray(record.step_epochs(), dtype=float)
             self.steps.extend((x, np.asarray(record.losses, float), epochs))
             dirty = {"loss"}
+            for name, values in record.series.items():
+                if len(values) == n:
+                    ring = self.series.get(name)
+                    if ring is None:
+                        ring = self.series[name] = Ring(2, CURVE_CAP)
+                    ring.extend((x, np.asarray(values, float)))
             if record.grad_norms:
                 for layer, value in record.grad_norms.items():
                     ring = self.grads.get(layer)
@@ -190,6 +201,8 @@ class Run:
         if isinstance(record, ProbeRecord):
             self.probe = record
             return {"probe"}
+        if isinstance(record, ViewRecord):  # the newest of each is in the history
+            return {dirty_key(record.key)}
         if isinstance(record, EvaluationRecord):
             if record.metrics.get("confusion") is not None:
                 self.confusion, self.confusion_split = record.metrics["confusion"], record.split
@@ -258,7 +271,9 @@ ALL_PLOTS = frozenset(
 
 class Dashboard(QWidget):
     """Plots of the current run: loss, metrics, gradients, layer histograms, the decision
-    boundary and the confusion matrix; every run of the session kept in :attr:`runs`.
+    boundary and the confusion matrix; every run of the session kept in :attr:`runs`. The
+    shown run's training procedure says which of them it declares, and brings its own views
+    in their tabs (:attr:`views`, :class:`widgets.views.ProcedureViews`: a VAE's Latent tab).
 
     The top row names the shown run and holds "Compare with" (another run's loss curves
     dashed over this one's), the loss plot's smoothing and log scale, and Export (the
@@ -385,17 +400,11 @@ class Dashboard(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         overview = QWidget()
-        self._overview = grid = QGridLayout(overview)
+        grid = QGridLayout(overview)
         grid.setContentsMargins(0, 4, 0, 0)
-        grid.addWidget(self.loss_plot, 0, 0)
-        grid.addWidget(self.metrics_plot, 0, 1)
-        grid.addWidget(self.gradient_plot, 1, 0)
-        grid.addWidget(self.boundary, 1, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
-        grid.setRowStretch(0, 1)
-        grid.setRowStretch(1, 1)
-        self.tabs.addTab(overview, "Overview")
+        self.tabs.addTab(overview, "Overview")  # laid out by self.views.arrange()
 
         gradients = QWidget()
         g = QVBoxLayout(gradients)
@@ -430,6 +439,19 @@ class Dashboard(QWidget):
         ev.addWidget(self.confusion_title)
         ev.addWidget(self.confusion, 1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.tabs.addTab(evaluation, "Confusion")
+        # the procedure's declared views: which of these plots and tabs, and its own ones
+        self.views = ProcedureViews(
+            self.tabs,
+            grid,
+            builtin={
+                "loss": self.loss_plot,
+                "metrics": self.metrics_plot,
+                "gradients": self.gradient_plot,
+                "boundary": self.boundary,
+            },
+            builtin_tabs={"gradients": gradients, "layers": layers, "confusion": evaluation},
+        )
+        self.views.arrange()
         self.tabs.currentChanged.connect(self._on_tab)
 
         outer = QVBoxLayout(self)
@@ -443,6 +465,7 @@ class Dashboard(QWidget):
 
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
+        self.log_y.toggled.connect(self.views.set_log_y)
         self.layer_combo.textActivated.connect(self._layer_activated)
         self.smoothing.setValue(round(self.loss_plot.smoothing * 100))
         self._on_smoothing(self.smoothing.value())
@@ -455,17 +478,21 @@ class Dashboard(QWidget):
         thresholds: HealthThresholds,
         points: tuple[np.ndarray, np.ndarray] | None = None,
         class_names: Sequence[str] | None = None,
+        procedure: str | ProcedureSpec | None = None,
+        trainer: Any = None,
     ) -> Run:
         """Start showing a new run (earlier runs stay in :attr:`runs`).
 
         ``points``: 2-D training data, drawn under the decision boundary. ``class_names``:
         the dataset's classes, in target order, naming the confusion matrix's rows and
-        columns (numbers without them).
+        columns (numbers without them). ``procedure`` (default supervised): the training
+        procedure whose declared views are shown; its ``trainer`` is asked for the views it
+        probes (``Trainer.set_views``).
         """
         unique, i = name, 2
         while unique in self.runs:
             unique, i = f"{name} ({i})", i + 1
-        run = Run(unique, thresholds, points)
+        run = Run(unique, thresholds, points, procedure_spec(procedure).id)
         run.class_names = [str(c) for c in class_names] if class_names else None
         self.runs[unique] = run
         self.project_runs.append(run)
@@ -473,9 +500,13 @@ class Dashboard(QWidget):
         self.compared = None
         self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(thresholds)
+        self.views.show(run.procedure)  # its tabs; _set_points lays the Overview out
         self._set_points(points)
         self.layer_combo.clear()
-        self._dirty = set(ALL_PLOTS)
+        self._dirty = self._everything()
+        set_views = getattr(trainer, "set_views", None)  # trainers without views: none
+        if set_views is not None and self.views.probed():
+            set_views(True)
         self._paint_mark, self._live_cost = self._painted(), 0.0
         self._sync_compare()
         self.runs_changed.emit()
@@ -509,7 +540,8 @@ class Dashboard(QWidget):
             self.current = self.project_runs[-1] if self.project_runs else None
         if self._shown is run:
             self._shown = self.current
-            self._dirty = set(ALL_PLOTS)
+            self.views.show(self._shown.procedure if self._shown else None)
+            self._dirty = self._everything()
         if self.compared is run or self.compared is self._shown:  # nothing over itself
             self.compared = None
             self.loss_plot.set_other(None)
@@ -551,13 +583,13 @@ class Dashboard(QWidget):
         self.compared = None
         self._shown = Run("")
         self.gradient_plot.set_thresholds(self._shown.thresholds)
+        self.views.clear()  # no procedure's own tabs
         self._draw(set(ALL_PLOTS))
         self._shown, self._dirty = None, set()
         for plot in self._plots():
             plot.reset_view()
         # as at first: the boundary's place is kept until a run says whether it has 2-D data
-        self.boundary.setVisible(True)
-        self._overview.addWidget(self.gradient_plot, 1, 0, 1, 1)
+        self.views.arrange(boundary=True)
         self.layer_combo.clear()
         self.title.setText(NO_RUN)
         self.state_label.setText("")
@@ -579,7 +611,7 @@ class Dashboard(QWidget):
         for record in records:
             dirty |= run.add(record)
         if run is self._shown:
-            self._dirty |= dirty
+            self._dirty |= dirty | self.views.dirtied(dirty)
         if run is self.compared and dirty & {"loss", "epochs"}:
             self._dirty.add("other")
 
@@ -590,7 +622,9 @@ class Dashboard(QWidget):
         to its data exactly (live redraws leave room to grow)."""
         if self._shown is None:
             return
-        dirty, self._dirty = self._dirty, set()
+        dirty = self._dirty
+        self._dirty = self.views.waiting(dirty)  # views on hidden tabs: when they are shown
+        dirty = dirty - self._dirty
         if dirty:
             self._draw(dirty, live=False)
         for plot in (self.loss_plot, self.metrics_plot, self.gradient_plot):
@@ -607,11 +641,13 @@ class Dashboard(QWidget):
             return
         dirty = self._dirty
         now = dirty & CHEAP
-        order = LIVE_GROUPS[self._live_next :] + LIVE_GROUPS[: self._live_next]
+        groups = LIVE_GROUPS + self.views.groups()
+        self._live_next %= len(groups)
+        order = groups[self._live_next :] + groups[: self._live_next]
         for keys in order:
             if dirty & keys and self._group_visible(keys):
                 now |= dirty & keys
-                self._live_next = (LIVE_GROUPS.index(keys) + 1) % len(LIVE_GROUPS)
+                self._live_next = (groups.index(keys) + 1) % len(groups)
                 break
         if now:
             self._dirty = dirty - now
@@ -637,7 +673,7 @@ class Dashboard(QWidget):
 
     def _painted(self) -> float:
         """Seconds the plots have spent painting, ever."""
-        return sum(plot.painted for plot in self._plots())
+        return sum(plot.painted for plot in self._plots()) + self.views.painted()
 
     @property
     def live_wait(self) -> float:
@@ -656,7 +692,10 @@ class Dashboard(QWidget):
             "probe": (self.boundary, self.weights_hist, self.activations_hist),
             "confusion": (self.confusion,),
         }
-        return any(w.isVisible() for key in keys for w in widgets.get(key, ()))
+        return any(
+            self.views.visible(key) or any(w.isVisible() for w in widgets.get(key, ()))
+            for key in keys
+        )
 
     def _on_tab(self, _index: int) -> None:
         self.refresh()  # what waited while its tab was hidden
@@ -706,6 +745,8 @@ class Dashboard(QWidget):
             self.confusion_title.setText(
                 f"Confusion matrix{split}: rows are the true classes, columns the predicted ones"
             )
+        if self.views.draw(run, dirty, live):  # curves: the step next to the run's name
+            dirty.add("status")
         if "status" in dirty:
             self._show_status(run)
         for keys, plot in (
@@ -720,9 +761,11 @@ class Dashboard(QWidget):
         """The decision boundary is shown for 2-D data only; without it the gradient plot
         takes the whole bottom row."""
         self.boundary.set_points(points)
-        shown = points is not None
-        self.boundary.setVisible(shown)
-        self._overview.addWidget(self.gradient_plot, 1, 0, 1, 1 if shown else 2)
+        self.views.arrange(boundary=points is not None)
+
+    def _everything(self) -> set[str]:
+        """Every plot and view, to redraw the shown run whole."""
+        return set(ALL_PLOTS) | self.views.keys()
 
     def _sync_layers(self, names: Sequence[str]) -> None:
         """List the run's layers; the layer shown is the user's choice when the run has it,
@@ -759,6 +802,7 @@ class Dashboard(QWidget):
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")
         self.loss_plot.set_smoothing(value / 100)
+        self.views.set_smoothing(value / 100)
 
     def set_log_scale(self, on: bool) -> None:
         self.log_y.setChecked(on)
@@ -787,8 +831,9 @@ class Dashboard(QWidget):
         if self.compared is None:
             self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(self._shown.thresholds)
+        self.views.show(self._shown.procedure)
         self._set_points(self._shown.points)
-        self._dirty = set(ALL_PLOTS)
+        self._dirty = self._everything()
         self._sync_compare()
         self.refresh()
 

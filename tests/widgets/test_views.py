@@ -1,0 +1,383 @@
+"""The procedures' declared views (widgets.views): every view of every registered procedure
+draws a synthetic payload of its kind (read back from its plot items), and a VAE run's records
+give the dashboard its Latent tab and draw there; switching runs and projects clears it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dashboard_records import data, epoch, step
+
+from builder.training.config import HealthThresholds
+from builder.training.procedures import PROCEDURES
+from builder.training.procedures.spec import VIEW_KINDS, View
+from builder.training.records import Histogram, ProbeRecord, StepRecord, ViewRecord, frozen
+from widgets.views import (
+    VIEW_WIDGETS,
+    BarsView,
+    CurvesView,
+    ImageGridView,
+    SamplesView,
+    ScatterView,
+    builtin_part,
+    curves_payload,
+    tile,
+    widget_for,
+)
+
+WARNING = (
+    "KL is near 0 in 7 of 8 latent dimensions: posterior collapse; try KL warm-up, free bits"
+    " or a smaller decoder"
+)
+RNG = np.random.default_rng(0)
+
+
+def ro(array) -> np.ndarray:
+    out = np.ascontiguousarray(array)
+    out.flags.writeable = False
+    return out
+
+
+def samples(rows: int = 3, vectors: bool = False) -> dict:
+    shape = (rows, 8, 64) if vectors else (rows, 8, 1, 8, 8)
+    names = ("input", "noisy input", "output") if rows == 3 else ("input", "output")
+    return {
+        "samples": ro(RNG.random(shape, dtype=np.float32)),
+        "rows": names,
+        "value_range": (0.0, 1.0),
+    }
+
+
+def image_grid(n: int = 64, cols: int = 8, axis: bool = False) -> dict:
+    payload = {
+        "images": ro(RNG.random((n, 1, 8, 8), dtype=np.float32)),
+        "cols": cols,
+        "value_range": (0.0, 1.0),
+    }
+    if axis:
+        payload["axis"] = tuple(np.linspace(-1.6, 1.6, cols).tolist())
+    return payload
+
+
+def scatter(labels: bool = True) -> dict:
+    return {
+        "points": ro(RNG.normal(size=(500, 2)).astype(np.float32)),
+        "labels": ro(RNG.integers(0, 10, 500)) if labels else None,
+        "axis_labels": ("mean[0]", "mean[1]"),
+        "note": "2-D codes of 'mean'",
+    }
+
+
+def bars(warning: str = WARNING) -> dict:
+    values = np.array([1.5, 0.001, 0.0, 0.002, 0.003, 0.0, 0.001, 0.004], np.float32)
+    return {
+        "values": ro(values),
+        "labels": tuple(f"z{i}" for i in range(8)),
+        "threshold": 0.01,
+        "warning": warning,
+    }
+
+
+def values_map() -> dict:
+    return {"values": ro(RNG.random((6, 9), dtype=np.float32))}
+
+
+DECLARED = [
+    pytest.param(spec, view, id=f"{spec.id}-{view.key}")
+    for spec in PROCEDURES.values()
+    for view in spec.views
+]
+
+
+def test_every_view_kind_is_drawn_by_a_widget_or_by_the_dashboards_own_plots():
+    drawn = set(VIEW_WIDGETS) | {"layer_norms", "histogram", "boundary", "confusion"}
+    assert set(VIEW_KINDS) <= drawn
+    for spec in PROCEDURES.values():
+        for view in spec.views:
+            assert widget_for(view) is not None or builtin_part(view) is not None, view
+
+
+@pytest.mark.parametrize(("spec", "view"), DECLARED)
+def test_every_declared_view_draws_a_payload_of_its_kind(qtbot, dash, spec, view):
+    """Each declared view of each registered procedure, fed a payload of its kind: a widget
+    of its kind shows it, or (the supervised kinds) the dashboard's own plot draws the
+    records it reads."""
+    part = builtin_part(view)
+    if part is not None:
+        _builtin_draws(dash, spec, view, part)
+        return
+    widget = widget_for(view)(view)
+    qtbot.addWidget(widget)
+    widget.resize(640, 360)
+    widget.show()
+    qtbot.waitExposed(widget)
+    kind = view.kind
+    if kind == "samples":
+        widget.update(samples(3))
+        assert widget.images.image.image.shape == (3 * 8 + 2, 8 * 8 + 7, 3)
+        ticks = widget.images.plotItem.getAxis("left")._tickLevels[0]
+        assert [t for _, t in ticks] == ["input", "noisy input", "output"]
+        widget.update(samples(2, vectors=True))  # vectors: a curve per row
+        assert widget.vectors.isVisible() and not widget.images.isVisible()
+        drawn = [data(c) for c in widget.curves if data(c)[0]]
+        assert len(drawn) == 2
+        assert all(int(np.isfinite(y).sum()) == 8 * 64 for _, y in drawn)
+        legend = widget.rows.text()
+        assert widget.rows.isVisible() and legend.index("input") < legend.index("output")
+    elif kind == "image_grid":
+        widget.update(image_grid(64, 8))
+        assert widget.plot.image.image.shape == (8 * 9 - 1, 8 * 9 - 1, 3)
+        widget.update(image_grid(144, 12, axis=True))
+        assert widget.plot.image.image.shape == (12 * 9 - 1, 12 * 9 - 1, 3)
+        assert widget.plot.plotItem.getAxis("bottom").isVisible()
+    elif kind == "scatter":
+        widget.update(scatter(labels=True))
+        assert widget.point_count() == 500
+        assert widget.legend.isVisible() and widget.legend.text().count("●") == 10
+        assert widget.note.text() == "2-D codes of 'mean'"
+        widget.update(scatter(labels=False))
+        assert widget.point_count() == 500 and not widget.legend.isVisible()
+    elif kind == "bars":
+        payload = bars()
+        widget.update(payload)
+        assert widget.heights() == pytest.approx(np.asarray(payload["values"], float))
+        assert widget.line.isVisible() and widget.line.value() == pytest.approx(0.01)
+        assert widget.warning.isVisible() and widget.warning.text() == WARNING
+        assert widget.note.text().startswith("1 of 8")
+        widget.update(bars(warning=""))
+        assert not widget.warning.isVisible()
+    elif kind == "curves":
+        n = 5
+        payload = {
+            "steps": {name: (np.arange(1.0, n + 1), np.linspace(1, 2, n)) for name in view.series},
+            "epochs": {name: (np.array([5.0]), np.array([1.5])) for name in view.series},
+            "split": "validation",
+        }
+        widget.update(payload)
+        for name in view.series:
+            assert data(widget.raw[name]) == (
+                [1.0, 2.0, 3.0, 4.0, 5.0],
+                pytest.approx(list(np.linspace(1, 2, n))),
+            )
+            assert data(widget.epoch[name]) == ([5.0], [1.5])
+        names = [label.text for _, label in widget.plot.legend.items]
+        assert names[:2] == [view.series[0], f"{view.series[0]} (validation)"]
+    elif kind in ("heatmap", "grid_map"):
+        widget.update(values_map())
+        assert widget.image.image.shape == (6, 9)
+    else:  # a new kind: give it a payload here
+        pytest.fail(f"no synthetic payload for kind {kind!r}")
+    widget.reset()  # a new run: empty again
+
+
+def _builtin_draws(dash, spec, view: View, part: str) -> None:
+    """The dashboard's own plot draws a view of a supervised kind from the records."""
+    rng = np.random.default_rng(1)
+    points = (rng.uniform(-1, 1, (20, 2)), rng.integers(0, 2, 20))
+    dash.begin_run("builtin", HealthThresholds(), points=points, procedure=spec)
+    grid = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    dash.add_records(
+        [
+            step(1, [1.0, 0.8], 1, grads={"fc1": 0.5}),
+            epoch(1, 2, 0.9, 1.0, accuracy=0.75, confusion=[[3, 1], [0, 4]]),
+            ProbeRecord(
+                1,
+                2,
+                "fc1",
+                Histogram((1, 2), (0.0, 1.0, 2.0)),
+                Histogram((2, 1), (0.0, 1.0, 2.0)),
+                (0.0, 1.0, 2.0, 3.0),
+                (0.0, 1.0, 2.0),
+                grid,
+            ),
+        ]
+    )
+    dash.refresh()
+    if part == "loss":
+        assert data(dash.loss_plot.step_curve) == ([1.0, 2.0], [1.0, 0.8])
+        assert dash.loss_plot.isVisibleTo(dash)
+    elif part == "metrics":
+        assert data(dash.metrics_plot.curves["accuracy"]) == ([2.0], [0.75])
+    elif part == "gradients":
+        assert set(dash.gradient_plot.curves) == {"fc1"}
+        assert dash.heatmap.image.image.shape == (1, 1)
+    elif part == "layers":
+        assert data(dash.weights_hist.curve) == ([0.0, 1.0, 2.0], [1.0, 2.0])
+    elif part == "boundary":
+        assert dash.boundary.isVisibleTo(dash) and dash.boundary.image.image.shape == (3, 4)
+    elif part == "confusion":
+        assert dash.confusion.counts.tolist() == [[3, 1], [0, 4]]
+    else:
+        pytest.fail(f"unknown part {part!r}")
+
+
+def test_images_are_tiled_one_pixel_apart():
+    a = np.zeros((3, 2, 2, 3), np.uint8)
+    a[1] = 100
+    out = tile(a, cols=2)
+    assert out.shape == (2 * 3 - 1, 2 * 3 - 1, 3)
+    assert (out[:2, 2] == 255).all() and (out[2, :] == 255).all()  # the gaps
+    assert (out[:2, 3:5] == 100).all() and (out[3:, 3:] == 255).all()  # a missing tile: gap
+
+
+# ----------------------------------------------------------------------------- the dashboard
+
+
+class Trainer:
+    def __init__(self):
+        self.views: list[bool] = []
+
+    def set_views(self, on: bool) -> None:
+        self.views.append(on)
+
+
+def vae_records(first: int = 1, n: int = 6, epoch_no: int = 1) -> list:
+    losses = np.linspace(40, 30, n)
+    recon, kl = losses - 2.0, np.full(n, 2.0)
+    beta = np.linspace(0.1, 0.6, n)
+    s = StepRecord(
+        epoch=epoch_no,
+        step=first + n - 1,
+        first_step=first,
+        losses=tuple(losses.tolist()),
+        train_loss=float(losses.mean()),
+        samples_per_sec=100.0,
+        lr=1e-3,
+        elapsed=0.1,
+        series=frozen(
+            {"recon": tuple(recon.tolist()), "kl": tuple(kl.tolist()), "beta": tuple(beta.tolist())}
+        ),
+    )
+    e = epoch(epoch_no, first + n - 1, 35.0, 34.0, recon=31.0, kl=2.5, active_units=1)
+    at = first + n - 1
+    views = [
+        ViewRecord("reconstructions", "samples", epoch_no, at, frozen(samples(2))),
+        ViewRecord("latent", "scatter", epoch_no, at, frozen(scatter())),
+        ViewRecord("manifold", "image_grid", epoch_no, at, frozen(image_grid(144, 12, axis=True))),
+        ViewRecord("prior", "image_grid", epoch_no, at, frozen(image_grid(64, 8))),
+        ViewRecord("kl_per_dim", "bars", epoch_no, at, frozen(bars())),
+    ]
+    return [s, e, *views]
+
+
+def tab_names(dash) -> list[str]:
+    tabs = dash.tabs
+    return [tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)]
+
+
+def select(dash, name: str) -> None:
+    tabs = dash.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == name))
+
+
+def test_a_vae_run_gets_its_latent_tab_and_draws_its_records(dash, qtbot):
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Confusion"]
+    trainer = Trainer()
+    run = dash.begin_run("vae #1", HealthThresholds(), procedure="vae", trainer=trainer)
+    assert run.procedure == "vae" and trainer.views == [True]
+    assert tab_names(dash) == ["Overview", "Latent"]
+    views = dash.views.widgets
+    assert set(views) == {
+        "terms",
+        "beta",
+        "reconstructions",
+        "latent",
+        "manifold",
+        "prior",
+        "kl_per_dim",
+    }
+    assert not dash.loss_plot.isVisibleTo(dash) and not dash.gradient_plot.isVisibleTo(dash)
+
+    records = vae_records()
+    dash.add_records(records)
+    dash.refresh()  # the Overview tab: its views drawn, the Latent tab's wait
+    terms, beta = views["terms"], views["beta"]
+    assert isinstance(terms, CurvesView)
+    steps = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert data(terms.raw["loss"]) == (steps, pytest.approx(list(records[0].losses)))
+    assert data(terms.raw["recon"])[1] == pytest.approx(list(records[0].series["recon"]))
+    assert data(terms.epoch["kl"]) == ([6.0], [2.5])
+    assert data(terms.epoch["loss"]) == ([6.0], [34.0])  # the validation loss
+    assert data(beta.raw["beta"])[1] == pytest.approx(list(records[0].series["beta"]))
+    recon = views["reconstructions"]
+    assert isinstance(recon, SamplesView) and recon.images.image.image.shape == (17, 71, 3)
+    latent = views["latent"]
+    assert isinstance(latent, ScatterView) and latent.point_count() == 0  # hidden: waits
+    assert "view:latent" in dash._dirty
+
+    select(dash, "Latent")  # shown: drawn
+    assert latent.point_count() == 500
+    manifold = views["manifold"]
+    assert isinstance(manifold, ImageGridView)
+    assert manifold.plot.image.image.shape == (107, 107, 3)
+    assert views["prior"].plot.image.image.shape == (71, 71, 3)
+    kl = views["kl_per_dim"]
+    assert isinstance(kl, BarsView) and kl.heights()[0] == pytest.approx(1.5)
+    assert kl.warning.isVisible() and "posterior collapse" in kl.warning.text()
+    assert not dash._dirty
+
+    # only the newest record of a view is drawn
+    newer = ViewRecord(
+        "kl_per_dim", "bars", 2, 12, frozen({**bars(""), "values": ro(np.ones(8, np.float32))})
+    )
+    dash.add_records([newer])
+    dash.refresh()
+    assert kl.heights() == pytest.approx(np.ones(8)) and not kl.warning.isVisible()
+
+    # a supervised run: today's tabs, the Latent tab gone
+    dash.begin_run("mlp #2", HealthThresholds())
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Confusion"]
+    assert dash.views.widgets == {} and dash.loss_plot.isVisibleTo(dash)
+    # comparing shows the compared-from run's views again
+    dash.compare(run, None)
+    assert tab_names(dash) == ["Overview", "Latent"]
+    select(dash, "Latent")
+    assert dash.views.widgets["latent"].point_count() == 500
+    # another project: the dashboard as at first
+    dash.end_project("vae_digits")
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Confusion"]
+    assert dash.views.widgets == {} and dash.tabs.count() == 4
+
+
+def test_live_redraws_take_the_views_in_turn_and_leave_hidden_tabs_waiting(dash):
+    dash.begin_run("vae", HealthThresholds(), procedure="vae")
+    dash.live_interval = dash.live_budget = 0.0
+    dash.add_records(vae_records())
+    for _ in range(40):
+        dash.refresh_live()
+    views = dash.views.widgets
+    assert data(views["terms"].raw["kl"])[0] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert views["reconstructions"].images.image.image is not None
+    assert views["latent"].point_count() == 0  # its tab is hidden
+    waiting = {k for k in dash._dirty if k.startswith("view:")}
+    assert waiting == {"view:latent", "view:manifold", "view:prior", "view:kl_per_dim"}
+    assert dash.state_label.text() == "step 6"  # without the (hidden) loss plot
+    select(dash, "Latent")
+    assert views["latent"].point_count() == 500 and not dash._dirty  # refresh: all drawn
+
+
+def test_an_autoencoder_run_keeps_the_loss_plot_and_adds_its_views(dash):
+    """The autoencoder's loss view is the dashboard's loss plot (epochs, validation,
+    comparisons); its reconstructions of vector data are curves."""
+    dash.begin_run("ae", HealthThresholds(), procedure="autoencoder")
+    assert tab_names(dash) == ["Overview", "Latent"]
+    assert dash.loss_plot.isVisibleTo(dash) and not dash.metrics_plot.isVisibleTo(dash)
+    rows = samples(2, vectors=True)
+    dash.add_records(
+        [step(1, [1.0, 0.5], 1), ViewRecord("reconstructions", "samples", 1, 2, frozen(rows))]
+    )
+    dash.refresh()
+    assert data(dash.loss_plot.step_curve) == ([1.0, 2.0], [1.0, 0.5])
+    recon = dash.views.widgets["reconstructions"]
+    assert recon.vectors.isVisible() and len([c for c in recon.curves if data(c)[0]]) == 2
+
+
+def test_curves_payload_reads_the_runs_series_and_epoch_metrics(dash):
+    run = dash.begin_run("vae", HealthThresholds(), procedure="vae")
+    dash.add_records(vae_records() + vae_records(first=7, epoch_no=2))
+    view = next(v for v in PROCEDURES["vae"].views if v.key == "terms")
+    payload = curves_payload(run, view)
+    x, y = payload["steps"]["recon"]
+    assert x.tolist() == list(range(1, 13)) and len(y) == 12
+    assert payload["epochs"]["kl"][0].tolist() == [6.0, 12.0]
+    assert payload["split"] == "validation"
