@@ -17,25 +17,20 @@ The modules:
 
 - ``registry``: the registry and the check of ``training.dataset``; :func:`load_dataset`.
 - ``options``: :class:`Option`, the value checks, the split options every dataset takes.
-- ``dataset``: the data types (:class:`Dataset`, :class:`Split`, :class:`Splits`).
 - ``splitting``: :func:`make_splits` and :func:`kfold`, app side (checks and messages).
 - ``augment_checks``: the ``augment`` option's checks and :func:`augment`, app side.
-- ``splits``, ``normalisation``, ``augmentation``, ``seeds``: the pure functions (standard
-  library, numpy and torch only) whose source the exported script copies.
-- ``generated``, ``sklearn_data``: the built-in datasets.
-- ``files`` (what file loaders share), ``csv_loader``, ``numpy_loader``, ``idx_loader``.
+- ``builtin``: the built-in datasets, declared (name, doc, kind, options, loader).
+- Portable (standard library, numpy and torch only; the exported script copies their
+  source): ``problems`` (:class:`DataError`), ``dataset`` (the data types), ``seeds``,
+  ``splits`` (partition, k-fold ids, :func:`split_dataset`), ``normalisation``,
+  ``augmentation``, and the loaders: ``generated``, ``sklearn_data`` (the built-in
+  datasets), ``files`` (what file loaders share), ``csv_loader``, ``numpy_loader``,
+  ``idx_loader``.
 """
 
-# The loaders register themselves when imported, and this order is the order of
-# dataset_names() (the palette's): keep it, and add a new loader module here.
-# isort: off
-from builder.data import generated  # noqa: F401
-from builder.data import sklearn_data  # noqa: F401
-from builder.data import csv_loader  # noqa: F401
-from builder.data import numpy_loader  # noqa: F401
-from builder.data import idx_loader  # noqa: F401
-
-# isort: on
+# The built-in datasets are declared (registered) in builder.data.builtin, in the order of
+# dataset_names() (the palette's).
+from builder.data import builtin  # noqa: F401
 from builder.data.augment_checks import augment
 from builder.data.dataset import KINDS, TASKS, Dataset, Split, Splits
 from builder.data.errors import DatasetError

@@ -11,15 +11,8 @@ import torch
 from builder.data.augmentation import augment_batch
 from builder.data.dataset import Dataset
 from builder.data.errors import DatasetError
-from builder.data.options import (
-    SPEC_PATH,
-    Check,
-    bool_check,
-    did_you_mean,
-    float_check,
-    int_check,
-    show,
-)
+from builder.data.options import Check, bool_check, float_check, int_check, show
+from builder.data.problems import SPEC_PATH, did_you_mean
 
 AUGMENT_CHECKS: dict[str, Check] = {
     "flip": bool_check,

@@ -1,4 +1,7 @@
-"""The ``csv`` dataset: the user's own table from a CSV file."""
+"""The ``csv`` dataset: the user's own table from a CSV file.
+
+Portable: standard library, numpy and torch only; the exported script copies it. See
+:mod:`builder.data.builtin` for its options."""
 
 from __future__ import annotations
 
@@ -12,75 +15,23 @@ import numpy as np
 import torch
 
 from builder.data.dataset import Dataset, class_dataset, regression_dataset
-from builder.data.errors import DatasetError
-from builder.data.files import TASK_OPTION, is_numeric_text, kind_for, read_targets, resolve_path
-from builder.data.options import (
-    SPEC_PATH,
-    Option,
-    choice_check,
-    column_check,
-    columns_check,
-    delimiter_check,
-    did_you_mean,
-    text_check,
-)
-from builder.data.registry import register
+from builder.data.files import is_numeric_text, kind_for, read_targets, resolve_path
+from builder.data.problems import SPEC_PATH, DataError, did_you_mean
 
 
-@register(
-    "csv",
-    "your own table from a CSV file: numeric feature columns and one target column",
-    None,
-    [
-        Option(
-            "path",
-            None,
-            "the CSV file (relative to the project's folder)",
-            text_check(),
-            required=True,
-        ),
-        Option(
-            "features",
-            None,
-            "feature columns: names or 0-based indices (default: all but the target)",
-            columns_check,
-        ),
-        Option(
-            "target",
-            None,
-            "the target column: name or 0-based index (default: the last column)",
-            column_check,
-        ),
-        Option(
-            "header",
-            "auto",
-            '"auto", true or false; auto: the first row is a header when a cell of it is text '
-            "and the cell below it is a number",
-            choice_check("auto", True, False),
-        ),
-        TASK_OPTION,
-        Option(
-            "delimiter",
-            "auto",
-            '"auto" (detected) or the separator character, e.g. ";"',
-            delimiter_check,
-        ),
-    ],
-    needs_files=True,
-)
-def _csv(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+def csv_table(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     path = resolve_path(o["path"], base, "path")
     shown = o["path"]
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
         ) from None
     except OSError as exc:
-        raise DatasetError(f"{SPEC_PATH}.path: cannot read {shown}: {exc}") from None
+        raise DataError(f"{SPEC_PATH}.path: cannot read {shown}: {exc}") from None
     if not text.strip():
-        raise DatasetError(f"{shown}: the CSV file is empty; add a header and rows of data")
+        raise DataError(f"{shown}: the CSV file is empty; add a header and rows of data")
     delimiter = _sniff(text) if o["delimiter"] == "auto" else o["delimiter"]
     rows, lines = _csv_rows(text, delimiter, shown)
     header = _has_header(rows) if o["header"] == "auto" else o["header"]
@@ -89,7 +40,7 @@ def _csv(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
         names = [c or f"col{i}" for i, c in enumerate(rows[0])]
         rows, lines = rows[1:], lines[1:]
         if not rows:
-            raise DatasetError(
+            raise DataError(
                 f"{shown}: the CSV file has a header but no data rows; add rows of data"
             )
     else:
@@ -102,16 +53,16 @@ def _csv(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
         features = [_column_index(c, names, header, shown, "features", 0) for c in o["features"]]
         dupes = sorted({names[i] for i in features if features.count(i) > 1})
         if dupes:
-            raise DatasetError(
+            raise DataError(
                 f"{SPEC_PATH}.features: column {dupes[0]!r} is listed twice; list each column once"
             )
         if target in features:
-            raise DatasetError(
+            raise DataError(
                 f"{SPEC_PATH}.features: {names[target]!r} is also the target column; "
                 "remove it from features or choose another target"
             )
     if not features:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: no feature columns are left besides the target {names[target]!r}; add columns"
         )
 
@@ -123,11 +74,11 @@ def _csv(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     tname = repr(names[target])
     empty = [i for i, v in enumerate(raw_target) if v == ""]
     if len(empty) == len(raw_target):
-        raise DatasetError(
+        raise DataError(
             f"{shown}: the target column {tname} is empty; choose another target or fill it"
         )
     if empty:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: the target column {tname} has {len(empty)} empty cells (first at "
             f"{row(empty[0])}); fill or remove those rows"
         )
@@ -161,15 +112,15 @@ def _csv_rows(text: str, delimiter: str, shown: str) -> tuple[list[list[str]], l
             rows.append([c.strip() for c in cells])
             lines.append(reader.line_num)
     except csv.Error as exc:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: line {reader.line_num}: {exc}; fix the quoting in that line"
         ) from None
     if not rows:
-        raise DatasetError(f"{shown}: the CSV file is empty; add a header and rows of data")
+        raise DataError(f"{shown}: the CSV file is empty; add a header and rows of data")
     width = len(rows[0])
     for cells, line in zip(rows, lines):
         if len(cells) != width:
-            raise DatasetError(
+            raise DataError(
                 f"{shown}: line {line} has {len(cells)} columns but line {lines[0]} has {width}; "
                 f"every row needs the same columns (is the delimiter {delimiter!r} right?)"
             )
@@ -192,7 +143,7 @@ def _column_index(
     if isinstance(ref, int):
         if -width <= ref < width:
             return ref % width
-        raise DatasetError(
+        raise DataError(
             f"{SPEC_PATH}.{option}: column index {ref} is out of range: {shown} has {width} "
             f"columns (0 to {width - 1})"
         )
@@ -203,7 +154,7 @@ def _column_index(
         if header
         else " (the file has no header row, so columns are named col0, col1, ... or given by 0-based index)"
     )
-    raise DatasetError(
+    raise DataError(
         f"{SPEC_PATH}.{option}: no column {ref!r} in {shown}{did_you_mean(ref, names)}; "
         f"available columns: {', '.join(names)}{hint}"
     )
@@ -222,15 +173,15 @@ def _numeric_column(
         try:
             out[i] = float(cell)
         except ValueError:
-            raise DatasetError(
+            raise DataError(
                 f"{shown}: column {name!r} is not numeric: {cell!r} at {row(i)}; choose numeric "
                 "columns with the features option, or encode this column as numbers"
             ) from None
     if empty == len(cells):
-        raise DatasetError(f"{shown}: column {name!r} is empty; remove it from features or fill it")
+        raise DataError(f"{shown}: column {name!r} is empty; remove it from features or fill it")
     bad = np.flatnonzero(~np.isfinite(out))
     if len(bad):
-        raise DatasetError(
+        raise DataError(
             f"{shown}: column {name!r} has {len(bad)} empty, NaN or infinite values (first at "
             f"{row(int(bad[0]))}); fill or remove those rows"
         )

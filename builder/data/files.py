@@ -1,5 +1,7 @@
 """What every file loader shares: resolving and reading the user's paths, turning a target
-column into class indices or regression values, and the ``task`` option."""
+column into class indices or regression values, and the kind of data a file holds.
+
+Portable: standard library, numpy and torch only; the exported script copies what it uses."""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from builder.data.errors import DatasetError
-from builder.data.options import SPEC_PATH, Option, choice_check
+from builder.data.problems import SPEC_PATH, DataError
 
 MAX_AUTO_CLASSES = 20  # "auto" task: an integer target with at most this many values is a class
 
@@ -26,13 +27,13 @@ def resolve_path(value: str, base: Path | None, option: str, folder: bool = Fals
     )
     if not path.exists():
         what = "folder" if folder else "file"
-        raise DatasetError(f"{SPEC_PATH}.{option}: {what} not found: {path}{where}; check the path")
+        raise DataError(f"{SPEC_PATH}.{option}: {what} not found: {path}{where}; check the path")
     if folder and not path.is_dir():
-        raise DatasetError(
+        raise DataError(
             f"{SPEC_PATH}.{option}: {path} is a file; give the folder that holds the files"
         )
     if not folder and not path.is_file():
-        raise DatasetError(f"{SPEC_PATH}.{option}: {path} is a folder; give a file")
+        raise DataError(f"{SPEC_PATH}.{option}: {path} is a folder; give a file")
     return path
 
 
@@ -43,7 +44,7 @@ def read_file_bytes(path: Path, option: str) -> bytes:
                 return fh.read()
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{SPEC_PATH}.{option}: cannot read {path}: {exc}") from None
+        raise DataError(f"{SPEC_PATH}.{option}: cannot read {path}: {exc}") from None
 
 
 def _auto_task(values: np.ndarray, numeric: bool) -> str:
@@ -66,14 +67,14 @@ def read_targets(
     if task == "regression":
         if not numeric:
             bad = next(i for i, v in enumerate(raw) if not is_numeric_text(str(v)))
-            raise DatasetError(
+            raise DataError(
                 f"{source}: target {column} is not numeric ({str(raw[bad])!r} at {row(bad)}); "
                 'use "task": "classification" for labels'
             )
         values = raw.astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
-            raise DatasetError(
+            raise DataError(
                 f"{source}: target {column} holds {len(bad)} empty, NaN or infinite values "
                 f"(first at {row(int(bad[0]))}); fill or remove those rows"
             )
@@ -82,14 +83,14 @@ def read_targets(
         finite = np.isfinite(raw)
         if not finite.all():
             first = int(np.flatnonzero(~finite)[0])
-            raise DatasetError(
+            raise DataError(
                 f"{source}: target {column} holds {int((~finite).sum())} empty, NaN or infinite "
                 f"values (first at {row(first)}); fill or remove those rows"
             )
         fractional = np.flatnonzero(raw != np.round(raw))
         if len(fractional):
             i = int(fractional[0])
-            raise DatasetError(
+            raise DataError(
                 f"{source}: target {column} has non-integer values ({raw[i]:g} at {row(i)}), so it "
                 'cannot be a class label; use "task": "regression"'
             )
@@ -99,7 +100,7 @@ def read_targets(
         values, index = np.unique(raw.astype(str), return_inverse=True)
         names = [str(v) for v in values]
     if len(names) < 2:
-        raise DatasetError(
+        raise DataError(
             f"{source}: target {column} has a single class ({names[0]!r}); a classifier needs at "
             "least two classes: check the target column"
         )
@@ -124,12 +125,3 @@ def kind_for(x: torch.Tensor, task: str) -> str:
     if x.ndim == 2 and x.shape[1] == 2 and task == "classification":
         return "points2d"
     return "tabular"
-
-
-TASK_OPTION = Option(
-    "task",
-    "auto",
-    '"auto", "classification" or "regression"; auto: classification when the target is text, '
-    f"or whole numbers with at most {MAX_AUTO_CLASSES} distinct values",
-    choice_check("auto", "classification", "regression"),
-)

@@ -1,4 +1,7 @@
-"""The ``idx`` dataset: MNIST / Fashion-MNIST from IDX files in a local folder."""
+"""The ``idx`` dataset: MNIST / Fashion-MNIST from IDX files in a local folder.
+
+Portable: standard library, numpy and torch only; the exported script copies it. See
+:mod:`builder.data.builtin` for its options."""
 
 from __future__ import annotations
 
@@ -11,37 +14,13 @@ import numpy as np
 import torch
 
 from builder.data.dataset import Dataset, class_dataset
-from builder.data.errors import DatasetError
 from builder.data.files import read_file_bytes, resolve_path
-from builder.data.options import SPEC_PATH, Option, choice_check, int_check, text_check
-from builder.data.registry import register
+from builder.data.problems import SPEC_PATH, DataError
 
 _IDX_FILES = {"train": "train", "test": "t10k"}
 
 
-@register(
-    "idx",
-    "MNIST / Fashion-MNIST from IDX files in a local folder (e.g. train-images-idx3-ubyte[.gz]); "
-    "images (1, 28, 28) scaled to [0, 1]",
-    "image",
-    [
-        Option(
-            "folder",
-            None,
-            "the folder holding the IDX files (relative to the project's folder)",
-            text_check(),
-            required=True,
-        ),
-        Option(
-            "which", "train", '"train" (train-*) or "test" (t10k-*)', choice_check("train", "test")
-        ),
-        Option(
-            "limit", None, "use only the first N images (null = all)", int_check(1, nullable=True)
-        ),
-    ],
-    needs_files=True,
-)
-def _idx(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+def idx_images(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     folder = resolve_path(o["folder"], base, "folder", folder=True)
     prefix = _IDX_FILES[o["which"]]
     images_path = _find_idx(folder, prefix, "images", 3, o["folder"])
@@ -49,7 +28,7 @@ def _idx(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     images = _parse_idx(read_file_bytes(images_path, "folder"), images_path.name, 3)
     labels = _parse_idx(read_file_bytes(labels_path, "folder"), labels_path.name, 1)
     if len(images) != len(labels):
-        raise DatasetError(
+        raise DataError(
             f"{labels_path.name} has {len(labels)} labels but {images_path.name} has {len(images)} "
             "images; use the label file that belongs to these images"
         )
@@ -68,7 +47,7 @@ def _find_idx(folder: Path, prefix: str, what: str, ndim: int, shown: str) -> Pa
         for name in (stem, f"{stem}.gz"):
             if (folder / name).is_file():
                 return folder / name
-    raise DatasetError(
+    raise DataError(
         f"{SPEC_PATH}.folder: {shown} has no {stems[0]} (or {stems[0]}.gz); put the MNIST or "
         "Fashion-MNIST IDX files there (nothing is downloaded)"
     )
@@ -77,12 +56,12 @@ def _find_idx(folder: Path, prefix: str, what: str, ndim: int, shown: str) -> Pa
 def _parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     expected_magic = 0x0800 | ndim
     if len(data) < 4 + 4 * ndim:
-        raise DatasetError(
+        raise DataError(
             f"{name}: the file is too short ({len(data)} bytes) to be an IDX file; download it again"
         )
     (magic,) = struct.unpack(">I", data[:4])
     if magic != expected_magic:
-        raise DatasetError(
+        raise DataError(
             f"{name}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x} (unsigned bytes, "
             f"{ndim} dimension{'s' if ndim > 1 else ''}); is this the right (uncompressed or .gz) IDX file?"
         )
@@ -90,10 +69,10 @@ def _parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     header = 4 + 4 * ndim
     size = math.prod(dims)
     if len(data) - header != size:
-        raise DatasetError(
+        raise DataError(
             f"{name}: the header says {' x '.join(map(str, dims))} = {size} bytes of data but the "
             f"file holds {len(data) - header}; the file is truncated or corrupt: download it again"
         )
     if dims[0] == 0:
-        raise DatasetError(f"{name}: the file holds no items")
+        raise DataError(f"{name}: the file holds no items")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)

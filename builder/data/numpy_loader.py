@@ -1,4 +1,7 @@
-"""The ``numpy`` dataset: the user's own arrays from a .npz file or .npy files."""
+"""The ``numpy`` dataset: the user's own arrays from a .npz file or .npy files.
+
+Portable: standard library, numpy and torch only; the exported script copies it. See
+:mod:`builder.data.builtin` for its options."""
 
 from __future__ import annotations
 
@@ -10,51 +13,19 @@ import numpy as np
 import torch
 
 from builder.data.dataset import Dataset, class_dataset, regression_dataset
-from builder.data.errors import DatasetError
-from builder.data.files import TASK_OPTION, kind_for, read_targets, resolve_path
-from builder.data.options import SPEC_PATH, Option, choice_check, text_check
-from builder.data.registry import register
+from builder.data.files import kind_for, read_targets, resolve_path
+from builder.data.problems import SPEC_PATH, DataError
 
 
-@register(
-    "numpy",
-    "your own arrays: a .npz file (keys x and y) or a .npy file of inputs plus a .npy of targets",
-    None,
-    [
-        Option(
-            "path",
-            None,
-            "a .npz file, or the .npy file of inputs (relative to the project's folder)",
-            text_check(),
-            required=True,
-        ),
-        Option(
-            "target_path",
-            None,
-            "the .npy file of targets (needed with a .npy path)",
-            text_check(nullable=True),
-        ),
-        Option("x_key", "x", "the inputs' key in the .npz file", text_check()),
-        Option("y_key", "y", "the targets' key in the .npz file", text_check()),
-        TASK_OPTION,
-        Option(
-            "x_dtype",
-            "float32",
-            '"float32", or "int64" for token ids (whole numbers >= 0)',
-            choice_check("float32", "int64"),
-        ),
-    ],
-    needs_files=True,
-)
-def _numpy(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+def numpy_arrays(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     path = resolve_path(o["path"], base, "path")
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz"):
-        raise DatasetError(
+        raise DataError(
             f"{SPEC_PATH}.path: {o['path']} is not a .npy or .npz file; save the arrays with numpy.save or numpy.savez"
         )
     if suffix == ".npy" and o["target_path"] is None:
-        raise DatasetError(
+        raise DataError(
             f"{SPEC_PATH}.target_path: {o['path']} holds only the inputs; give the targets' "
             ".npy file as target_path, or save both in one .npz with keys x and y"
         )
@@ -69,31 +40,31 @@ def _numpy(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
         y, yname = _load_npy(target, o["target_path"]), o["target_path"]
     assert y is not None
     if x.dtype.kind not in "biuf":
-        raise DatasetError(f"{xname}: the inputs have dtype {x.dtype}; they must be numbers")
+        raise DataError(f"{xname}: the inputs have dtype {x.dtype}; they must be numbers")
     if x.ndim == 0 or y.ndim == 0:
-        raise DatasetError(f"{xname}: the arrays need one row per sample; got a single value")
+        raise DataError(f"{xname}: the arrays need one row per sample; got a single value")
     if x.ndim == 1:
         x = x[:, None]
     if len(x) != len(y):
-        raise DatasetError(
+        raise DataError(
             f"{xname} has {len(x)} rows but {yname} has {len(y)}; both need one row per sample"
         )
     if o["x_dtype"] == "int64":
         xf = x.astype(np.float64)
         if not np.all(np.isfinite(xf)) or np.any(xf != np.round(xf)) or np.any(xf < 0):
-            raise DatasetError(
+            raise DataError(
                 f"{xname}: token ids must be whole numbers >= 0; use x_dtype float32 for other data"
             )
         xt = torch.as_tensor(x.astype(np.int64))
     else:
         xt = torch.as_tensor(x.astype(np.float32))
     if y.dtype.kind not in "biufUS":
-        raise DatasetError(
+        raise DataError(
             f"{yname}: the targets have dtype {y.dtype}; they must be numbers or text labels"
         )
     if y.ndim > 1 and not (y.ndim == 2 and y.shape[1] == 1 and o["task"] != "regression"):
         if o["task"] == "classification" or y.dtype.kind in "US":
-            raise DatasetError(
+            raise DataError(
                 f"{yname}: class labels must be one value per row, got shape {y.shape}; "
                 "give a 1-D array of labels, or numbers with task regression"
             )
@@ -115,11 +86,11 @@ def _load_npy(path: Path, shown: str) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: cannot read it as a NumPy .npy file ({exc}); save plain numeric arrays with numpy.save"
         ) from None
     if not isinstance(array, np.ndarray):
-        raise DatasetError(f"{shown}: is not a .npy array file; save it with numpy.save")
+        raise DataError(f"{shown}: is not a .npy array file; save it with numpy.save")
     return array
 
 
@@ -127,16 +98,16 @@ def _load_npz(path: Path, shown: str, keys: list[str]) -> list[np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):
-                raise DatasetError(f"{shown}: is not a .npz archive; save it with numpy.savez")
+                raise DataError(f"{shown}: is not a .npz archive; save it with numpy.savez")
             for key in keys:
                 if key not in archive.files:
                     option = "x_key" if key == keys[0] else "y_key"
-                    raise DatasetError(
+                    raise DataError(
                         f"{shown}: has no array {key!r}; it holds {', '.join(archive.files) or 'nothing'}: "
                         f"set {option} to one of them"
                     )
             return [archive[key] for key in keys]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetError(
+        raise DataError(
             f"{shown}: cannot read it as a NumPy .npz file ({exc}); save plain numeric arrays with numpy.savez"
         ) from None

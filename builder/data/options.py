@@ -1,15 +1,16 @@
 """Dataset options: :class:`Option` (a default, a doc and a check), the value checks that
-say what was expected, and :data:`SPLIT_OPTIONS`, the options every dataset takes."""
+say what was expected, :data:`SPLIT_OPTIONS`, the options every dataset takes, and
+:data:`TASK_OPTION`, the file loaders' ``task``."""
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SPEC_PATH = "training.dataset"
+from builder.data.files import MAX_AUTO_CLASSES
+
 NORMALISE = ("none", "minmax", "zscore")
 
 
@@ -122,11 +123,6 @@ def object_check(v: Any) -> str | None:
     return None if v is None or isinstance(v, dict) else "an object"
 
 
-def did_you_mean(word: str, choices: Sequence[str] | dict[str, Any]) -> str:
-    close = difflib.get_close_matches(str(word).lower(), list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def json_text(value: Any) -> str:
     """``value`` as it is written in a project file."""
     if isinstance(value, bool):
@@ -156,4 +152,12 @@ SPLIT_OPTIONS: tuple[Option, ...] = (
         'batch-time image augmentation: {"flip": bool, "shift": pixels, "noise": std}',
         object_check,
     ),
+)
+
+TASK_OPTION = Option(
+    "task",
+    "auto",
+    '"auto", "classification" or "regression"; auto: classification when the target is text, '
+    f"or whole numbers with at most {MAX_AUTO_CLASSES} distinct values",
+    choice_check("auto", "classification", "regression"),
 )

@@ -3,8 +3,11 @@
 ``training.dataset`` object (:func:`read_options`) and :func:`load_dataset`, which checks
 every loader's result.
 
-The loaders register themselves when their module is imported; ``builder.data`` imports
-them all, so the registry is full whatever module of the package is imported first."""
+The built-in datasets are registered in :mod:`builder.data.builtin`; ``builder.data`` imports
+it, so the registry is full whatever module of the package is imported first. A loader is
+portable code (:mod:`builder.data.generated` etc.), so it raises
+:class:`builder.data.problems.DataError`; :func:`load_dataset` turns that into a
+:class:`DatasetError`."""
 
 from __future__ import annotations
 
@@ -19,15 +22,8 @@ import torch
 from builder.data.augment_checks import augment_problems, check_augment_fits
 from builder.data.dataset import Dataset
 from builder.data.errors import DatasetError
-from builder.data.options import (
-    SPEC_PATH,
-    SPLIT_OPTIONS,
-    Option,
-    did_you_mean,
-    is_int,
-    json_text,
-    show,
-)
+from builder.data.options import SPLIT_OPTIONS, Option, is_int, json_text, show
+from builder.data.problems import SPEC_PATH, DataError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -167,7 +163,10 @@ def load_dataset(spec: dict[str, Any], base_dir: Path | None = None, seed: int =
     seed = check_seed(seed)
     options = read_options(spec, info)
     base = Path(base_dir) if base_dir is not None else None
-    ds = validated(info.loader(options, base, seed))
+    try:
+        ds = validated(info.loader(options, base, seed))
+    except DataError as exc:  # the portable loaders' own error type
+        raise DatasetError(str(exc)) from None
     check_augment_fits(ds, options["augment"])
     return ds
 

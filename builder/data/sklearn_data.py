@@ -1,5 +1,8 @@
 """The real datasets that ship inside scikit-learn (offline): digits, iris, wine and
-breast_cancer."""
+breast_cancer.
+
+Portable: numpy and torch (scikit-learn imported when a dataset is loaded); the exported
+script copies the loader it uses. See :mod:`builder.data.builtin` for their options."""
 
 from __future__ import annotations
 
@@ -9,25 +12,9 @@ from typing import Any
 import numpy as np
 
 from builder.data.dataset import Dataset, class_dataset
-from builder.data.options import Option, bool_check
-from builder.data.registry import register
 
 
-@register(
-    "digits",
-    "8×8 grey images of handwritten digits, 10 classes, 1797 rows (scikit-learn, offline); "
-    "pixels scaled to [0, 1]",
-    "image",
-    [
-        Option(
-            "flat",
-            False,
-            "true: rows of 64 pixels (kind tabular) instead of (1, 8, 8) images",
-            bool_check,
-        )
-    ],
-)
-def _digits(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+def digits(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -40,33 +27,30 @@ def _digits(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     return class_dataset("digits", x.reshape(-1, 1, 8, 8), bunch.target, "image", names, None, 10)
 
 
-def _sklearn_table(name: str, doc: str) -> None:
-    @register(name, doc, "tabular")
-    def load(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
-        from sklearn import datasets as sk
+def sklearn_table(name: str) -> Dataset:
+    """scikit-learn's ``load_<name>()`` table: numeric features, one class per row."""
+    from sklearn import datasets as sk
 
-        bunch = getattr(sk, f"load_{name}")()
-        classes = [str(c) for c in bunch.target_names]
-        return class_dataset(
-            name,
-            bunch.data,
-            bunch.target,
-            "tabular",
-            classes,
-            [str(f) for f in bunch.feature_names],
-            len(classes),
-        )
-
-
-_sklearn_table("iris", "iris flowers: 4 measurements, 3 species, 150 rows (scikit-learn, offline)")
+    bunch = getattr(sk, f"load_{name}")()
+    classes = [str(c) for c in bunch.target_names]
+    return class_dataset(
+        name,
+        bunch.data,
+        bunch.target,
+        "tabular",
+        classes,
+        [str(f) for f in bunch.feature_names],
+        len(classes),
+    )
 
 
-_sklearn_table(
-    "wine", "wines: 13 chemical measurements, 3 cultivars, 178 rows (scikit-learn, offline)"
-)
+def iris(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    return sklearn_table("iris")
 
 
-_sklearn_table(
-    "breast_cancer",
-    "breast tumours: 30 cell measurements, malignant / benign, 569 rows (scikit-learn, offline)",
-)
+def wine(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    return sklearn_table("wine")
+
+
+def breast_cancer(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    return sklearn_table("breast_cancer")

@@ -1,15 +1,61 @@
-"""Splitting rows: stratified partition into fractions, largest-remainder allocation, and
-k-fold ids.
+"""Splitting rows: a dataset's train / validation / test splits (:func:`split_dataset`),
+stratified partition into fractions, largest-remainder allocation, and k-fold ids.
 
-Imports only the standard library and numpy: the exported script copies these functions'
-source (``inspect.getsource``), so they take and return plain arrays and raise nothing of
-the app; the checks and messages live in :mod:`builder.data.splitting`."""
+Portable: standard library, numpy and torch only (and the portable data modules); the
+exported script copies these functions' source, so they raise nothing of the app; the checks
+of the split options and their messages live in :mod:`builder.data.splitting`."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+import torch
+
+from builder.data.dataset import Dataset, Split, Splits
+from builder.data.normalisation import apply_normalisation, fit_normalisation
+from builder.data.seeds import rng_seed
+
+
+def split_dataset(ds: Dataset, options: dict[str, Any], seed: int) -> Splits:
+    """Train / validation / test splits of ``ds`` by the split options (``validation`` and
+    ``test`` fractions, stratified for classification), all three normalised with
+    statistics of the training split (``normalise``). Same seed, same splits."""
+    rng = np.random.default_rng(rng_seed(seed, "splits"))
+    labels = class_labels(ds)
+    val, test, train = partition(labels, len(ds), [options["validation"], options["test"]], rng)
+    return assemble(
+        ds, train, val if len(val) else None, test if len(test) else None, options["normalise"]
+    )
+
+
+def class_labels(ds: Dataset) -> np.ndarray | None:
+    """The labels a split is stratified by (None for regression)."""
+    return ds.y.cpu().numpy() if ds.task == "classification" else None
+
+
+def assemble(
+    ds: Dataset,
+    train: np.ndarray,
+    val: np.ndarray | None,
+    test: np.ndarray | None,
+    normalise: str,
+) -> Splits:
+    """The splits of these rows, normalised with statistics of the training rows (never
+    token ids)."""
+    if ds.x.dtype == torch.int64 or normalise == "none":
+        stats: dict[str, Any] = {"kind": "none"}
+    else:
+        stats = fit_normalisation(ds.x[torch.from_numpy(train)], normalise, ds.kind)
+
+    def part(idx: np.ndarray | None) -> Split | None:
+        if idx is None:
+            return None
+        rows = torch.from_numpy(idx)
+        return Split(apply_normalisation(ds.x[rows], stats), ds.y[rows], rows)
+
+    return Splits(ds, part(train), part(val), part(test), stats)  # type: ignore[arg-type]
 
 
 def partition(

@@ -1,6 +1,10 @@
-"""What the trainer optimises and measures: the loss (matched to the network's output and the
-dataset's targets, refused with advice before training when they cannot fit), the optimiser,
-the learning-rate schedule, L1/L2 penalties and the evaluation metrics.
+"""What the trainer optimises and measures, app side: the loss matched to the network's
+output and the dataset's targets, refused with advice before training when they cannot fit
+(:func:`make_loss`), and the optimiser, schedule, penalties and metrics by their app names.
+
+The functions training runs live in the portable kernels' package (losses in
+:mod:`builder.training.kernels.losses`, the rest in ``common`` and ``metrics``), which the
+exported script carries; this module checks and re-exports them.
 
 Dataset conventions: classification targets are int64 class indices of shape (n,);
 regression targets are float32 of shape (n, k) (or (n,), or (n, *dims) for images).
@@ -20,7 +24,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from builder.training.config import LOSSES, OptimizerConfig, ScheduleConfig
-from builder.training.kernels import common
+from builder.training.kernels import common, losses
 from builder.training.kernels.metrics import TASKS
 from graph.errors import NeuralCanvasError
 
@@ -39,15 +43,18 @@ class Objective:
 
     ``loss(output, prepare_target(y))`` is the training loss of a batch; ``predict(output)``
     gives class indices (int64, shape (n,)) for classification and values shaped like the
-    dataset's targets for regression, ready for :class:`MetricAccumulator`.
+    dataset's targets for regression, ready for :class:`MetricAccumulator`. They are the
+    functions :func:`builder.training.kernels.losses.supervised_objective` builds from
+    ``settings``, the plain values the supervised kernel is set up with.
     """
 
     name: str
     task: str
     num_classes: int | None
-    loss: nn.Module
+    loss: Callable[[Tensor, Tensor], Tensor]
     prepare_target: Callable[[Tensor], Tensor]
     predict: Callable[[Tensor], Tensor]
+    settings: dict[str, Any]
 
     @property
     def fast_loss(self) -> Callable[[Tensor, Tensor], Tensor]:
@@ -55,55 +62,16 @@ class Objective:
         return loss_callable(self.loss)
 
 
-class BinaryHinge(nn.Module):
-    """Hinge loss of one score per sample against targets in {-1, +1}:
-    ``mean(clamp(1 - t * out, min=0))``."""
+def _explained(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """``bce``, whose refusal of values outside [0, 1] is a :class:`TargetError`."""
 
-    def forward(self, output: Tensor, target: Tensor) -> Tensor:
-        return torch.clamp(1 - target * output, min=0).mean()
-
-
-class ProbabilityBCE(nn.Module):
-    """Binary cross-entropy on probabilities that explains a missing Sigmoid.
-
-    On the CPU, torch refuses outputs outside [0, 1]; that becomes a :class:`TargetError`.
-    Elsewhere torch would fire a device assert, so the same formula is written out: an
-    output outside [0, 1] then gives a NaN loss, which the trainer reports as divergence.
-    """
-
-    def forward(self, output: Tensor, target: Tensor) -> Tensor:
-        if output.device.type != "cpu":
-            return _bce_formula(output, target)
+    def bce(output: Tensor, target: Tensor) -> Tensor:
         try:
-            return F.binary_cross_entropy(output, target)
-        except RuntimeError as exc:
-            if "between 0 and 1" not in str(exc):
-                raise
-            if not bool(torch.isfinite(output.detach()).all()):  # diverged, not mis-built
-                return _bce_formula(output, target)
-            raise TargetError(
-                "bce needs probabilities in [0, 1], but the network outputs values outside"
-                " that range: add a Sigmoid before the Output, or use bce_with_logits"
-            ) from exc
+            return loss(output, target)
+        except losses.ProbabilityError as exc:
+            raise TargetError(str(exc)) from exc
 
-
-def _bce_formula(p: Tensor, t: Tensor) -> Tensor:
-    # torch's own definition, logs clamped at -100.
-    return -(
-        t * torch.clamp(torch.log(p), min=-100) + (1 - t) * torch.clamp(torch.log(1 - p), min=-100)
-    ).mean()
-
-
-_LOSSES: dict[str, Callable[[], nn.Module]] = {
-    "mse": nn.MSELoss,
-    "l1": nn.L1Loss,
-    "huber": nn.HuberLoss,
-    "bce": ProbabilityBCE,
-    "bce_with_logits": nn.BCEWithLogitsLoss,
-    "cross_entropy": nn.CrossEntropyLoss,
-    "nll": nn.NLLLoss,
-    "kl_div": lambda: nn.KLDivLoss(reduction="batchmean"),
-}
+    return bce
 
 
 def loss_callable(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
@@ -183,8 +151,21 @@ def make_loss(
     if task == "classification":
         if num_classes is None:
             raise ValueError("a classification dataset needs num_classes")
-        return _classification(name, out, num_classes, tgt, where)
-    return _regression(name, out, tgt, target_dtype, where)
+        _check_classification(name, out, num_classes, tgt, where)
+    else:
+        _check_regression(name, out, tgt, where)
+    settings = {
+        "loss": name,
+        "task": task,
+        "num_classes": num_classes if task == "classification" else None,
+        "output_shape": out,
+        "target_shape": tgt,
+        "cast_targets": task == "regression" and not target_dtype.is_floating_point,
+    }
+    loss, prepare, predict = losses.supervised_objective(**settings)
+    if name == "bce":
+        loss = _explained(loss)
+    return Objective(name, task, settings["num_classes"], loss, prepare, predict, settings)
 
 
 def _check_last_layer(name: str, last_layer: str | None) -> None:
@@ -202,24 +183,9 @@ def _check_last_layer(name: str, last_layer: str | None) -> None:
         )
 
 
-def _argmax(output: Tensor) -> Tensor:
-    return output.detach().argmax(dim=-1)
-
-
-def _above(threshold: float) -> Callable[[Tensor], Tensor]:
-    def predict(output: Tensor) -> Tensor:
-        return (output.detach().reshape(-1) > threshold).long()
-
-    return predict
-
-
-def _classification(
-    name: str,
-    out: tuple[int, ...],
-    classes: int,
-    tgt: tuple[int, ...],
-    where: str,
-) -> Objective:
+def _check_classification(
+    name: str, out: tuple[int, ...], classes: int, tgt: tuple[int, ...], where: str
+) -> None:
     if tgt not in ((), (1,)):
         raise ValueError(f"class-index targets must have shape (n,), got per-sample {tgt}")
     if len(out) != 1:
@@ -247,48 +213,13 @@ def _classification(
             f" set the last Linear's out_features to {classes}{also}"
         )
 
-    def labels(y: Tensor) -> Tensor:
-        return y.reshape(-1).long()
 
-    def one_hot(y: Tensor) -> Tensor:
-        y = y.reshape(-1, 1)
-        return (y == torch.arange(classes, device=y.device)).float()
-
-    def column(y: Tensor) -> Tensor:
-        return y.reshape(-1, 1).float()
-
-    def signs(y: Tensor) -> Tensor:
-        return y.reshape(-1, 1).float() * 2 - 1
-
-    prepare: Callable[[Tensor], Tensor]
-    predict: Callable[[Tensor], Tensor] = _argmax
-    if name == "hinge":
-        loss: nn.Module = BinaryHinge() if binary else nn.MultiMarginLoss()
-        prepare = signs if binary else labels
-        if binary:
-            predict = _above(0.0)
-    else:
-        loss = _LOSSES[name]()
-        if name in ("cross_entropy", "nll"):
-            prepare = labels
-        elif binary:
-            prepare = column
-            predict = _above(0.0 if name == "bce_with_logits" else 0.5)
-        else:
-            prepare = one_hot
-    return Objective(name, "classification", classes, loss, prepare, predict)
-
-
-def _regression(
-    name: str, out: tuple[int, ...], tgt: tuple[int, ...], dtype: torch.dtype, where: str
-) -> Objective:
+def _check_regression(name: str, out: tuple[int, ...], tgt: tuple[int, ...], where: str) -> None:
     if name in ("cross_entropy", "nll", "hinge"):
         raise TargetError(
             f"{name} needs class labels, but {where} has real-valued targets: use mse or l1"
         )
-    if out == tgt or (tgt == () and out == (1,)) or (tgt == (1,) and out == ()):
-        net_shape = out
-    else:
+    if not (out == tgt or (tgt == () and out == (1,)) or (tgt == (1,) and out == ())):
         wanted = tgt if tgt else (1,)
         if len(wanted) == 1:
             advice = f"set the last Linear's out_features to {wanted[0]}"
@@ -298,21 +229,6 @@ def _regression(
             f"{name}: the network outputs {_fmt(out)} but {where} has targets of shape"
             f" {_fmt(tgt)}: {advice}"
         )
-    cast = not dtype.is_floating_point
-
-    def prepare(y: Tensor) -> Tensor:
-        y = y.reshape(-1, *net_shape)
-        return y.float() if cast else y
-
-    value: Callable[[Tensor], Tensor] = {
-        "bce_with_logits": torch.sigmoid,
-        "kl_div": torch.exp,
-    }.get(name, lambda t: t)
-
-    def predict(output: Tensor) -> Tensor:
-        return value(output.detach()).reshape(-1, *tgt)
-
-    return Objective(name, "regression", None, _LOSSES[name](), prepare, predict)
 
 
 # --- optimisers, schedules, penalties and metrics: portable, in the kernels' package -----

@@ -14,6 +14,7 @@ from torch import nn
 from builder.catalog.spec import Shape
 from builder.training import objectives
 from builder.training.config import LOSSES, OPTIMIZERS, SCHEDULES, OptimizerConfig, ScheduleConfig
+from builder.training.kernels import losses, metrics
 from builder.training.objectives import (
     MetricAccumulator,
     TargetError,
@@ -159,20 +160,55 @@ def test_loss_equals_torch_functional(case):
     torch.testing.assert_close(got, expected(out, y))
 
 
+# The torch loss modules the losses are (the binary hinge has none: its formula).
+MODULES = {
+    "mse": nn.MSELoss,
+    "l1": nn.L1Loss,
+    "huber": nn.HuberLoss,
+    "bce": nn.BCELoss,
+    "bce_with_logits": nn.BCEWithLogitsLoss,
+    "cross_entropy": nn.CrossEntropyLoss,
+    "nll": nn.NLLLoss,
+    "kl_div": lambda: nn.KLDivLoss(reduction="batchmean"),
+    "hinge": nn.MultiMarginLoss,
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_loss_callable_is_bit_identical_in_value_and_gradient(case):
-    """The trainer's fast call of each loss gives exactly the module's value and gradient."""
-    name, out, task, classes, tgt, y, _ = case
+    """The kernel's loss function (builder.training.kernels.losses, which the trainer and the
+    exported script call) gives exactly torch's loss module's value and gradient, and so
+    does its fast call."""
+    name, out, task, classes, tgt, y, expected = case
     obj = _build(name, out, task, classes, tgt, y)
     target = obj.prepare_target(y)
+    binary = name == "hinge" and out.shape[1:] == (1,)
+    reference = expected if binary else MODULES[name]()
     results = []
-    for fn in (obj.loss, loss_callable(obj.loss)):
+    for fn in (reference, obj.loss, loss_callable(obj.loss)):
         o = out.detach().clone().requires_grad_(True)
-        value = fn(o, target)
+        value = fn(o, y if binary and fn is reference else target)
         value.backward()
         results.append((value.detach(), o.grad))
-    assert torch.equal(results[0][0], results[1][0])
-    assert torch.equal(results[0][1], results[1][1])
+    for value, grad in results[1:]:
+        assert torch.equal(results[0][0], value)
+        assert torch.equal(results[0][1], grad)
+
+
+def test_the_settings_rebuild_the_same_functions():
+    """An Objective's plain settings are all the kernel needs to build the same functions."""
+    from builder.training.kernels.losses import supervised_objective
+
+    for case in CASES:
+        name, out, task, classes, tgt, y, _ = case
+        obj = _build(name, out, task, classes, tgt, y)
+        assert all(
+            isinstance(v, (str, int, bool, tuple, type(None))) for v in obj.settings.values()
+        )
+        loss, prepare, predict = supervised_objective(**obj.settings)
+        assert torch.equal(prepare(y), obj.prepare_target(y))
+        assert torch.equal(loss(out, prepare(y)), obj.loss(out, obj.prepare_target(y)))
+        assert torch.equal(predict(out), obj.predict(out))
 
 
 @pytest.mark.parametrize(
@@ -595,8 +631,9 @@ def test_regression_metrics():
 # --- no host syncs outside compute --------------------------------------------------------
 
 
-def test_no_item_or_tolist_outside_compute():
-    source = Path(objectives.__file__).read_text(encoding="utf-8")
+@pytest.mark.parametrize("module", [objectives, losses, metrics], ids=lambda m: m.__name__)
+def test_no_item_or_tolist_outside_compute(module):
+    source = Path(module.__file__).read_text(encoding="utf-8")
     tree = ast.parse(source)
     bad = []
 
@@ -611,4 +648,5 @@ def test_no_item_or_tolist_outside_compute():
 
     visit(tree, None)
     assert not bad, bad
-    assert ".item()" in source  # the check sees what it looks for
+    if module is not losses:
+        assert ".item()" in source  # the check sees what it looks for

@@ -2,10 +2,12 @@
 an optimiser (with L1/L2 penalties, gradient clipping and a learning-rate schedule).
 
 Portable kernel (see builder/training/loop.py for the contract): standard library and torch
-only, with :mod:`common` and :mod:`metrics` beside it; the exported script carries its source.
-``settings`` is the project's training section (every field given) plus the loss matched to
-the Output and the targets: ``loss``, ``prepare_target``, ``predict``, ``task``,
-``num_classes``.
+only, with :mod:`common`, :mod:`losses` and :mod:`metrics` beside it; the exported script
+carries its source. ``settings`` are plain values: the project's training section
+(``optimizer``, ``schedule``, ``epochs``, ``l1``, ``l2``, ``clip``, every field given) plus
+the loss matched to the Output and the targets: ``loss`` (its name), ``task``,
+``num_classes``, ``output_shape``, ``target_shape`` and ``cast_targets`` (see
+:func:`losses.supervised_objective`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from builder.training.kernels.common import (
     penalty,
     step_scheduler,
 )
+from builder.training.kernels.losses import supervised_objective
 from builder.training.kernels.metrics import MetricAccumulator
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
@@ -31,6 +34,14 @@ def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[
     optimizer = make_optimizer(settings["optimizer"], model.parameters())
     scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
     clip = settings["clip"]
+    loss, prepare_target, predict = supervised_objective(
+        settings["loss"],
+        settings["task"],
+        settings["num_classes"],
+        settings["output_shape"],
+        settings["target_shape"],
+        settings["cast_targets"],
+    )
     return {
         "models": {"model": model},
         "optimizers": {"model": optimizer},
@@ -38,9 +49,9 @@ def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[
         "model": model,
         "optimizer": optimizer,
         "scheduler": scheduler,
-        "loss": settings["loss"],
-        "prepare_target": settings["prepare_target"],
-        "predict": settings["predict"],
+        "loss": loss,
+        "prepare_target": prepare_target,
+        "predict": predict,
         "task": settings["task"],
         "num_classes": settings["num_classes"],
         "l1": settings["l1"],

@@ -25,8 +25,9 @@ def check(binding: Binding) -> None:
 
 
 def kernel_settings(config: Any, objective: Any) -> dict[str, Any]:
-    """The training section as the supervised kernel takes it (plain values, every field
-    given) with the loss matched to the Output and the targets."""
+    """The training section as the supervised kernel takes it, plain values only (every field
+    given), with the loss matched to the Output and the targets by name (the kernel builds
+    its functions from them: :func:`builder.training.kernels.losses.supervised_objective`)."""
     plain = asdict(config)
     return {
         "optimizer": plain["optimizer"],
@@ -35,11 +36,7 @@ def kernel_settings(config: Any, objective: Any) -> dict[str, Any]:
         "l1": config.l1,
         "l2": config.l2,
         "clip": plain["clip"],
-        "loss": objective.fast_loss,
-        "prepare_target": objective.prepare_target,
-        "predict": objective.predict,
-        "task": objective.task,
-        "num_classes": objective.num_classes,
+        **objective.settings,
     }
 
 
