@@ -47,7 +47,7 @@ def reconstructions(ctx: ViewContext) -> dict[str, Any]:
     return {
         "samples": readonly(torch.stack(rows)),
         "rows": tuple(labels),
-        "value_range": _range(*rows),
+        "value_range": _range(x),  # the data's: noise outside it is clipped, not greyed
     }
 
 

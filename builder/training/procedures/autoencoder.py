@@ -138,6 +138,13 @@ def check_plain(binding: Binding) -> None:
     reconstruction_output(binding)
 
 
+# Every optimised network's gradient health and layer histograms (drawn from the step and
+# probe records, as for supervised training).
+LAYER_VIEWS = (
+    View("gradients", "layer_norms", "Gradient norms", tab="Gradients"),
+    View("histograms", "histogram", "Weights and activations", tab="Layers"),
+)
+
 RECON_VIEWS = (
     View("loss", "curves", "Reconstruction loss", series=("loss",)),
     View(
@@ -147,6 +154,7 @@ RECON_VIEWS = (
         probe=f"{PROBES}:reconstructions",
     ),
     View("latent", "scatter", "Latent codes by class", tab="Latent", probe=f"{PROBES}:latent"),
+    *LAYER_VIEWS,
 )
 
 AUTOENCODER = ProcedureSpec(

@@ -11,6 +11,7 @@ from dataclasses import replace
 from builder.catalog.params import FLOAT, INT, Param
 from builder.training.procedures.autoencoder import (
     KERNEL,
+    LAYER_VIEWS,
     PROBES,
     RECON_LOSS,
     configure_with,
@@ -111,6 +112,7 @@ VAE = ProcedureSpec(
             tab="Latent",
             probe=f"{PROBES}:kl_per_dim",
         ),
+        *LAYER_VIEWS,
     ),
 )
 
