@@ -275,7 +275,7 @@ def test_a_vae_run_gets_its_latent_tab_and_draws_its_records(dash, qtbot):
     trainer = Trainer()
     run = dash.begin_run("vae #1", HealthThresholds(), procedure="vae", trainer=trainer)
     assert run.procedure == "vae" and trainer.views == [True]
-    assert tab_names(dash) == ["Overview", "Latent"]
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Latent"]  # as declared
     views = dash.views.widgets
     assert set(views) == {
         "terms",
@@ -286,7 +286,8 @@ def test_a_vae_run_gets_its_latent_tab_and_draws_its_records(dash, qtbot):
         "prior",
         "kl_per_dim",
     }
-    assert not dash.loss_plot.isVisibleTo(dash) and not dash.gradient_plot.isVisibleTo(dash)
+    # Its own loss curves replace the loss plot; it declares the gradient norms.
+    assert not dash.loss_plot.isVisibleTo(dash) and dash.gradient_plot.isVisibleTo(dash)
 
     records = vae_records()
     dash.add_records(records)
@@ -360,7 +361,7 @@ def test_an_autoencoder_run_keeps_the_loss_plot_and_adds_its_views(dash):
     """The autoencoder's loss view is the dashboard's loss plot (epochs, validation,
     comparisons); its reconstructions of vector data are curves."""
     dash.begin_run("ae", HealthThresholds(), procedure="autoencoder")
-    assert tab_names(dash) == ["Overview", "Latent"]
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Latent"]
     assert dash.loss_plot.isVisibleTo(dash) and not dash.metrics_plot.isVisibleTo(dash)
     rows = samples(2, vectors=True)
     dash.add_records(
