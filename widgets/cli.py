@@ -89,9 +89,60 @@ def _train_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="folder for the run's files (default: <file stem>-run)"
     )
     parser.add_argument("--network", metavar="NAME", help="the network to train (default: first)")
+    parser.add_argument(
+        "--procedure",
+        metavar="NAME",
+        help="override training.procedure, how the network learns: "
+        + ", ".join(_procedure_names())
+        + "; the file's settings of another procedure are left out",
+    )
     parser.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _procedure_names() -> list[str]:
+    from builder.training.procedures import PROCEDURES  # the registry loads no torch
+
+    return list(PROCEDURES)
+
+
+def with_procedure(training: dict[str, Any], name: str) -> dict[str, Any]:
+    """The ``training`` section learning by procedure ``name``: of its
+    ``procedure_settings``, those ``name`` declares and accepts are kept (``recon_loss``
+    from autoencoder to vae), the others (another procedure's) are left out. An unknown
+    name raises :class:`~builder.training.config.ConfigError` with the config's message.
+    ``train --procedure`` and the training panel's procedure list both switch this way."""
+    import copy
+
+    from builder.training.config import ConfigError, parse_training
+    from builder.training.procedures import PROCEDURES
+
+    spec = PROCEDURES.get(name)
+    if spec is None:
+        try:
+            parse_training({"procedure": name})
+        except ConfigError as exc:  # "unknown procedure ... (did you mean ...?); use one of"
+            problems = [p for p in exc.problems if p.path == "training.procedure"]
+            raise ConfigError(problems) from None
+        raise AssertionError(f"{name!r} is not a procedure but the config took it")
+    new = copy.deepcopy(training)
+    new["procedure"] = spec.id
+    kept = {}
+    settings = new.get("procedure_settings")
+    for key, value in (settings if isinstance(settings, dict) else {}).items():
+        param = spec.param(key)
+        try:
+            if param is not None:
+                param.check(value)
+                kept[key] = value
+        except ValueError:
+            pass
+    if kept:
+        new["procedure_settings"] = kept
+    else:
+        new.pop("procedure_settings", None)
+    return new
 
 
 def train(args: argparse.Namespace) -> int:
@@ -100,7 +151,7 @@ def train(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from builder.training.config import parse_training
+    from builder.training.config import ConfigError, parse_training
     from builder.training.records import (
         EpochRecord,
         ErrorRecord,
@@ -112,6 +163,11 @@ def train(args: argparse.Namespace) -> int:
     from builder.training.trainer import Trainer
 
     project = _load(args.file)
+    if args.procedure is not None:
+        try:
+            project.training = with_procedure(project.training, args.procedure)
+        except ConfigError as exc:
+            return _error(f"--procedure: {exc.problems[0].message}")
     config = parse_training(project.training)
     if args.epochs is not None:
         if args.epochs < 1:
@@ -135,7 +191,7 @@ def train(args: argparse.Namespace) -> int:
         unit="step",
         disable=args.quiet,
         dynamic_ncols=True,
-        desc=f"{project.network(args.network).name} on {trainer.device}",
+        desc=f"{project.network(args.network).name} ({config.procedure}) on {trainer.device}",
     )
     interrupted = []
 
@@ -183,20 +239,14 @@ def train(args: argparse.Namespace) -> int:
         save_weights(out / "weights.pt", trainer.model.state_dict())
         trainer.save_checkpoint(out / "checkpoint.pt")
         wrote += [out / "weights.pt", out / "checkpoint.pt"]
-    metric_keys = ("accuracy", "precision", "recall", "f1", "mse", "mae")
     if last_epoch is not None:
         figures = [f"train loss {last_epoch.train_loss:.4g}"]
         if last_epoch.val_loss is not None:
             figures.append(f"validation loss {last_epoch.val_loss:.4g}")
-        for key in metric_keys:
-            if key in last_epoch.metrics:
-                figures.append(f"{key} {last_epoch.metrics[key]:.4g}")
+        figures += _figures(last_epoch.metrics)
         print(f"Epoch {last_epoch.epoch}, step {last_epoch.step}: " + ", ".join(figures))
     if evaluation is not None:
-        figures = [f"loss {evaluation.loss:.4g}"]
-        figures += [
-            f"{k} {evaluation.metrics[k]:.4g}" for k in metric_keys if k in evaluation.metrics
-        ]
+        figures = [f"loss {evaluation.loss:.4g}", *_figures(evaluation.metrics)]
         print(f"The {evaluation.split} split: " + ", ".join(figures))
     if status is not None and status.message:
         print(status.message)
@@ -209,6 +259,23 @@ def train(args: argparse.Namespace) -> int:
         print("Interrupted by Ctrl-C: the files above hold the run so far.", file=sys.stderr)
         return 130
     return EXIT_OK
+
+
+METRIC_ORDER = ("accuracy", "precision", "recall", "f1", "mse", "mae")
+NOT_FIGURES = ("count",)  # the rows counted, not a figure of the model
+
+
+def _figures(metrics: Any) -> list[str]:
+    """``key value`` for each number among a record's metrics: the supervised ones first,
+    then any other procedure's (a VAE's recon, kl, active_units) as they come."""
+    numbers = {
+        k: v
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_FIGURES
+    }
+    keys = [k for k in METRIC_ORDER if k in numbers]
+    keys += [k for k in numbers if k not in METRIC_ORDER]
+    return [f"{k} {numbers[k]:.4g}" for k in keys]
 
 
 def _import_parser() -> argparse.ArgumentParser:

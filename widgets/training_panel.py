@@ -1,6 +1,12 @@
-"""The training panel: the dataset (with a preview), the training settings (edited into the
-project's ``training`` section through the undo stack), the device, Start / Pause / Resume /
-Stop, a progress bar and a status line.
+"""The training panel: the procedure (how the network learns) with its settings form built
+from the procedure's declared Params (:mod:`widgets.settings_form`), the dataset with its
+typed options and a preview (:mod:`widgets.dataset_form`), the training settings (all edited
+into the project's ``training`` section through the undo stack), the device, Start / Pause /
+Resume / Stop, a progress bar and a status line.
+
+Over 600 lines because it holds two ideas still: the settings forms and the run (starting,
+relaying the worker's records, stopping on a project change). The run's half is the next
+cut, into its own module under a ``widgets/training/`` package (DESIGN.md).
 
 The trainer (:class:`builder.training.trainer.Trainer`) runs in its own thread; this panel polls its
 channel on a 30 Hz timer in the GUI thread and relays the records to the dashboard, the canvas
@@ -15,32 +21,25 @@ from __future__ import annotations
 
 import copy
 import gc
-import json
 import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPixmap
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -55,12 +54,16 @@ from builder.training.config import (
     parse_training,
 )
 from builder.training.health import EXPLODING, HEALTHY, VANISHING
+from builder.training.procedures import DEFAULT, PROCEDURES, ProcedureSpec
 from graph.errors import EditError, NeuralCanvasError
 from widgets import theme
+from widgets.cli import with_procedure
 from widgets.commands import SetTraining
+from widgets.dataset_form import DatasetBox
 from widgets.dialogs import warn
 from widgets.editor_document import EditorDocument
 from widgets.health_panel import HealthPanel
+from widgets.settings_form import UNSET, SettingsForm, from_param
 
 POLL_MS = 33  # <= 30 Hz (DESIGN.md step 5)
 FIELD_MIN_WIDTH = 80  # px: the narrowest a settings field gets (see _build)
@@ -75,8 +78,7 @@ GRID = 60  # decision-boundary probe: GRID x GRID points over the data's extent
 EDIT_NOTE = "Edits apply to the next run"
 TERMINAL = ("finished", "stopped", "early_stopped")
 BATCH_CHOICES = ("full", "1", "8", "16", "32", "64", "128", "256")
-PREVIEW_ROWS = 20
-PREVIEW_IMAGES = 16
+SETTINGS_PATH = "training.procedure_settings"
 HEALTH_COLOURS = {HEALTHY: theme.HEALTHY, VANISHING: theme.VANISHING, EXPLODING: theme.EXPLODING}
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
@@ -145,18 +147,6 @@ class _Stopping:
     gc_held: bool
 
 
-class _LazyCombo(QComboBox):
-    """A combo box whose items are filled the first time it opens (or on :meth:`fill`)."""
-
-    def __init__(self, fill: Callable[[], None]):
-        super().__init__()
-        self._fill = fill
-
-    def showPopup(self) -> None:
-        self._fill()
-        super().showPopup()
-
-
 class TrainingPanel(QWidget):
     """Signals: ``state_changed(str)``: idle / starting / running / paused / stopping."""
 
@@ -182,8 +172,7 @@ class TrainingPanel(QWidget):
         self.probe_grid: tuple[Any, Any] | None = None
         self._terminal = False
         self._loading = False
-        self._datasets_filled = False
-        self._option_edits: dict[str, QLineEdit] = {}
+        self._procedure_shown: Any = _MISSING  # the procedure whose settings the form holds
         self._run_count = 0
         self._last_step: Any = None
         self._running_seen = False
@@ -251,43 +240,49 @@ class TrainingPanel(QWidget):
         self.note.setStyleSheet(f"color: {theme.MUTED.name()}; font-style: italic;")
         self.note.setVisible(False)
         outer.addWidget(self.note)
-        # dataset
-        data_box = QGroupBox("Dataset")
-        data = QVBoxLayout(data_box)
-        row = QHBoxLayout()
-        self.dataset_combo = _LazyCombo(self.fill_datasets)
-        self.dataset_combo.setObjectName("datasetCombo")
+        # the procedure: how the network learns, and its own settings
+        proc_box = QGroupBox("Procedure")
+        proc = QVBoxLayout(proc_box)
+        self.procedure_combo = QComboBox()
+        self.procedure_combo.setObjectName("procedureCombo")
+        for spec in PROCEDURES.values():
+            self.procedure_combo.addItem(spec.title, spec.id)
+            self.procedure_combo.setItemData(
+                self.procedure_combo.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole
+            )
+        self.procedure_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.procedure_combo.activated.connect(lambda _i: self._procedure_chosen())
+        proc.addWidget(self.procedure_combo)
+        self.procedure_help = QLabel()
+        self.procedure_help.setObjectName("procedureHelp")
+        self.procedure_help.setWordWrap(True)
+        self.procedure_help.setStyleSheet(f"color: {theme.MUTED.name()};")
+        proc.addWidget(self.procedure_help)
+        self.procedure_form = SettingsForm()
+        self.procedure_form.setObjectName("procedureSettings")
+        self.procedure_form.edited.connect(self._setting_edited)
+        proc.addWidget(self.procedure_form)
+        outer.addWidget(proc_box)
+
+        # dataset (widgets/dataset_form.py); its widgets are the panel's too
+        self.dataset_box = DatasetBox(self._dataset_edited, on_filled=self.load_form)
+        box = self.dataset_box
+        self.dataset_combo, self.preview_button = box.combo, box.preview_button
+        self.dataset_doc, self.preview = box.doc, box.preview
+        self.preview_text, self.preview_table = box.preview_text, box.preview_table
+        self.preview_image = box.preview_image
         self.dataset_combo.activated.connect(lambda _i: self._dataset_chosen())
-        self.preview_button = QPushButton("Preview")
-        self.preview_button.setToolTip("Load the dataset and show a few samples")
         self.preview_button.clicked.connect(self.show_preview)
-        row.addWidget(self.dataset_combo, 1)
-        row.addWidget(self.preview_button)
-        data.addLayout(row)
-        self.dataset_doc = QLabel()
-        self.dataset_doc.setWordWrap(True)
-        self.dataset_doc.setStyleSheet(f"color: {theme.MUTED.name()};")
-        data.addWidget(self.dataset_doc)
-        self.options_form = QFormLayout()
-        self.options_form.setContentsMargins(0, 0, 0, 0)
-        data.addLayout(self.options_form)
-        self.preview = QStackedWidget()
-        self.preview_text = QLabel()
-        self.preview_text.setWordWrap(True)
-        self.preview_table = QTableWidget()
-        self.preview_table.setMaximumHeight(180)
-        self.preview_image = QLabel()
-        self.preview_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        for w in (self.preview_text, self.preview_table, self.preview_image):
-            self.preview.addWidget(w)
-        self.preview.setVisible(False)
-        data.addWidget(self.preview)
-        outer.addWidget(data_box)
+        outer.addWidget(box)
 
         # hyper-parameters
         hp_box = QGroupBox("Training")
         form = QFormLayout(hp_box)
+        self.training_form = form
         self.loss_combo = self._combo(LOSSES, ("loss",))
+        # as wide as its longest loss (bce_with_logits): a narrow dock cut cross_entropy off
+        self.loss_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.loss_combo.setMinimumContentsLength(max(map(len, LOSSES)))
         self.optimizer_combo = self._combo(OPTIMIZERS, ("optimizer", "name"))
         self.lr_spin = self._double(("optimizer", "lr"), 1e-6, 10.0, 6, 1e-3)
         self.momentum_spin = self._double(("optimizer", "momentum"), 0.0, 1.0, 3, 0.0, step=0.05)
@@ -334,14 +329,19 @@ class TrainingPanel(QWidget):
         outer.addWidget(self.config_error)
 
         outer.addStretch(1)
-        # Fields may be narrower than their longest value (a spin box is sized for its
-        # maximum, 1000000.000 for Clip max), so the panel fits a dock of about 240 px.
-        for layout in (form, self.options_form):
-            for i in range(layout.rowCount()):
-                item = layout.itemAt(i, QFormLayout.ItemRole.FieldRole)
-                field = item.widget() if item is not None else None
-                if field is not None:
-                    field.setMinimumWidth(min(field.minimumSizeHint().width(), FIELD_MIN_WIDTH))
+        # Spin boxes may be narrower than their longest value (one is sized for its maximum,
+        # 1000000.000 for Clip max), so the panel fits a narrow dock; a combo box keeps the
+        # width of its longest item, which would be cut off.
+        for i in range(form.rowCount()):
+            item = form.itemAt(i, QFormLayout.ItemRole.FieldRole)
+            field = item.widget() if item is not None else None
+            if field is not None and (
+                not isinstance(field, QComboBox) or field is self.batch_combo
+            ):
+                field.setMinimumWidth(min(field.minimumSizeHint().width(), FIELD_MIN_WIDTH))
+        # the loss row is hidden for procedures without a loss: the box keeps its width, so
+        # the panel (and the dock sized for it) is as wide for every procedure
+        hp_box.setMinimumWidth(hp_box.minimumSizeHint().width())
 
     def _combo(self, items: tuple[str, ...], path: tuple[str, ...]) -> QComboBox:
         combo = QComboBox()
@@ -445,22 +445,37 @@ class TrainingPanel(QWidget):
         self.load_form()
 
     def validate(self) -> TrainingConfig | None:
-        """Parse the training section; show the problems under the form."""
+        """Parse the training section; show the problems under the form, and mark the
+        procedure's settings they name."""
         try:
             config = parse_training(self.training)
         except ConfigError as exc:
             self.config_error.setText(str(exc))
             self.config_error.setVisible(True)
+            self._mark_problems(exc.problems)
             return None
         self.config_error.setVisible(False)
         self.config_error.clear()
+        self._mark_problems([])
         return config
+
+    def _mark_problems(self, problems: list[Any]) -> None:
+        prefix = SETTINGS_PATH + "."
+        settings = {p.path[len(prefix) :]: p.message for p in problems if p.path.startswith(prefix)}
+        self.procedure_form.set_problems(settings)
+        bad = any(p.path == "training.procedure" for p in problems)
+        if bool(self.procedure_combo.property("invalid")) != bad:
+            self.procedure_combo.setProperty("invalid", bad)
+            self.procedure_combo.setStyleSheet(
+                f"QComboBox {{ border: 1px solid {theme.ERROR.name()}; }}" if bad else ""
+            )
 
     def load_form(self) -> None:
         """Show the project's training section in the form (after an edit, undo or open)."""
         t = self.training
         self._loading = True
         try:
+            self._load_procedure(t)
             opt = _section(t, "optimizer")
             _set_combo(self.loss_combo, t.get("loss", "mse"))
             _set_combo(self.optimizer_combo, opt.get("name", "adam"))
@@ -480,75 +495,84 @@ class TrainingPanel(QWidget):
             _set_spin(self.patience_spin, _section(t, "early_stopping").get("patience", 0))
             _set_spin(self.seed_spin, t.get("seed", 0))
             self.momentum_spin.setEnabled(opt.get("name", "adam") in ("sgd", "rmsprop"))
-            spec = _section(t, "dataset")
-            name = spec.get("name", "")
-            if self.dataset_combo.findText(name) < 0:
-                self.dataset_combo.addItem(str(name))
-            self.dataset_combo.setCurrentText(str(name))
-            if self._datasets_filled:
-                self._build_options(name)
-            for key, edit in self._option_edits.items():
-                edit.setText(_option_text(spec[key]) if key in spec else "")
+            self.dataset_box.load(_section(t, "dataset"))
         finally:
             self._loading = False
         self.validate()
 
-    # ------------------------------------------------------------------ dataset
-    def fill_datasets(self) -> None:
-        """List every dataset and show the current one's options (imports the data layer)."""
-        if self._datasets_filled:
-            return
-        from builder.data import dataset_names
+    # ------------------------------------------------------------------ procedure
+    @property
+    def procedure(self) -> ProcedureSpec | None:
+        """The project's procedure (None: a name the registry does not know)."""
+        name = self.training.get("procedure", DEFAULT)
+        return PROCEDURES.get(name) if isinstance(name, str) else None
 
-        self._datasets_filled = True
-        current = self.dataset_combo.currentText()
-        self.dataset_combo.clear()
-        names = dataset_names()
-        self.dataset_combo.addItems(names)
-        if current and current not in names:
-            self.dataset_combo.addItem(current)
-        self.dataset_combo.setCurrentText(current)
-        self.load_form()
+    def _load_procedure(self, t: dict[str, Any]) -> None:
+        name = t.get("procedure", DEFAULT)
+        spec = self.procedure
+        combo = self.procedure_combo
+        for i in reversed(range(len(PROCEDURES), combo.count())):
+            combo.removeItem(i)  # a name shown earlier that is not a procedure
+        index = combo.findData(name) if spec is not None else -1
+        if index < 0:  # not a procedure: shown as written; validate() names it
+            combo.addItem(str(name), None)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
+        combo.setToolTip(spec.help if spec is not None else "")
+        self.procedure_help.setText(spec.help if spec is not None else "")
+        if self._procedure_shown is not spec:  # another procedure: its own form
+            self._procedure_shown = spec
+            params = spec.settings if spec is not None else ()
+            self.procedure_form.set_fields([from_param(p) for p in params])
+        self.procedure_form.setVisible(bool(self.procedure_form.specs))
+        self.procedure_form.set_values(_section(t, "procedure_settings"))
+        # the autoencoders' reconstruction loss is their own recon_loss setting
+        self.training_form.setRowVisible(self.loss_combo, spec is None or spec.uses_loss)
 
-    def _build_options(self, name: str) -> None:
-        if getattr(self, "_options_for", None) == name:
-            return
-        from builder.data import SPLIT_OPTIONS, DatasetError, dataset_info, json_text
-
-        while self.options_form.rowCount():
-            self.options_form.removeRow(0)
-        self._option_edits = {}
-        self._options_for = name
-        try:
-            info = dataset_info(name)
-        except DatasetError as exc:
-            self.dataset_doc.setText(str(exc))
-            return
-        self.dataset_doc.setText(info.doc)
-        for opt in (*info.options, *SPLIT_OPTIONS):
-            default = info.validation_default if opt.name == "validation" else opt.default
-            edit = QLineEdit()
-            edit.setPlaceholderText("(required)" if opt.required else json_text(default))
-            edit.setToolTip(opt.doc)
-            edit.editingFinished.connect(lambda key=opt.name, e=edit: self._option_edited(key, e))
-            self._option_edits[opt.name] = edit
-            self.options_form.addRow(opt.name, edit)
-
-    def _option_edited(self, key: str, edit: QLineEdit) -> None:
+    def _procedure_chosen(self) -> None:
+        """Another procedure: the settings it declares too are kept (recon_loss from
+        autoencoder to denoising), the others go; undo brings them back."""
         if self._loading:
             return
-        text = edit.text().strip()
+        name = self.procedure_combo.currentData()
+        if name not in PROCEDURES or name == self.training.get("procedure", DEFAULT):
+            self.load_form()  # the list shows the project's procedure again
+            return
+        self.set_training(with_procedure(self.training, name), "procedure", merge=False)
+
+    def _setting_edited(self, name: str, value: Any) -> None:
+        if value is not UNSET:
+            self.set_field(("procedure_settings", name), value)
+            return
+        new = copy.deepcopy(self.training)  # emptied: back to the declared default
+        settings = _section(new, "procedure_settings")
+        if settings.pop(name, _MISSING) is _MISSING:
+            return
+        if not settings:
+            new.pop("procedure_settings", None)
+        self.set_training(new, f"procedure_settings.{name}")
+
+    # ------------------------------------------------------------------ dataset
+    @property
+    def _datasets_filled(self) -> bool:
+        return self.dataset_box.filled
+
+    @property
+    def _option_edits(self) -> dict[str, QWidget]:
+        """The dataset option fields by name (``augment.flip`` for an augmentation)."""
+        return self.dataset_box.edits
+
+    def fill_datasets(self) -> None:
+        """List every dataset and show the current one's options (imports the data layer)."""
+        if self.dataset_box.fill():
+            self.load_form()
+
+    def _dataset_edited(self, spec: dict[str, Any], key: str) -> None:
+        if self._loading:
+            return
         new = copy.deepcopy(self.training)
-        spec = dict(_section(new, "dataset"))
-        if not text:
-            spec.pop(key, None)
-        else:
-            try:
-                spec[key] = json.loads(text)
-            except ValueError:
-                spec[key] = text  # a plain word, e.g. zscore or a file name
         new["dataset"] = spec
-        self.set_training(new, f"dataset.{key}", merge=False)
+        self.set_training(new, key, merge=False)
 
     def _dataset_chosen(self) -> None:
         name = self.dataset_combo.currentText()
@@ -561,59 +585,11 @@ class TrainingPanel(QWidget):
 
     def show_preview(self) -> None:
         """Load the dataset (small, on demand) and show a few samples, or the error."""
-        from builder.data import load_dataset
-
-        self.fill_datasets()
-        self.preview.setVisible(True)
+        if self.dataset_box.fill():
+            self.load_form()
         base = self.doc.path.parent if self.doc.path is not None else None
         seed = self.training.get("seed", 0)
-        try:
-            ds = load_dataset(_section(self.training, "dataset"), base, seed=seed)
-        except NeuralCanvasError as exc:
-            self.preview_text.setText(str(exc))
-            self.preview.setCurrentWidget(self.preview_text)
-            return
-        except Exception as exc:  # a broken file must not take the window down
-            self.preview_text.setText(f"Cannot preview the dataset: {exc}")
-            self.preview.setCurrentWidget(self.preview_text)
-            return
-        x = ds.x.detach().cpu().numpy()
-        y = ds.y.detach().cpu().numpy()
-        if ds.kind == "points2d" and x.ndim == 2 and x.shape[1] == 2:
-            self.preview_image.setPixmap(_scatter(x, y, ds.task))
-            self.preview.setCurrentWidget(self.preview_image)
-        elif ds.kind == "image" and x.ndim >= 3:
-            self.preview_image.setPixmap(_image_grid(x[:PREVIEW_IMAGES]))
-            self.preview.setCurrentWidget(self.preview_image)
-        else:
-            self._fill_table(ds, x, y)
-            self.preview.setCurrentWidget(self.preview_table)
-        self.preview.setToolTip(f"{ds.name}: {len(ds)} samples of shape {ds.input_shape}")
-
-    def _fill_table(self, ds: Any, x: Any, y: Any) -> None:
-        rows = min(PREVIEW_ROWS, x.shape[0])
-        flat = x[:rows].reshape(rows, -1)
-        cols = min(flat.shape[1], 12)
-        names = list(ds.feature_names or [])[:cols]
-        names += [f"x{i}" for i in range(len(names), cols)]
-        table = self.preview_table
-        table.clear()
-        table.setRowCount(rows)
-        table.setColumnCount(cols + 1)
-        table.setHorizontalHeaderLabels([*names, "target"])
-        for r in range(rows):
-            for c in range(cols):
-                table.setItem(r, c, QTableWidgetItem(f"{flat[r, c]:.4g}"))
-            target = y[r]
-            if ds.class_names and getattr(target, "ndim", 0) == 0:
-                text = str(ds.class_names[int(target)])
-            else:
-                text = ", ".join(
-                    f"{v:.4g}"
-                    for v in (target.reshape(-1) if hasattr(target, "reshape") else [target])
-                )
-            table.setItem(r, cols, QTableWidgetItem(text))
-        table.resizeColumnsToContents()
+        self.dataset_box.show_preview(_section(self.training, "dataset"), base, seed)
 
     # ------------------------------------------------------------------ batch size
     def _batch_edited(self) -> None:
@@ -1058,11 +1034,6 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _option_text(value: Any) -> str:
-    """A dataset option as typed in its field: words bare, everything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def _set_combo(combo: QComboBox, value: Any) -> None:
     text = str(value)
     if combo.findText(text) < 0:
@@ -1093,52 +1064,3 @@ def _grid(x: Any) -> tuple[Any, Any]:
     gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID, dtype=np.float32)
     gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID, dtype=np.float32)
     return gx, gy
-
-
-_CLASS_COLOURS = ("#2563eb", "#e16f24", "#1a7f37", "#8250df", "#cf222e", "#0a7d8c", "#bf8700")
-
-
-def _scatter(x: Any, y: Any, task: str, size: int = 200) -> QPixmap:
-    pix = QPixmap(size, size)
-    pix.fill(theme.CARD)
-    painter = QPainter(pix)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    span = [(h - lo_) or 1.0 for lo_, h in zip(lo, hi)]
-    m = 8
-    painter.setPen(Qt.PenStyle.NoPen)
-    for i in range(min(len(x), 2000)):
-        if task == "classification":
-            colour = QColor(_CLASS_COLOURS[int(y[i]) % len(_CLASS_COLOURS)])
-        else:
-            colour = QColor(theme.ACCENT)
-        painter.setBrush(colour)
-        px = m + (x[i, 0] - lo[0]) / span[0] * (size - 2 * m)
-        py = size - m - (x[i, 1] - lo[1]) / span[1] * (size - 2 * m)
-        painter.drawEllipse(QPointF(float(px), float(py)), 2.5, 2.5)
-    painter.end()
-    return pix
-
-
-def _image_grid(x: Any, cell: int = 48) -> QPixmap:
-    import numpy as np
-
-    n = len(x)
-    cols = min(4, n) or 1
-    rows = max(1, math.ceil(n / cols))
-    pix = QPixmap(cols * (cell + 2), rows * (cell + 2))
-    pix.fill(theme.CARD)
-    painter = QPainter(pix)
-    for i in range(n):
-        img = np.asarray(x[i], dtype=np.float32)
-        if img.ndim == 3:
-            img = img[0] if img.shape[0] in (1, 3) and img.shape[0] == 1 else img.mean(axis=0)
-        lo, hi = float(img.min()), float(img.max())
-        grey = ((img - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8)
-        grey = np.ascontiguousarray(grey)
-        h, w = grey.shape
-        qimg = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-        r, c = divmod(i, cols)
-        painter.drawImage(QRectF(c * (cell + 2), r * (cell + 2), cell, cell), qimg)
-    painter.end()
-    return pix

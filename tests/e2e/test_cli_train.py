@@ -357,3 +357,24 @@ def test_a_test_split_is_evaluated_at_the_end(tmp_path, capsys):
     assert len(evaluation) == 1 and evaluation[0]["split"] == "test"
     assert f"accuracy {evaluation[0]['metrics']['accuracy']:.4g}" in out.split("The test split")[1]
     assert len(metrics_rows(run)) == 3
+
+
+def test_procedure_overrides_the_files_and_an_unknown_one_is_refused(tmp_path, capsys):
+    # in-process; xor_mlp learns by supervised backprop whether the file says so or not
+    project = write(tmp_path, "xor.json", example_doc("xor_mlp"))
+    out = tmp_path / "out"
+    assert main(["train", str(project), "--quiet", "--procedure", "vea", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('neuralcanvas: error: --procedure: unknown procedure "vea"')
+    assert 'did you mean "vae"' in err and '"supervised"' in err and "Traceback" not in err
+    assert not out.exists()
+    args = ["train", str(project), "--quiet", "--epochs", "2", "--procedure", "supervised"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "Epoch 2, step 2: train loss " in capsys.readouterr().out
+    assert [r["epoch"] for r in records(out) if r["kind"] == "epoch"] == [1, 2]
+    # another procedure's settings in the file are left out, not refused
+    doc = example_doc("xor_mlp")
+    doc["training"].update(procedure="vae", procedure_settings={"beta": 2.0})
+    vae = write(tmp_path, "said_vae.json", doc)
+    assert main([*args[:1], str(vae), *args[2:], "--out", str(tmp_path / "out2")]) == 0
+    capsys.readouterr()
