@@ -331,7 +331,7 @@ def test_a_vae_run_gets_its_latent_tab_and_draws_its_records(dash, qtbot):
     assert dash.views.widgets == {} and dash.loss_plot.isVisibleTo(dash)
     # comparing shows the compared-from run's views again
     dash.compare(run, None)
-    assert tab_names(dash) == ["Overview", "Latent"]
+    assert tab_names(dash) == ["Overview", "Gradients", "Layers", "Latent"]
     select(dash, "Latent")
     assert dash.views.widgets["latent"].point_count() == 500
     # another project: the dashboard as at first

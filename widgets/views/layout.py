@@ -138,6 +138,8 @@ class ProcedureViews:
 
     def clear(self) -> None:
         """No procedure views (the dashboard of supervised runs, as at first)."""
+        if self.tabs.currentWidget() in self.pages.values():  # its tab goes: show the Overview
+            self.tabs.setCurrentIndex(0)
         for page in self.pages.values():
             self.tabs.removeTab(self.tabs.indexOf(page))
             page.deleteLater()
