@@ -107,44 +107,6 @@ def _procedure_names() -> list[str]:
     return list(PROCEDURES)
 
 
-def with_procedure(training: dict[str, Any], name: str) -> dict[str, Any]:
-    """The ``training`` section learning by procedure ``name``: of its
-    ``procedure_settings``, those ``name`` declares and accepts are kept (``recon_loss``
-    from autoencoder to vae), the others (another procedure's) are left out. An unknown
-    name raises :class:`~builder.training.config.ConfigError` with the config's message.
-    ``train --procedure`` and the training panel's procedure list both switch this way."""
-    import copy
-
-    from builder.training.config import ConfigError, parse_training
-    from builder.training.procedures import PROCEDURES
-
-    spec = PROCEDURES.get(name)
-    if spec is None:
-        try:
-            parse_training({"procedure": name})
-        except ConfigError as exc:  # "unknown procedure ... (did you mean ...?); use one of"
-            problems = [p for p in exc.problems if p.path == "training.procedure"]
-            raise ConfigError(problems) from None
-        raise AssertionError(f"{name!r} is not a procedure but the config took it")
-    new = copy.deepcopy(training)
-    new["procedure"] = spec.id
-    kept = {}
-    settings = new.get("procedure_settings")
-    for key, value in (settings if isinstance(settings, dict) else {}).items():
-        param = spec.param(key)
-        try:
-            if param is not None:
-                param.check(value)
-                kept[key] = value
-        except ValueError:
-            pass
-    if kept:
-        new["procedure_settings"] = kept
-    else:
-        new.pop("procedure_settings", None)
-    return new
-
-
 def train(args: argparse.Namespace) -> int:
     import signal
     from dataclasses import replace
@@ -165,6 +127,8 @@ def train(args: argparse.Namespace) -> int:
     project = _load(args.file)
     if args.procedure is not None:
         try:
+            from builder.training.procedures import with_procedure
+
             project.training = with_procedure(project.training, args.procedure)
         except ConfigError as exc:
             return _error(f"--procedure: {exc.problems[0].message}")

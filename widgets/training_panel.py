@@ -54,10 +54,9 @@ from builder.training.config import (
     parse_training,
 )
 from builder.training.health import EXPLODING, HEALTHY, VANISHING
-from builder.training.procedures import DEFAULT, PROCEDURES, ProcedureSpec
+from builder.training.procedures import DEFAULT, PROCEDURES, ProcedureSpec, with_procedure
 from graph.errors import EditError, NeuralCanvasError
 from widgets import theme
-from widgets.cli import with_procedure
 from widgets.commands import SetTraining
 from widgets.dataset_form import DatasetBox
 from widgets.dialogs import warn
@@ -216,14 +215,17 @@ class TrainingPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
         self.stop_button = QPushButton("Stop")
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("Paused: apply one update, report it and pause again")
+        self.step_button.clicked.connect(self.single_step)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.pause)
         self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
-        for i, b in enumerate(
-            (self.start_button, self.pause_button, self.resume_button, self.stop_button)
-        ):
-            buttons.addWidget(b, i // 2, i % 2)
+        for i, b in enumerate((self.start_button, self.stop_button)):
+            buttons.addWidget(b, 0, i * 3, 1, 3)
+        for i, b in enumerate((self.pause_button, self.resume_button, self.step_button)):
+            buttons.addWidget(b, 1, i * 2, 1, 2)
         outer.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -621,6 +623,7 @@ class TrainingPanel(QWidget):
         self.start_button.setEnabled(s == IDLE)
         self.pause_button.setEnabled(s in (STARTING, RUNNING))
         self.resume_button.setEnabled(s == PAUSED)
+        self.step_button.setEnabled(s == PAUSED)
         self.stop_button.setEnabled(s in (STARTING, RUNNING, PAUSED))
         self.device_combo.setEnabled(s == IDLE)
 
@@ -677,7 +680,9 @@ class TrainingPanel(QWidget):
         self.dashboard_run = None
         if self.dashboard is not None:  # cleared now, while the trainer loads and compiles
             name = f"{self.doc.current} #{self._run_count}"
-            self.dashboard_run = self.dashboard.begin_run(name, config.health)
+            self.dashboard_run = self.dashboard.begin_run(
+                name, config.health, procedure=config.procedure, trainer=trainer
+            )
         self._set_state(STARTING)
         # Collection moves to the GUI thread before the worker exists; the worker starts
         # last, once the GUI's own work for Start is done (it would compete for the
@@ -733,6 +738,11 @@ class TrainingPanel(QWidget):
         if self.trainer is not None and self.state == PAUSED:
             self.trainer.resume()
             self._set_state(RUNNING)
+
+    def single_step(self) -> None:
+        """One update, reported, then paused again (the run stays paused)."""
+        if self.trainer is not None and self.state == PAUSED:
+            self.trainer.step_once()
 
     def stop(self) -> None:
         if self.trainer is not None and self.state in (STARTING, RUNNING, PAUSED):

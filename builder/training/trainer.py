@@ -456,7 +456,7 @@ class Trainer:
         while not self._running.wait(STOP_POLL):
             pass
         self._t0 += time.perf_counter() - t  # paused time is not training time
-        if not self._stop.is_set():
+        if not self._stop.is_set() and not self._single:  # a single step stays paused
             self._status("resumed")
 
     def _train(self) -> tuple[str, str]:

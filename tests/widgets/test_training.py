@@ -128,6 +128,33 @@ def test_pause_resume_stop_and_the_thread_is_joined(qtbot, make_panel):
     assert panel.start_button.isEnabled()
 
 
+def test_single_step_applies_one_update_and_stays_paused(qtbot, make_panel):
+    panel = make_panel(epochs=1_000_000, report_every=1_000)
+    assert panel.start()
+    trainer = panel.trainer
+    qtbot.waitUntil(lambda: panel.step > 0, timeout=WAIT)
+    assert not panel.step_button.isEnabled()  # running: nothing to step
+    panel.pause()
+    qtbot.waitUntil(lambda: trainer.state == "paused", timeout=WAIT)
+    assert panel.step_button.isEnabled()
+    for _ in range(3):
+        at = trainer.step
+        panel.step_button.click()
+        # one update, reported (although report_every is 1,000), and paused again
+        qtbot.waitUntil(lambda at=at: panel.step == at + 1, timeout=WAIT)
+
+        def paused_again(at=at):
+            last = trainer.history.events[-1]
+            return last.kind == "status" and last.state == "paused" and last.step == at + 1
+
+        qtbot.waitUntil(paused_again, timeout=WAIT)
+        assert trainer.step == at + 1 and panel.state == "paused"
+    assert "resumed" not in [e.state for e in trainer.history.events if e.kind == "status"]
+    panel.stop()
+    wait_idle(qtbot, panel)
+    assert not trainer.alive
+
+
 def test_stop_right_after_start_ends_cleanly_without_a_run(qtbot, make_panel):
     """Start does its second half (clearing the plots, starting the worker) in the next turn
     of the event loop; a Stop before it leaves no thread, no run and an idle panel."""

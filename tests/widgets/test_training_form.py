@@ -24,9 +24,8 @@ import assets
 from builder import CATALOG
 from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, INTS, Param
 from builder.training.config import LOSSES, ConfigError, parse_training
-from builder.training.procedures import PROCEDURES
+from builder.training.procedures import PROCEDURES, with_procedure
 from graph.project_file import load
-from widgets.cli import with_procedure
 from widgets.editor_document import EditorDocument
 from widgets.settings_form import UNSET, SettingsForm, from_param
 from widgets.training_panel import TrainingPanel

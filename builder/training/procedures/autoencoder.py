@@ -43,7 +43,8 @@ RESHAPING = ("Reshape", "Flatten", "Unflatten", "Identity")
 
 
 def _shape(shape: Any) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
+    """A sample's shape: ``(1, 8, 8)``, ``(2,)``."""
+    return str(tuple(int(d) for d in shape))
 
 
 def reconstruction_output(binding: Binding, others: tuple[str, ...] = ()) -> str:
