@@ -38,9 +38,11 @@ from builder.catalog.params import INITIALISERS
 from builder.compile import apply_init, example_inputs
 from builder.data import load_dataset, make_splits
 from builder.errors import GraphInvalidError
-from builder.export.script import (
+from builder.export.layout import (
     _assign,
+    _binary,
     _call,
+    _constant,
     _def,
     _list,
     _name,
@@ -48,10 +50,10 @@ from builder.export.script import (
     _statement,
     _subscript,
     comment,
-    export,
-    export_script,
     py_str,
 )
+from builder.export.script import export, export_script
+from builder.training import loop, procedures
 from builder.training.config import parse_training
 from builder.training.records import EpochRecord, EvaluationRecord, StepRecord
 from builder.training.trainer import Trainer
@@ -82,7 +84,8 @@ def import_script(code: str, folder: Path, name: str | None = None) -> Any:
 
 
 def ruff_clean(paths: list[Path]) -> None:
-    """Already formatted (ruff's defaults) and clean under the project's lint rules."""
+    """Already formatted (ruff's defaults) and clean under the project's lint rules (its
+    selection and ignores, see pyproject.toml)."""
     if not RUFF.exists():
         pytest.skip("ruff is not installed in this environment")
     files = [str(p) for p in paths]
@@ -94,7 +97,7 @@ def ruff_clean(paths: list[Path]) -> None:
     )
     assert fmt.returncode == 0, fmt.stdout[-6000:] + fmt.stderr[-2000:]
     lint = subprocess.run(
-        [str(RUFF), "check", "--isolated", "--select", "E,F,W,I,B,UP", "--ignore", "E501"]
+        [str(RUFF), "check", "--isolated", "--select", "E,F,W,I,B,UP", "--ignore", "E501,B905"]
         + ["--no-cache", *files],
         capture_output=True,
         text=True,
@@ -429,6 +432,26 @@ def test_string_literals_round_trip(text):
     assert line.isascii() and line.isprintable() and "#" not in line
 
 
+def settings_value(rng: np.random.Generator, depth: int) -> Any:
+    """A random plain value of the kind kernel settings hold."""
+    kind = int(rng.integers(0, 9 if depth else 5))
+    if kind == 0:
+        return None if rng.random() < 0.5 else bool(rng.random() < 0.5)
+    if kind == 1:
+        return int(rng.integers(-5, 100_000))
+    if kind == 2:
+        return float(rng.choice([0.001, 1e-8, 0.5, 123.25, 1e20]))
+    if kind in (3, 4):
+        return "".join(rng.choice(list("abc_ xyz")) for _ in range(rng.integers(0, 30)))
+    size = int(rng.integers(0, 6))
+    if kind in (5, 6):
+        return {
+            f"k{i}" * int(rng.integers(1, 5)): settings_value(rng, depth - 1) for i in range(size)
+        }
+    items = [settings_value(rng, depth - 1) for _ in range(size)]
+    return items if kind == 7 else tuple(items)
+
+
 def test_literals_and_layout_match_ruff(tmp_path):
     """Strings (every escape, both quote styles) and the statement layouts the exporter
     writes, with names from 1 to 110 characters, are what ruff format writes."""
@@ -452,8 +475,6 @@ def test_literals_and_layout_match_ruff(tmp_path):
             call = _call(f"self.{name()}", args, [("need_weights", "False")])
             body.append(_assign(short(), _subscript(call, "0"), 8))
         elif kind == 2:
-            from builder.export.script import _binary
-
             ops = [_name(short()) for _ in range(rng.integers(2, 9))]
             body.append(_assign(short(), _binary(str(rng.choice(["+", "*"])), ops), 8))
         elif kind == 3:
@@ -475,6 +496,8 @@ def test_literals_and_layout_match_ruff(tmp_path):
         else:
             sub = _subscript(short(), "-1")
             body.append(_assign("x", _call(f"self.{name()}", [sub]), 8))
+    for _ in range(60):  # settings literals: nested dicts, lists and tuples of plain values
+        lines.append(_constant(f"C{len(lines)}", settings_value(rng, 3)))
     code = "\n".join(lines) + "\n\n\nclass A:\n"
     code += _def("forward", ["self", *[short() for _ in range(5)]], 4) + "\n"
     code += "\n".join(body) + "\n"
@@ -529,6 +552,14 @@ def test_helpers_behave_like_the_apps(tmp_path):
     module = import_script(export_script(project), tmp_path)
     x = torch.randn(5, 4)
     assert torch.equal(module.Step(0.2)(x), Step(0.2)(x))
+    # With a training loop the script also holds the loop's Step (a step done), another
+    # class: renamed there, with its uses.
+    trained = project_with([("Linear", {"out_features": 2}), ("Step", {})], (2,), {"name": "xor"})
+    code = export_script(trained)
+    assert "class LoopStep:" in code and "yield LoopStep(" in code
+    script = import_script(code, tmp_path)
+    assert torch.equal(script.Step(0.2)(x), Step(0.2)(x))
+    assert script.LoopStep.__doc__ == loop.Step.__doc__
     for init in INITIALISERS:
         for factory in (
             lambda: torch.nn.Linear(3, 4),
@@ -693,6 +724,55 @@ def test_variant_scripts_reproduce_the_app(variant, tmp_path):
     compare_runs(app, log, torch.load(out / "weights.pt", weights_only=True))
 
 
+@pytest.mark.parametrize("procedure", sorted(procedures.PROCEDURES))
+def test_every_procedures_example_script_reproduces_the_app(procedure, tmp_path):
+    """The script of each registered procedure's example (its kernel chosen by the
+    procedure's ``kernel`` path) trains as the app does: the same step losses, epoch
+    figures and final weights, on the CPU with the same seed."""
+    spec = procedures.PROCEDURES[procedure]
+    project = load(assets.example(spec.example), CATALOG)
+    result = export(project)
+    assert result.trainable, result.note
+    assert f"NeuralCanvas's {spec.kernel.replace('.', '/')}.py" in result.code
+    module = import_script(result.code, tmp_path)
+    (settings,) = [
+        node.value
+        for node in ast.parse(result.code).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SETTINGS"
+    ]
+    assert ast.literal_eval(settings) == module.SETTINGS  # the kernel's settings: a literal
+    app = app_run(project, 1)
+    log_path, out = tmp_path / "log.json", tmp_path / "run"
+    args = ["--epochs", "1", "--device", "cpu", "--log-json", str(log_path), "--out", str(out)]
+    assert module.main(args) == 0
+    log = json.loads(log_path.read_text())
+    assert log["outcome"] == app["trainer"].state
+    compare_runs(app, log, torch.load(out / "weights.pt", weights_only=True))
+
+
+def test_the_script_carries_the_apps_own_code():
+    """The data, kernel and loop code is the app's source, copied as it is: no template
+    restates it (the portable modules' definitions appear verbatim)."""
+    import inspect
+
+    from builder.data import generated, splits
+    from builder.training.kernels import common, supervised
+
+    code = export_script(load(assets.example("xor_mlp"), CATALOG))
+    for obj in (
+        loop.fit,
+        loop.EpochSampler,
+        supervised.train_step,
+        supervised.evaluate,
+        common.make_optimizer,
+        splits.split_dataset,
+        splits.partition,
+        generated.xor_table,
+    ):
+        assert inspect.getsource(obj) in code, obj.__qualname__
+    assert "from builder" not in code and "import builder" not in code
+
+
 def check_data(project: graph.Project, module: Any, base_dir: Path | None) -> None:
     cfg = parse_training(project.training)
     ds = load_dataset(cfg.dataset, base_dir, seed=cfg.seed)
@@ -818,6 +898,7 @@ def assert_harmless(code: str) -> None:
     tree = ast.parse(code)
     allowed = {"__future__", "argparse", "csv", "gzip", "io", "json", "math", "os", "struct"}
     allowed |= {"zlib", "pathlib", "numpy", "torch", "sklearn"}
+    allowed |= {"collections", "dataclasses", "difflib", "types", "typing", "zipfile"}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             assert {a.name.split(".")[0] for a in node.names} <= allowed

@@ -7,7 +7,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +152,13 @@ def _script_class(export: Any, net: Any, project: Any) -> type:
     first = next(iter(inspect.signature(fn).parameters), "")
     source = fn(net) if first in ("net", "network") else fn(project, net.name)
     source = source if isinstance(source, str) else getattr(source, "source", str(source))
-    namespace: dict[str, Any] = {"__name__": "neuralcanvas_exported"}
-    exec(compile(source, "<exported script>", "exec"), namespace)
+    module = types.ModuleType("neuralcanvas_exported")
+    sys.modules[module.__name__] = module  # the script's dataclasses look their module up here
+    try:
+        exec(compile(source, "<exported script>", "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(module.__name__, None)
+    namespace: dict[str, Any] = module.__dict__
     wanted = getattr(export, "class_name_for", None)
     if wanted is not None and wanted(project, net) in namespace:
         return namespace[wanted(project, net)]
