@@ -127,3 +127,42 @@ def clip_gradients(params: Sequence[Tensor], mode: str, max_value: float) -> Non
         nn.utils.clip_grad_norm_(params, max_value, foreach=True)
     elif mode == "value":
         nn.utils.clip_grad_value_(params, max_value, foreach=True)
+
+
+def optimisation(model: nn.Module, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A kernel state's part for one network trained by an optimiser: the optimiser and
+    schedule (also by role, for checkpoints), L1/L2 penalties and gradient clipping, from the
+    training section's plain ``optimizer``, ``schedule``, ``epochs``, ``l1``, ``l2``, ``clip``."""
+    optimizer = make_optimizer(settings["optimizer"], model.parameters())
+    scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
+    clip = settings["clip"]
+    return {
+        "models": {"model": model},
+        "optimizers": {"model": optimizer},
+        "schedulers": {"model": scheduler} if scheduler is not None else {},
+        "model": model,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "l1": settings["l1"],
+        "l2": settings["l2"],
+        "weights": [p for p in model.parameters() if p.dim() >= 2],
+        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
+        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
+        "params": [p for p in model.parameters() if p.requires_grad],
+    }
+
+
+def update(state: dict[str, Any], loss: Tensor) -> Tensor:
+    """One optimiser step on ``loss`` plus the penalties (clipping the gradients first);
+    returns the loss with the penalties, as the step reports it."""
+    if state["penalised"]:
+        extra = penalty(state["weights"], state["l1"], state["l2"])
+        if extra is not None:
+            loss = loss + extra
+    optimizer = state["optimizer"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if state["clip"] is not None:
+        clip_gradients(state["params"], *state["clip"])
+    optimizer.step()
+    return loss

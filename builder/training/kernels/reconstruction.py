@@ -23,13 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from builder.training.kernels.common import (
-    clip_gradients,
-    make_optimizer,
-    make_scheduler,
-    penalty,
-    step_scheduler,
-)
+from builder.training.kernels.common import optimisation, step_scheduler, update
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
 ACTIVE_KL = 0.01  # nats: a latent dimension whose mean KL is below this is inactive
@@ -38,9 +32,6 @@ NOISE_SEED = 4  # the training noise draws from seed + 4; evaluation's from seed
 
 def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[str, Any]:
     model = models["model"]
-    optimizer = make_optimizer(settings["optimizer"], model.parameters())
-    scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
-    clip = settings["clip"]
     mode = settings["mode"]
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     generators = {}
@@ -48,22 +39,11 @@ def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[
         seed = settings["seed"] + NOISE_SEED
         generators["noise"] = torch.Generator(device=device).manual_seed(seed)
     return {
-        "models": {"model": model},
-        "optimizers": {"model": optimizer},
-        "schedulers": {"model": scheduler} if scheduler is not None else {},
-        "model": model,
-        "optimizer": optimizer,
-        "scheduler": scheduler,
+        **optimisation(model, settings),
         "settings": settings,
         "mode": mode,
         "vae": mode == "vae",
         "several": len(settings["outputs"]) > 1,
-        "l1": settings["l1"],
-        "l2": settings["l2"],
-        "weights": [p for p in model.parameters() if p.dim() >= 2],
-        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
-        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
-        "params": [p for p in model.parameters() if p.requires_grad],
         "generators": generators,
         "range": (0.0, 1.0),  # the training data's (min, max): salt-and-pepper's values
     }
@@ -148,17 +128,7 @@ def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: in
         logs = {"recon": rec.detach(), "kl": per_dim.detach().sum(), "beta": beta}
     else:
         loss = rec
-    if state["penalised"]:
-        extra = penalty(state["weights"], state["l1"], state["l2"])
-        if extra is not None:
-            loss = loss + extra
-    optimizer = state["optimizer"]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if state["clip"] is not None:
-        clip_gradients(state["params"], *state["clip"])
-    optimizer.step()
-    return {"loss": loss, **logs}
+    return {"loss": update(state, loss), **logs}
 
 
 def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:

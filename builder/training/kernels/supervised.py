@@ -16,13 +16,7 @@ from typing import Any
 
 import torch
 
-from builder.training.kernels.common import (
-    clip_gradients,
-    make_optimizer,
-    make_scheduler,
-    penalty,
-    step_scheduler,
-)
+from builder.training.kernels.common import optimisation, step_scheduler, update
 from builder.training.kernels.losses import supervised_objective
 from builder.training.kernels.metrics import MetricAccumulator
 
@@ -31,9 +25,6 @@ EVAL_CHUNK = 4096  # rows per forward pass when evaluating
 
 def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[str, Any]:
     model = models["model"]
-    optimizer = make_optimizer(settings["optimizer"], model.parameters())
-    scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
-    clip = settings["clip"]
     loss, prepare_target, predict = supervised_objective(
         settings["loss"],
         settings["task"],
@@ -43,23 +34,12 @@ def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[
         settings["cast_targets"],
     )
     return {
-        "models": {"model": model},
-        "optimizers": {"model": optimizer},
-        "schedulers": {"model": scheduler} if scheduler is not None else {},
-        "model": model,
-        "optimizer": optimizer,
-        "scheduler": scheduler,
+        **optimisation(model, settings),
         "loss": loss,
         "prepare_target": prepare_target,
         "predict": predict,
         "task": settings["task"],
         "num_classes": settings["num_classes"],
-        "l1": settings["l1"],
-        "l2": settings["l2"],
-        "weights": [p for p in model.parameters() if p.dim() >= 2],
-        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
-        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
-        "params": [p for p in model.parameters() if p.requires_grad],
         "eval_target": (None, None),  # (raw targets, prepared) of the last evaluated split
     }
 
@@ -69,18 +49,7 @@ def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
 
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
-    loss = state["loss"](state["model"](x), y)
-    if state["penalised"]:
-        extra = penalty(state["weights"], state["l1"], state["l2"])
-        if extra is not None:
-            loss = loss + extra
-    optimizer = state["optimizer"]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if state["clip"] is not None:
-        clip_gradients(state["params"], *state["clip"])
-    optimizer.step()
-    return {"loss": loss}
+    return {"loss": update(state, state["loss"](state["model"](x), y))}
 
 
 def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:

@@ -4,11 +4,17 @@ kernel (:mod:`builder.training.kernels.reconstruction`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from builder.catalog.params import CHOICE, FLOAT, Param
-from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+from builder.training.procedures.spec import (
+    Binding,
+    BindingError,
+    ProcedureSpec,
+    Role,
+    View,
+    training_settings,
+)
 
 KERNEL = "builder.training.kernels.reconstruction"
 PROBES = "builder.training.probes.reconstruction"
@@ -95,20 +101,6 @@ def check_bce(binding: Binding, output: str, settings: dict[str, Any], x: Any) -
         )
 
 
-def common_settings(config: Any) -> dict[str, Any]:
-    """The training section's optimiser, schedule, penalties and clipping, as plain values."""
-    plain = asdict(config)
-    return {
-        "optimizer": plain["optimizer"],
-        "schedule": plain["schedule"],
-        "epochs": config.epochs,
-        "l1": config.l1,
-        "l2": config.l2,
-        "clip": plain["clip"],
-        "seed": config.seed,
-    }
-
-
 def configure_with(mode: str, others: tuple[str, ...] = ()):
     def configure(binding: Binding, config: Any) -> dict[str, Any]:
         settings = dict(config.procedure_settings)
@@ -122,7 +114,7 @@ def configure_with(mode: str, others: tuple[str, ...] = ()):
                 f" fraction of the values, so it must be at most 1, got {settings['noise_level']:g}"
             )
         return {
-            **common_settings(config),
+            **training_settings(config),
             **settings,
             "mode": mode,
             "outputs": order,

@@ -90,6 +90,23 @@ class Binding:
     train: tuple[Any, Any] = (None, None)  # the training split (x, y) as trained (normalised)
 
 
+def training_settings(config: Any) -> dict[str, Any]:
+    """The training section's optimiser, schedule, penalties, clipping and seed as plain
+    values (every field given): what every optimised kernel's settings start from."""
+    from dataclasses import asdict
+
+    plain = asdict(config)
+    return {
+        "optimizer": plain["optimizer"],
+        "schedule": plain["schedule"],
+        "epochs": config.epochs,
+        "l1": config.l1,
+        "l2": config.l2,
+        "clip": plain["clip"],
+        "seed": config.seed,
+    }
+
+
 @dataclass(frozen=True)
 class ProcedureSpec:
     id: str

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+from builder.training.procedures.spec import (
+    Binding,
+    BindingError,
+    ProcedureSpec,
+    Role,
+    View,
+    training_settings,
+)
 
 
 def check(binding: Binding) -> None:
@@ -28,16 +34,7 @@ def kernel_settings(config: Any, objective: Any) -> dict[str, Any]:
     """The training section as the supervised kernel takes it, plain values only (every field
     given), with the loss matched to the Output and the targets by name (the kernel builds
     its functions from them: :func:`builder.training.kernels.losses.supervised_objective`)."""
-    plain = asdict(config)
-    return {
-        "optimizer": plain["optimizer"],
-        "schedule": plain["schedule"],
-        "epochs": config.epochs,
-        "l1": config.l1,
-        "l2": config.l2,
-        "clip": plain["clip"],
-        **objective.settings,
-    }
+    return {**training_settings(config), **objective.settings}
 
 
 def configure(binding: Binding, config: Any) -> dict[str, Any]:
