@@ -251,33 +251,29 @@ def _subscript(value: _Expr | str, index: _Expr | str) -> _Expr:
     return _Expr(doc, _flat(doc), head=head)
 
 
-def _list(items: Iterable[_Expr | str]) -> _Expr:
-    """A list literal: on one line, or one item per line (ruff never packs them)."""
-    docs = [_doc(i) for i in items]
+def _collection(open_: str, docs: list[Any], close: str, comma: Any) -> _Expr:
+    """A literal: on one line, or one item per line (ruff never packs them), ``comma``
+    after the last item."""
     if not docs:
-        return _Expr("[]", "[]")
+        return _Expr(open_ + close, open_ + close)
     body: list[Any] = []
     for i, item in enumerate(docs):
         if i:
             body += [",", _LINE]
         body.append(item)
-    doc = _Group(["[", _Indent([_SOFT, *body, _IfBreak(",")]), _SOFT, "]"])
-    return _Expr(doc, _flat(doc), head="[")
+    doc = _Group([open_, _Indent([_SOFT, *body, comma]), _SOFT, close])
+    return _Expr(doc, _flat(doc), head=open_)
+
+
+def _list(items: Iterable[_Expr | str]) -> _Expr:
+    """A list literal: on one line, or one item per line."""
+    return _collection("[", [_doc(i) for i in items], "]", _IfBreak(","))
 
 
 def _tuple(items: Iterable[_Expr | str]) -> _Expr:
     """A tuple literal: on one line, or one item per line; one item keeps its comma."""
     docs = [_doc(i) for i in items]
-    if not docs:
-        return _Expr("()", "()")
-    body: list[Any] = []
-    for i, item in enumerate(docs):
-        if i:
-            body += [",", _LINE]
-        body.append(item)
-    body.append("," if len(docs) == 1 else _IfBreak(","))
-    doc = _Group(["(", _Indent([_SOFT, *body]), _SOFT, ")"])
-    return _Expr(doc, _flat(doc), head="(")
+    return _collection("(", docs, ")", "," if len(docs) == 1 else _IfBreak(","))
 
 
 def _binary(op: str, operands: list[_Expr | str]) -> _Expr:
@@ -340,13 +336,9 @@ def _def(name: str, params: list[str], indent: int, suffix: str = ":") -> str:
 def _literal(value: Any) -> _Expr:
     """A plain value (what settings hold) as an expression: dicts, lists and tuples break
     over lines, one item per line, where they do not fit (as ruff lays them out)."""
-    if isinstance(value, dict) and value:  # one item per line when broken, as _list
-        body: list[Any] = []
-        for i, (k, v) in enumerate(value.items()):
-            body += [",", _LINE] if i else []
-            body.append([py_str(k), ": ", _literal(v).doc])
-        doc = _Group(["{", _Indent([_SOFT, *body, _IfBreak(",")]), _SOFT, "}"])
-        return _Expr(doc, _flat(doc), head="{")
+    if isinstance(value, dict) and value:
+        items = [[py_str(k), ": ", _literal(v).doc] for k, v in value.items()]
+        return _collection("{", items, "}", _IfBreak(","))
     if isinstance(value, list) and value:
         return _list([_literal(v) for v in value])
     if isinstance(value, tuple) and value:

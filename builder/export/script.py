@@ -31,19 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import GraphInvalidError
-from builder.export.layout import (  # noqa: F401  (re-exported: the layout's tests use them)
+from builder.export.layout import (
     WIDTH,
     ExportError,
     _assign,
-    _binary,
     _call,
     _constant,
-    _def,
-    _list,
     _name,
-    _return,
-    _statement,
-    _subscript,
     comment,
     py_literal,
     py_str,
@@ -104,43 +98,19 @@ class _Plan:
 
 
 def _plan(project: Project, net: Network, gm: Any, base_dir: Path | None) -> _Plan:
-    """Bind the network to the procedure's roles with the project's data and settings, as
-    the trainer does (raises a NeuralCanvasError saying what does not fit)."""
+    """Bind the network to the procedure's roles with the project's data and settings as the
+    trainer does, with its checks (raises a NeuralCanvasError saying what does not fit)."""
     from builder.data import dataset_info, load_dataset, make_splits
     from builder.data.registry import read_options
     from builder.training import procedures
     from builder.training.config import parse_training
-    from builder.training.procedures.spec import Binding
+    from builder.training.trainer import bind
 
     cfg = parse_training(project.training)
     procedure = procedures.procedure(cfg.procedure)
     ds = load_dataset(cfg.dataset, base_dir, seed=cfg.seed)
     splits = make_splits(ds, cfg.dataset, seed=cfg.seed)  # refuses fractions that leave no rows
-    inputs, outputs = gm.meta["inputs"], gm.meta["outputs"]
-    if len(inputs) != 1 or not outputs:
-        raise ExportError(
-            f"the network {net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
-            f" {procedure.id} training needs exactly one Input and an Output"
-        )
-    port = inputs[0]
-    if tuple(port.shape[1:]) != tuple(ds.input_shape):
-        shape = ", ".join(map(str, ds.input_shape))
-        raise ExportError(
-            f"the Input {net.name_of(port.node_id)!r} takes {port.shape} but dataset"
-            f" {ds.name!r} gives samples of shape ({shape}): set the Input's shape to [{shape}]"
-        )
-    if ds.x.is_floating_point() == (port.shape.dtype == "int64"):
-        raise ExportError(
-            f"dataset {ds.name!r} gives {'real values' if ds.x.is_floating_point() else 'token ids'}"
-            f" but the Input {net.name_of(port.node_id)!r} has dtype {port.shape.dtype}"
-        )
-    binding = Binding(
-        roles={"model": gm},
-        networks={"model": net},
-        outputs={"model": {net.name_of(o.node_id): o for o in outputs}},
-        dataset=ds,
-        train=(splits.train.x, splits.train.y),
-    )
+    binding = bind(net, gm, splits, procedure.id)
     procedure.check(binding)
     settings = procedure.configure(binding, cfg)
     try:

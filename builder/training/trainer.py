@@ -75,6 +75,41 @@ class TrainingError(NeuralCanvasError):
     """Training cannot start or cannot go on; the message says why and what to do."""
 
 
+def bind(net: Any, model: Any, splits: Splits, procedure: str) -> Binding:
+    """The compiled ``model`` of ``net`` bound to the procedure's role with the data, after
+    checking that its one Input takes the dataset's samples (the exported script binds the
+    same way, builder.export.script); a :class:`TrainingError` says what to change."""
+    ds = splits.dataset
+    inputs, outputs = model.meta["inputs"], model.meta["outputs"]
+    if len(inputs) != 1 or not outputs:
+        raise TrainingError(
+            f"Network {net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
+            f" {procedure} training needs exactly one Input and an Output"
+        )
+    port = inputs[0]
+    want = tuple(port.shape[1:])
+    if want != tuple(ds.input_shape):
+        shape = ", ".join(map(str, ds.input_shape))
+        raise TrainingError(
+            f"The Input '{net.name_of(port.node_id)}' takes (N, {', '.join(map(str, want))}) but dataset"
+            f" '{ds.name}' gives samples of shape ({shape}): set the Input's shape to [{shape}]"
+        )
+    data_int = not ds.x.is_floating_point()
+    if data_int != (port.shape.dtype == "int64"):
+        kind = "integer token ids" if data_int else "real values"
+        raise TrainingError(
+            f"Dataset '{ds.name}' gives {kind} but the Input '{net.name_of(port.node_id)}' has dtype"
+            f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
+        )
+    return Binding(
+        roles={"model": model},
+        networks={"model": net},
+        outputs={"model": {net.name_of(o.node_id): o for o in outputs}},
+        dataset=ds,
+        train=(splits.train.x, splits.train.y),
+    )
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then MPS, then the CPU; a named device must be available."""
     if name == "auto":
@@ -287,34 +322,8 @@ class Trainer:
             self.splits = make_splits(dataset, cfg.dataset, seed=cfg.seed)
         ds = self.splits.dataset
         model = compile_network(self.net, seed=cfg.seed)
-        inputs, outputs = model.meta["inputs"], model.meta["outputs"]
-        if len(inputs) != 1 or not outputs:
-            raise TrainingError(
-                f"Network {self.net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
-                f" {self.procedure.id} training needs exactly one Input and an Output"
-            )
-        port = inputs[0]
-        want = tuple(port.shape[1:])
-        if want != tuple(ds.input_shape):
-            shape = ", ".join(map(str, ds.input_shape))
-            raise TrainingError(
-                f"The Input '{self.net.name_of(port.node_id)}' takes (N, {', '.join(map(str, want))}) but dataset"
-                f" '{ds.name}' gives samples of shape ({shape}): set the Input's shape to [{shape}]"
-            )
+        binding = bind(self.net, model, self.splits, self.procedure.id)
         data_int = not ds.x.is_floating_point()
-        if data_int != (port.shape.dtype == "int64"):
-            kind = "integer token ids" if data_int else "real values"
-            raise TrainingError(
-                f"Dataset '{ds.name}' gives {kind} but the Input '{self.net.name_of(port.node_id)}' has dtype"
-                f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
-            )
-        binding = Binding(
-            roles={"model": model},
-            networks={"model": self.net},
-            outputs={"model": {self.net.name_of(o.node_id): o for o in outputs}},
-            dataset=ds,
-            train=(self.splits.train.x, self.splits.train.y),
-        )
         self.procedure.check(binding)
         settings = self.procedure.configure(binding, cfg)
         self.objective = settings.get("objective")
