@@ -4,7 +4,9 @@ Portable: it imports only the standard library and torch, and the exported scrip
 its source as it is (``inspect.getsource``), so the app and the script train alike by
 construction. A kernel is a module with
 
-- ``setup(models, settings) -> state``: a dict holding at least ``"models"``; optimisers,
+- ``setup(models, settings) -> state``: ``settings`` are plain data (numbers, strings,
+  lists, dicts: the exported script writes them as a literal); ``state`` is a dict holding
+  at least ``"models"``; optimisers,
   schedules and random generators under ``"optimizers"`` / ``"schedulers"`` /
   ``"generators"`` (name -> object) are checkpointed;
 - ``prepare(state, x, y) -> (x, y)``: the training split as the steps take it (e.g. targets
