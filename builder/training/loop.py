@@ -72,7 +72,7 @@ class EarlyStopping:
     restore_best: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One step done: ``loss`` is a float on the CPU, a detached scalar tensor elsewhere;
     ``logs`` the kernel's other named values (as the step returned them)."""

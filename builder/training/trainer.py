@@ -23,6 +23,7 @@ what stands apart lives beside it (reporting, checkpoint, probes).
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import os
 import queue
@@ -425,8 +426,17 @@ class Trainer:
         return self._elapsed0 + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
 
     def _thread_main(self) -> None:
+        # Collections during the run scan only what the run creates: everything alive once
+        # it is prepared (torch, the data, the model; a few hundred thousand objects) moves
+        # to the permanent generation until the run ends. Otherwise the run's own small
+        # allocations trigger collections that scan it all: 15-20 % of a VAE run's time.
+        # The GUI has already frozen the heap and moved collection to its own thread.
+        frozen = False
         try:
             self.prepare()
+            if gc.isenabled():
+                gc.freeze()
+                frozen = True
             self._t0 = time.perf_counter()
             self._status("running")
             outcome = self._train()
@@ -456,6 +466,9 @@ class Trainer:
                     self.step,
                 )
             )
+        finally:
+            if frozen:
+                gc.unfreeze()
 
     def _wait_if_paused(self) -> None:
         if self._running.is_set():

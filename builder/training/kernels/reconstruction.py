@@ -108,10 +108,12 @@ def beta_at(state: dict[str, Any], step: int) -> float:
     return settings["beta"] * min(1.0, (step + 1) / (warmup * state["batches"]))
 
 
-def kl_term(state: dict[str, Any], per_dim: torch.Tensor) -> torch.Tensor:
-    """What the loss counts of the KL: each dimension at least ``free_bits`` nats."""
+def kl_terms(state: dict[str, Any], per_dim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The KL (summed over latent dimensions) and what the loss counts of it: each
+    dimension at least ``free_bits`` nats (without free bits, the same tensor)."""
+    kl = per_dim.sum()
     free = state["settings"]["free_bits"]
-    return per_dim.clamp(min=free).sum() if free > 0 else per_dim.sum()
+    return kl, (per_dim.clamp(min=free).sum() if free > 0 else kl)
 
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
@@ -124,8 +126,9 @@ def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: in
     if state["vae"]:
         per_dim = kl_per_dim(mean, log_var)
         beta = beta_at(state, step)
-        loss = rec + beta * kl_term(state, per_dim)
-        logs = {"recon": rec.detach(), "kl": per_dim.detach().sum(), "beta": beta}
+        kl, counted = kl_terms(state, per_dim)
+        loss = rec + beta * counted
+        logs = {"recon": rec.detach(), "kl": kl.detach(), "beta": beta}
     else:
         loss = rec
     return {"loss": update(state, loss), **logs}
