@@ -43,6 +43,7 @@ from graph.errors import EditError
 from widgets import theme
 from widgets.commands import Rename, SetParam
 from widgets.editor_document import EditorDocument
+from widgets.settings_form import number_or_text
 
 NAME = "name"  # the key of the Name field in ``fields`` / ``errors`` (no param is called so)
 INT_LIMIT = 2_147_483_647  # QSpinBox holds a C int
@@ -73,19 +74,6 @@ def format_value(param: Param, value: Any) -> str:
     return str(value)
 
 
-def _number(token: str) -> Any:
-    """``"3"`` -> 3, ``"2.5"`` -> 2.5; anything else stays text, so that
-    :meth:`Param.check` names it in its message."""
-    try:
-        return int(token)
-    except ValueError:
-        pass
-    try:
-        return float(token)
-    except ValueError:
-        return token
-
-
 def parse_text(param: Param, text: str) -> Any:
     """The checked value of a line edit's ``text`` for ``param``; raises ``ValueError`` with
     the message to show (:meth:`Param.check`'s)."""
@@ -95,8 +83,8 @@ def parse_text(param: Param, text: str) -> Any:
     if param.kind in (SIZE, INTS):
         tokens = [t for t in re.split(r"[,\s]+", text.strip("()[] ")) if t]
         if param.kind == SIZE and len(tokens) <= 1:
-            return param.check(_number(tokens[0]) if tokens else text)
-        return param.check([_number(t) for t in tokens])
+            return param.check(number_or_text(tokens[0]) if tokens else text)
+        return param.check([number_or_text(t) for t in tokens])
     if param.kind == FLOAT:
         try:
             value: Any = float(text)
@@ -104,7 +92,7 @@ def parse_text(param: Param, text: str) -> Any:
             value = text
         return param.check(value)
     if param.kind == INT:
-        return param.check(_number(text))
+        return param.check(number_or_text(text))
     return param.check(text)
 
 

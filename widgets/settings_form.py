@@ -133,7 +133,7 @@ def shown(value: Any) -> str:
     return str(value)
 
 
-def _number(token: str) -> Any:
+def number_or_text(token: str) -> Any:
     """``"3"`` -> 3, ``"2.5"`` -> 2.5; anything else stays text (the check names it)."""
     try:
         return int(token)
@@ -158,12 +158,12 @@ def parse_text(field: Field, text: str) -> Any:
         except ValueError:
             return text
     if field.kind == INT:
-        return _number(text)
+        return number_or_text(text)
     if field.kind in (SIZE, INTS):
         tokens = [t for t in re.split(r"[,\s]+", text.strip("()[] ")) if t]
         if field.kind == SIZE and len(tokens) == 1:
-            return _number(tokens[0])
-        return [_number(t) for t in tokens]
+            return number_or_text(tokens[0])
+        return [number_or_text(t) for t in tokens]
     try:
         return json.loads(text)
     except ValueError:
