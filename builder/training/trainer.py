@@ -539,8 +539,14 @@ class Trainer:
                 if type(event) is loop.Step:
                     pending.losses.append(event.loss)
                     if event.logs:
+                        series = pending.series
                         for name, value in event.logs.items():
-                            pending.series.setdefault(name, []).append(value)
+                            if host and type(value) is torch.Tensor:  # read as it comes
+                                value = value.item()
+                            if name in series:
+                                series[name].append(value)
+                            else:
+                                series[name] = [value]
                     if self._due:
                         grads, before = self._taken if self._taken is not None else (None, None)
                         self._taken = None
