@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QLocale, QObject, Qt
+from PySide6.QtCore import QLocale, Qt
 from PySide6.QtGui import QDoubleValidator, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,7 +43,7 @@ from graph.errors import EditError
 from widgets import theme
 from widgets.commands import Rename, SetParam
 from widgets.editor_document import EditorDocument
-from widgets.settings_form import number_or_text
+from widgets.settings_form import WheelGuard, number_or_text
 
 NAME = "name"  # the key of the Name field in ``fields`` / ``errors`` (no param is called so)
 INT_LIMIT = 2_147_483_647  # QSpinBox holds a C int
@@ -154,17 +154,6 @@ def status_text(net_type: str, info: NodeInfo | None) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- helpers
 
 
-class _WheelGuard(QObject):
-    """Spin boxes and combo boxes ignore the wheel unless focused, so scrolling the panel
-    does not change values by accident."""
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
-            event.ignore()
-            return True
-        return False
-
-
 class _FloatSpin(QDoubleSpinBox):
     """Shows 0.5, not 0.5000: as many decimals as the value needs (up to ``decimals``)."""
 
@@ -223,7 +212,7 @@ class PropertyEditor(QWidget):
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self._pushing = False  # our own edit is being applied: do not echo it into the fields
-        self._wheel_guard = _WheelGuard(self)
+        self._wheel_guard = WheelGuard(self)
         self.setStyleSheet(_STYLE)
 
         self.hint = _muted("Select a layer to edit it", 1.0)

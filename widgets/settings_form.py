@@ -185,7 +185,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
 
-class _WheelGuard(QObject):
+class WheelGuard(QObject):
     """Spin boxes and combo boxes ignore the wheel unless focused: scrolling the panel must
     not change settings by accident."""
 
@@ -227,7 +227,7 @@ class SettingsForm(QWidget):
         self._texts: dict[str, str] = {}  # what each line edit was last set to
         self._extra: dict[str, list[Any]] = {}  # a combo's values beyond its choices
         self._loading = False
-        self._guard = _WheelGuard(self)
+        self._guard = WheelGuard(self)
         self.setStyleSheet(STYLE)
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)

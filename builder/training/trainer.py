@@ -327,7 +327,6 @@ class Trainer:
         data_int = not ds.x.is_floating_point()
         self.procedure.check(binding)
         settings = self.procedure.configure(binding, cfg)
-        self.objective = settings.get("objective")
         self.model = model.to(self.device)
         self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
         self.name_to_attr = {v: k for k, v in self.attr_to_name.items()}
