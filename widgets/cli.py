@@ -321,7 +321,7 @@ def export(args: argparse.Namespace) -> int:
     import shlex
 
     from builder.export.script import export as export_network
-    from graph.project_file import atomic_write_text
+    from graph.atomic import atomic_write_text
 
     project = _load(args.file)
     out = Path(args.output)

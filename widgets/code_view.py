@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.project_file import atomic_write_text
+from graph.atomic import atomic_write_text
 
 # Colours of a light theme (the editor's background is white).
 COLOURS = {

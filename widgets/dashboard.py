@@ -19,7 +19,6 @@ import csv
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from builder.training.records import (
     StepRecord,
     ViewRecord,
 )
+from graph.atomic import FileWriteError, atomic_write
 from graph.errors import NeuralCanvasError
 from widgets import dialogs, theme
 from widgets.plots import (
@@ -73,9 +73,6 @@ from widgets.plots import (
     Ring,
 )
 from widgets.views import ProcedureViews, dirty_key, procedure_spec
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 GRAD_CAP = 20_000  # points per layer's gradient-norm curve (thinned beyond)
 HISTORY_STEPS = 500  # step records kept whole per run (History thins beyond, <= 2x)
@@ -1066,38 +1063,12 @@ def _check(ok: bool, path: Path) -> None:
 
 
 def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the target folder, then rename it over ``path``
-    (with the replaced file's permissions, or the usual ones for a new file); an ``OSError``
-    becomes a :class:`DashboardExportError` naming ``path``."""
+    """Write through :func:`graph.atomic.atomic_write`; a failure becomes a
+    :class:`DashboardExportError` naming ``path`` and what to do."""
     try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o666 & ~_UMASK
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.",
-            suffix=path.suffix or ".tmp",
-            dir=path.parent if str(path.parent) else ".",
-        )
-        os.close(fd)
-        os.chmod(tmp, mode)  # mkstemp makes it readable by its owner only
-    except OSError as exc:
-        raise _export_error(path, exc) from exc
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _export_error(path, exc) from exc
-        raise
-
-
-def _export_error(path: Path, exc: OSError) -> DashboardExportError:
-    reason = exc.strerror or str(exc)
-    return DashboardExportError(
-        f"Cannot write {path}: {reason}. Choose a folder that exists and that you can write to."
-    )
+        atomic_write(path, write)
+    except FileWriteError as exc:
+        raise DashboardExportError(str(exc)) from exc
 
 
 def _row(*items: QWidget | int) -> QWidget:

@@ -12,7 +12,6 @@ import contextlib
 import importlib.util
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 
 from builder.compile import example_inputs
 from builder.training.checkpoint import save_weights
+from graph.atomic import FileWriteError, atomic_write
 from graph.errors import NeuralCanvasError
 
 DEFAULT_OPSET = 18
@@ -134,9 +134,8 @@ def export_onnx(
     n_out = len(outputs) if isinstance(outputs, tuple) else 1
     input_names = _port_names(module, "inputs", len(args), "input")
     output_names = _port_names(module, "outputs", n_out, "output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with _eval(module), _quiet():
             if which == "dynamo":
                 batch = torch.export.Dim("batch")
@@ -163,8 +162,10 @@ def export_onnx(
                     dynamo=False,
                     dynamic_axes={n: {0: "batch"} for n in (*input_names, *output_names)},
                 )
-        os.replace(tmp, path)
-    except FormatError:
+
+    try:
+        atomic_write(path, write)
+    except (FormatError, FileWriteError):
         raise
     except Exception as exc:  # the exporters raise many types; the user needs the gist
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
@@ -172,8 +173,6 @@ def export_onnx(
             f"ONNX export ({which} exporter, opset {opset}) failed:"
             f" {exc.__class__.__name__}: {first}"
         ) from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

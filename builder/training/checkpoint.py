@@ -7,12 +7,12 @@ Written atomically with ``torch.save`` of plain containers and tensors; read bac
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from graph.atomic import atomic_write
 from graph.errors import NeuralCanvasError
 
 FORMAT = "neuralcanvas-checkpoint"
@@ -25,16 +25,8 @@ class CheckpointError(NeuralCanvasError):
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write ``state`` (tensors and plain Python values) atomically to ``path``."""
-    path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -59,15 +51,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def save_weights(path: str | os.PathLike[str], state_dict: dict[str, torch.Tensor]) -> None:
     """Write a plain ``state_dict`` (loadable with ``torch.load(..., weights_only=True)``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    weights = {k: v.detach().cpu() for k, v in state_dict.items()}
+    atomic_write(path, lambda tmp: torch.save(weights, tmp))
 
 
 def kernel_state_dict(state: dict[str, Any]) -> dict[str, Any]:
