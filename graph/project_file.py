@@ -417,5 +417,3 @@ def save(project: Project, path: str | os.PathLike[str]) -> None:
     """Write atomically: a temporary file in the same folder, flushed, then renamed over
     ``path``; a crash mid-write leaves the previous file intact."""
     atomic_write_text(Path(path), dumps(project))
-
-
