@@ -78,7 +78,8 @@ def _train_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} train",
         description="Train a project's network without the GUI: a progress bar with loss and"
         " ETA, metrics written as the run goes (metrics.csv per epoch, records.jsonl with every"
-        " record), then weights.pt and checkpoint.pt. Ctrl-C stops cleanly and keeps them.",
+        " record), checkpoint.pt as it goes, then weights.pt. Ctrl-C or SIGTERM stops cleanly and"
+        " keeps them; a folder holding an earlier run is never written over.",
     )
     parser.add_argument("file", help="project file (.json)")
     parser.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
@@ -96,7 +97,19 @@ def _train_parser() -> argparse.ArgumentParser:
         + ", ".join(_procedure_names())
         + "; the file's settings of another procedure are left out",
     )
-    parser.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.pt")
+    parser.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint.pt (or a run folder); the run's files in its folder"
+        " are continued from the checkpoint's epoch",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="SECONDS",
+        help="write checkpoint.pt after an epoch once this many seconds have passed since the"
+        " last one (default 2; 0: after every epoch); a kill loses no more than that",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -108,21 +121,12 @@ def _procedure_names() -> list[str]:
 
 
 def train(args: argparse.Namespace) -> int:
-    import signal
     from dataclasses import replace
 
-    from tqdm import tqdm
-
     from builder.training.config import ConfigError, parse_training
-    from builder.training.records import (
-        EpochRecord,
-        ErrorRecord,
-        EvaluationRecord,
-        StatusRecord,
-        StepRecord,
-    )
-    from builder.training.runfiles import RunWriter
+    from builder.training.runfiles import RunWriter, holds_run, run_folder
     from builder.training.trainer import Trainer
+    from graph.atomic import FileWriteError
 
     project = _load(args.file)
     if args.procedure is not None:
@@ -139,14 +143,71 @@ def train(args: argparse.Namespace) -> int:
         config = replace(config, epochs=args.epochs)
     if args.device is not None:
         config = replace(config, device=args.device)
+    if args.checkpoint_every is not None and not args.checkpoint_every >= 0:
+        return _error("--checkpoint-every must be a number of seconds >= 0")
     path = Path(args.file)
-    trainer = Trainer(
-        project, args.network, config, base_dir=path.resolve().parent, resume=args.resume
-    )
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None and resume.is_dir():  # a run folder: its checkpoint
+        if not (resume / "checkpoint.pt").is_file():
+            return _error(f"--resume {resume} is a folder without a checkpoint.pt in it")
+        resume = resume / "checkpoint.pt"
+    trainer = Trainer(project, args.network, config, base_dir=path.resolve().parent, resume=resume)
     trainer.prepare()
-    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-run")
-    # A resumed run continues its files (the default folder is the one it was resumed from).
-    writer = RunWriter(out, append=args.resume is not None)
+    if trainer.resume_changes:
+        print(
+            f"Resuming at epoch {trainer.epoch} with the project's settings changed since the"
+            " checkpoint: " + ", ".join(trainer.resume_changes),
+            file=sys.stderr,
+        )
+    # A resumed run continues the files of its own folder (cut back to the checkpoint); any
+    # other run goes to a folder of its own and never writes over an earlier run's files.
+    out = (
+        Path(args.out)
+        if args.out
+        else (resume.parent if resume else path.with_name(f"{path.stem}-run"))
+    )
+    continuing = resume is not None and _same(resume.parent, out)
+    if not continuing and holds_run(out):
+        earlier, out = out, run_folder(out)
+        print(
+            f"{earlier} holds an earlier run, kept as it is: this run goes to {out}"
+            f" (continue that run with --resume {earlier / 'checkpoint.pt'}, or choose a"
+            " folder with --out)",
+            file=sys.stderr,
+        )
+    try:
+        writer = RunWriter(out, resume_at=(trainer.epoch, trainer.step) if continuing else None)
+    except FileWriteError as exc:
+        return _error(str(exc))
+    trainer.checkpoint_path = out / "checkpoint.pt"
+    if args.checkpoint_every is not None:
+        trainer.checkpoint_every = args.checkpoint_every
+    return _run(args, project, config, trainer, writer, out)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _run(args, project, config, trainer, writer, out: Path) -> int:
+    """Train with a progress bar, writing the run's files; Ctrl-C and SIGTERM stop cleanly
+    (a second one changes nothing), a file that cannot be written stops the run."""
+    import signal
+
+    from tqdm import tqdm
+
+    from builder.training.records import (
+        EpochRecord,
+        ErrorRecord,
+        EvaluationRecord,
+        StatusRecord,
+        StepRecord,
+    )
+    from graph.atomic import FileWriteError
+
     n = len(trainer.splits.train)
     per_epoch = -(-n // (config.batch_size or n))
     bar = tqdm(
@@ -157,52 +218,80 @@ def train(args: argparse.Namespace) -> int:
         dynamic_ncols=True,
         desc=f"{project.network(args.network).name} ({config.procedure}) on {trainer.device}",
     )
-    interrupted = []
+    signals: list[int] = []
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        interrupted.append(True)
+    def on_signal(signum: int, frame: Any) -> None:
+        signals.append(signum)
         trainer.stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # Installed until the last file is written: a second Ctrl-C while saving changes nothing.
+    handled = [signal.SIGINT, signal.SIGTERM]
+    previous = {s: signal.signal(s, on_signal) for s in handled}
     last_epoch: EpochRecord | None = None
     evaluation: EvaluationRecord | None = None
     error: ErrorRecord | None = None
     status: StatusRecord | None = None
+    failed: FileWriteError | None = None
     try:
-        trainer.start()
-        for record in trainer.records(timeout=3600):
-            writer.write(record)
-            if isinstance(record, StepRecord):
-                bar.update(record.step - bar.n)
-                bar.set_postfix(loss=f"{record.train_loss:.4g}", refresh=False)
-            elif isinstance(record, EpochRecord):
-                last_epoch = record
-                post = {"loss": f"{record.train_loss:.4g}"}
-                if record.val_loss is not None:
-                    post["val"] = f"{record.val_loss:.4g}"
-                if "accuracy" in record.metrics:
-                    post["acc"] = f"{record.metrics['accuracy']:.3f}"
-                bar.set_postfix(post)
-            elif isinstance(record, EvaluationRecord):
-                evaluation = record
-            elif isinstance(record, ErrorRecord):
-                error = record
-            elif isinstance(record, StatusRecord):
-                status = record
-        trainer.join()
+        try:
+            trainer.start()
+            for record in trainer.records(timeout=3600):
+                if failed is None:
+                    try:
+                        writer.write(record)
+                    except FileWriteError as exc:  # the files keep their last whole line
+                        failed = exc
+                        trainer.stop()
+                if isinstance(record, StepRecord):
+                    bar.update(record.step - bar.n)
+                    bar.set_postfix(loss=f"{record.train_loss:.4g}", refresh=False)
+                elif isinstance(record, EpochRecord):
+                    last_epoch = record
+                    post = {"loss": f"{record.train_loss:.4g}"}
+                    if record.val_loss is not None:
+                        post["val"] = f"{record.val_loss:.4g}"
+                    if "accuracy" in record.metrics:
+                        post["acc"] = f"{record.metrics['accuracy']:.3f}"
+                    bar.set_postfix(post)
+                elif isinstance(record, EvaluationRecord):
+                    evaluation = record
+                elif isinstance(record, ErrorRecord):
+                    error = record
+                elif isinstance(record, StatusRecord):
+                    status = record
+            trainer.join()
+        finally:
+            bar.close()
+            writer.close()
+        return _finish(trainer, out, last_epoch, evaluation, error, status, failed, signals)
     finally:
-        signal.signal(signal.SIGINT, previous)
-        bar.close()
-        writer.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _finish(trainer, out, last_epoch, evaluation, error, status, failed, signals) -> int:
+    """Save the weights and checkpoint a run ends with and say what it did."""
+    import signal
+
+    from builder.training.checkpoint import save_weights
+    from graph.atomic import FileWriteError
+
     wrote = [out / "metrics.csv", out / "records.jsonl"]
     diverged = error is not None and error.diverged
-    # Diverged weights are NaN / inf: keep whatever weights.pt / checkpoint.pt the folder has.
-    if trainer.model is not None and trainer.step > 0 and not diverged:
-        from builder.training.checkpoint import save_weights
-
-        save_weights(out / "weights.pt", trainer.model.state_dict())
-        trainer.save_checkpoint(out / "checkpoint.pt")
-        wrote += [out / "weights.pt", out / "checkpoint.pt"]
+    kept_best = diverged and trainer.progress.best_state is not None
+    checkpoint = out / "checkpoint.pt"
+    # A run that failed keeps the checkpoint of its last good epoch; one that blew up also
+    # gets its best weights.
+    if failed is None and trainer.model is not None and trainer.step > 0:
+        try:
+            if error is None or kept_best:
+                save_weights(out / "weights.pt", trainer.model.state_dict())
+                wrote.append(out / "weights.pt")
+            if error is None:
+                trainer.save_checkpoint(checkpoint)
+                wrote.append(checkpoint)
+        except FileWriteError as exc:
+            failed = exc
     if last_epoch is not None:
         figures = [f"train loss {last_epoch.train_loss:.4g}"]
         if last_epoch.val_loss is not None:
@@ -212,17 +301,36 @@ def train(args: argparse.Namespace) -> int:
     if evaluation is not None:
         figures = [f"loss {evaluation.loss:.4g}", *_figures(evaluation.metrics)]
         print(f"The {evaluation.split} split: " + ", ".join(figures))
-    if status is not None and status.message:
+    if status is not None and status.message and failed is None:
         print(status.message)
+    if failed is not None:
+        return _error(f"{failed}\nThe run stopped at step {trainer.step}. {_resumable(checkpoint)}")
     print("Wrote " + ", ".join(str(p) for p in wrote))
     if diverged:
-        print("No weights.pt or checkpoint.pt written: the weights diverged.")
+        best = "weights.pt holds its best weights." if kept_best else "No weights.pt written."
+        print(f"The run diverged. {best} {_resumable(checkpoint)}")
+    elif error is not None:
+        print(_resumable(checkpoint))
     if error is not None:
         return _error(error.message)
-    if interrupted:
-        print("Interrupted by Ctrl-C: the files above hold the run so far.", file=sys.stderr)
-        return 130
+    if signals:
+        name = "Ctrl-C" if signals[0] == signal.SIGINT else "SIGTERM"
+        print(f"Stopped by {name}: the files above hold the run so far.", file=sys.stderr)
+        return 130 if name == "Ctrl-C" else 143
     return EXIT_OK
+
+
+def _resumable(checkpoint: Path) -> str:
+    """Where a run can be resumed from, as a sentence."""
+    if not checkpoint.is_file():
+        return "No checkpoint was written."
+    try:
+        from builder.training.checkpoint import load_checkpoint
+
+        epoch = int(load_checkpoint(checkpoint)["epoch"])
+    except (NeuralCanvasError, KeyError, TypeError, ValueError):
+        return f"{checkpoint} cannot be read."
+    return f"{checkpoint} holds epoch {epoch}: continue with --resume {checkpoint}."
 
 
 METRIC_ORDER = ("accuracy", "precision", "recall", "f1", "mse", "mae")

@@ -143,8 +143,15 @@ def train(
         if isinstance(event, Diverged):
             log["steps"] += event.losses
             if rank == 0:
-                print(f"Epoch {event.epoch + 1}: the loss diverged (NaN or infinite).")
-            return "diverged"
+                what = {
+                    "not finite": "the loss diverged (NaN or infinite)",
+                    "loss": f"the loss blew up to {event.value:.4g} (lowest {event.reference:.4g})",
+                    "weights": f"the weights' norm blew up to {event.value:.4g}"
+                    f" (from {event.reference:.4g})",
+                }[event.reason]
+                kept = "; the best weights are restored" if event.restored else ""
+                print(f"Epoch {event.epoch + 1}: {what}{kept}.")
+            return "restored" if event.restored else "diverged"
         if not isinstance(event, Epoch):
             continue
         log["steps"] += event.losses
@@ -193,7 +200,7 @@ def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -
     out = Path(args.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        if outcome != "diverged":
+        if outcome != "diverged":  # the trained, early-stopped or restored best weights
             torch.save(model.state_dict(), out / "weights.pt")
             print(f"Wrote {out / 'weights.pt'}")
         if args.log_json:
@@ -204,7 +211,7 @@ def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -
         torch.save(model.state_dict(), out / f"weights-rank{rank}.pt")
     if world > 1:
         dist.barrier()
-    return 1 if outcome == "diverged" else 0
+    return 1 if outcome in ("diverged", "restored") else 0
 
 
 def main(argv: list[str] | None = None) -> int:

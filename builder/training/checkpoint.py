@@ -71,13 +71,7 @@ def kernel_state_dict(state: dict[str, Any]) -> dict[str, Any]:
 
 def load_kernel_state(state: dict[str, Any], data: dict[str, Any], path: Any, network: str) -> None:
     """Load :func:`kernel_state_dict`'s part of checkpoint ``data`` into a kernel's state (a
-    checkpoint written before procedures holds one model and one optimiser)."""
-    if "models" not in data:
-        data["models"] = {"model": data["model"]}
-        data["optimizers"] = {"model": data["optimizer"]}
-        data["schedulers"] = {"model": data["scheduler"]} if data.get("scheduler") else {}
-        if data.get("best_state") is not None:
-            data["best_state"] = {"model": data["best_state"]}
+    checkpoint validated by builder.training.resume.validate; see :func:`upgrade`)."""
     for role, model in state["models"].items():
         try:
             model.load_state_dict(data["models"][role], strict=True)
@@ -86,11 +80,31 @@ def load_kernel_state(state: dict[str, Any], data: dict[str, Any], path: Any, ne
                 f"Checkpoint {path} was made for a different network (its weights do not fit"
                 f" {network!r}): {str(exc).splitlines()[0]}"
             ) from None
-    for name, optimizer in state.get("optimizers", {}).items():
-        optimizer.load_state_dict(data["optimizers"][name])
-    for name, scheduler in state.get("schedulers", {}).items():
-        if data.get("schedulers", {}).get(name) is not None:
-            scheduler.load_state_dict(data["schedulers"][name])
-    for name, gen in state.get("generators", {}).items():
-        if data.get("generators", {}).get(name) is not None:
-            gen.set_state(data["generators"][name])
+    try:
+        for name, optimizer in state.get("optimizers", {}).items():
+            optimizer.load_state_dict(data["optimizers"][name])
+        for name, scheduler in state.get("schedulers", {}).items():
+            if (data.get("schedulers") or {}).get(name) is not None:
+                scheduler.load_state_dict(data["schedulers"][name])
+        for name, gen in state.get("generators", {}).items():
+            if (data.get("generators") or {}).get(name) is not None:
+                gen.set_state(data["generators"][name])
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
+        raise CheckpointError(
+            f"Checkpoint {path} does not fit this run: its optimiser, schedule or random state"
+            f" cannot be loaded ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})."
+            " Start the run afresh (without --resume)"
+        ) from None
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint written before procedures (one ``model``, one ``optimizer``) in today's
+    layout (every role by name)."""
+    if "models" not in data and "model" in data:
+        data["models"] = {"model": data.pop("model")}
+        data["optimizers"] = {"model": data.pop("optimizer", None)}
+        scheduler = data.pop("scheduler", None)
+        data["schedulers"] = {"model": scheduler} if scheduler else {}
+        if data.get("best_state") is not None:
+            data["best_state"] = {"model": data["best_state"]}
+    return data

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from builder.training.config import HealthThresholds
 
@@ -42,12 +43,7 @@ def classify(norms: Mapping[str, float], thresholds: HealthThresholds) -> dict[s
     return out
 
 
-def divergence_message(
-    step: int, epoch: int, value: float, lr: float, hints: Mapping[str, bool]
-) -> str:
-    """What to tell the user when the loss becomes NaN or infinite, with the likely causes
-    that apply to this run (``hints``: ``normalised``, ``clipped``, ``saturating``)."""
-    what = "NaN" if math.isnan(value) else "infinite"
+def _causes(lr: float, hints: Mapping[str, bool]) -> str:
     causes = [f"the learning rate ({lr:g}) may be too high: try one ten times lower"]
     if not hints.get("normalised", True):
         causes.append("the inputs are not normalised: set the dataset's normalise option to zscore")
@@ -57,5 +53,34 @@ def divergence_message(
         )
     if not hints.get("clipped", True):
         causes.append('no gradient clipping: set clip mode "norm" with max 1.0')
-    lines = "\n".join(f"  - {c}" for c in causes)
-    return f"Training stopped at step {step} (epoch {epoch}): the loss became {what}. Likely causes:\n{lines}"
+    return "Likely causes:\n" + "\n".join(f"  - {c}" for c in causes)
+
+
+def divergence_message(
+    step: int, epoch: int, value: float, lr: float, hints: Mapping[str, bool]
+) -> str:
+    """What to tell the user when the loss becomes NaN or infinite, with the likely causes
+    that apply to this run (``hints``: ``normalised``, ``clipped``, ``saturating``)."""
+    what = "NaN" if math.isnan(value) else "infinite"
+    return f"Training stopped at step {step} (epoch {epoch}): the loss became {what}. " + _causes(
+        lr, hints
+    )
+
+
+def blowup_message(event: Any, epoch: int, lr: float, hints: Mapping[str, bool]) -> str:
+    """The same for a run whose loss or weights blew up although they stayed finite
+    (``event``: a builder.training.loop.Diverged with reason "loss" or "weights")."""
+    times = event.value / event.reference if event.reference else math.inf
+    if event.reason == "loss":
+        what = (
+            f"the loss blew up to {event.value:.4g}, {times:.3g} times its lowest"
+            f" ({event.reference:.4g}), though it stayed finite"
+        )
+    else:
+        what = (
+            f"the weights' norm blew up to {event.value:.4g}, {times:.3g} times its start"
+            f" ({event.reference:.4g})"
+        )
+    return f"Training stopped after step {event.step} (epoch {epoch}): {what}. " + _causes(
+        lr, hints
+    )

@@ -17,8 +17,9 @@ construction. A kernel is a module with
 - ``evaluate(state, x, y) -> dict``: ``"loss"`` and metrics on a split.
 
 :func:`fit` yields a :class:`Step` after each step and an :class:`Epoch` after each epoch
-(and a :class:`Diverged` when an epoch's loss is not finite). A caller stops a run by not
-asking for more; pausing is waiting between two ``next()`` calls.
+(and a :class:`Diverged` when an epoch's loss is not finite, or blows up while staying
+finite: see :class:`Guard`; the best weights are then restored). A caller stops a run by
+not asking for more; pausing is waiting between two ``next()`` calls.
 """
 
 from __future__ import annotations
@@ -63,6 +64,26 @@ class Progress:
     best_loss: float = math.inf
     waiting: int = 0  # epochs since the watched loss last improved
     best_state: dict[str, Any] | None = None
+    best_epoch: int = 0  # the epoch of best_loss (0: none yet)
+    first_loss: float | None = None  # the run's first step loss (the initial weights')
+    best_train: float = math.inf  # the lowest epoch training loss
+    start_norm: float | None = None  # the weights' norm when the run started
+
+
+@dataclass(frozen=True)
+class Guard:
+    """When a run has blown up although its losses stay finite.
+
+    - the loss: an epoch's mean training loss above ``blowup`` times the lowest so far (the
+      first step's loss before the first epoch) and above the first step's loss; only for
+      positive losses, and in one process (each process sees its own losses);
+    - the weights: their norm (all roles together) above ``weight_growth`` times their norm
+      when the run started, or not finite.
+
+    0 turns a check off."""
+
+    blowup: float = 10.0
+    weight_growth: float = 1000.0
 
 
 @dataclass(frozen=True)
@@ -104,12 +125,65 @@ class Epoch:
 
 @dataclass
 class Diverged:
-    """An epoch's losses are not all finite: the run ends."""
+    """The run ends: an epoch's losses are not all finite (``reason`` "not finite"), its
+    mean loss blew up ("loss") or the weights' norm did ("weights"); see :class:`Guard`.
+    ``value`` is the loss or the norm, ``reference`` what it is compared with (the lowest
+    loss, the starting norm); ``restored``: the best weights were put back."""
 
     epoch: int  # the epoch being trained (0-based)
-    step: int  # the first step whose loss is not finite
+    step: int  # the first step whose loss is not finite (else the epoch's last step)
     value: float
     losses: list[float]
+    reason: str = "not finite"
+    reference: float = math.nan
+    restored: bool = False
+
+
+def weight_norm(state: dict[str, Any]) -> float:
+    """The L2 norm of every parameter of every role, together."""
+    params = [p.detach() for m in state["models"].values() for p in m.parameters()]
+    if not params:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(params))))
+
+
+def keep_best(state: dict[str, Any], progress: Progress) -> None:
+    """Remember the weights of every role as the best (a copy on their device)."""
+    progress.best_state = {
+        name: {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for name, model in state["models"].items()
+    }
+
+
+def restore_best(state: dict[str, Any], progress: Progress) -> bool:
+    """Put the best weights back into every role; False when none were kept."""
+    if progress.best_state is None:
+        return False
+    for name, model in state["models"].items():
+        model.load_state_dict(progress.best_state[name])
+    return True
+
+
+def blown_up(
+    guard: Guard, state: dict[str, Any], progress: Progress, train_loss: float, world: int
+) -> tuple[str, float, float] | None:
+    """(reason, value, reference) when the epoch just trained blew up (see :class:`Guard`)."""
+    first = progress.first_loss
+    lowest = min(progress.best_train, first) if first is not None else progress.best_train
+    if (
+        guard.blowup
+        and world == 1
+        and first is not None
+        and lowest > 0
+        and train_loss > guard.blowup * lowest
+        and train_loss > first
+    ):
+        return "loss", train_loss, lowest
+    if guard.weight_growth and progress.start_norm:
+        norm = weight_norm(state)
+        if not math.isfinite(norm) or norm > guard.weight_growth * progress.start_norm:
+            return "weights", norm, progress.start_norm
+    return None
 
 
 def fit(
@@ -125,11 +199,14 @@ def fit(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     rank: int = 0,
     world: int = 1,
+    guard: Guard = Guard(),
 ) -> Iterator[Step | Epoch | Diverged]:
     """Train from ``progress`` to ``epochs``; yields after each step and each epoch.
 
     ``val`` is the split early stopping and schedules watch (``None``: the training loss is
     watched and the training split evaluated). ``transform`` augments each batch's inputs.
+    The best weights are kept (a copy) whenever the watched loss improves, so a run that
+    diverges, or stops early, ends on them.
     """
     n = train[0].shape[0]
     batch = n if batch_size is None else min(batch_size, n)
@@ -142,6 +219,11 @@ def fit(
     device = x_all.device
     host = device.type == "cpu"  # reading a scalar there waits for nothing
     step_fn = kernel.train_step
+    if progress.start_norm is None:
+        progress.start_norm = weight_norm(state)
+    keeping = bool(guard.blowup or guard.weight_growth) or (
+        early_stopping.patience and early_stopping.restore_best
+    )
     while progress.epoch < epochs:
         for model in state["models"].values():
             model.train()
@@ -159,22 +241,33 @@ def fit(
             progress.step += 1
             yield Step(progress.epoch, progress.step, b, batches, loss, logs)
         values = losses if host else torch.stack(losses).tolist()
+        if progress.first_loss is None and values:
+            progress.first_loss = values[0]
         for i, value in enumerate(values):
             if not math.isfinite(value):
-                yield Diverged(progress.epoch, progress.step - batches + i + 1, value, values)
+                restored = restore_best(state, progress)
+                at = progress.step - batches + i + 1
+                yield Diverged(progress.epoch, at, value, values, restored=restored)
                 return
         train_loss = math.fsum(values) / batches  # exact: the same in any grouping
+        blown = blown_up(guard, state, progress, train_loss, world)
+        if blown is not None:
+            reason, value, reference = blown
+            restored = restore_best(state, progress)
+            yield Diverged(
+                progress.epoch, progress.step, value, values, reason, reference, restored
+            )
+            return
+        progress.best_train = min(progress.best_train, train_loss)
         progress.epoch += 1
         evaluation = kernel.evaluate(state, eval_x, eval_y)
         watched = evaluation["loss"] if val is not None else train_loss
         best = watched < progress.best_loss - early_stopping.min_delta
         if best:
             progress.best_loss, progress.waiting = watched, 0
-            if early_stopping.patience and early_stopping.restore_best:
-                progress.best_state = {
-                    name: {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    for name, model in state["models"].items()
-                }
+            progress.best_epoch = progress.epoch
+            if keeping:
+                keep_best(state, progress)
         else:
             progress.waiting += 1
         kernel.end_epoch(state, progress.epoch, watched)
@@ -193,6 +286,5 @@ def fit(
         )
         if stop:
             if restore:  # after the caller has seen the epoch (and the last steps' weights)
-                for name, model in state["models"].items():
-                    model.load_state_dict(progress.best_state[name])
+                restore_best(state, progress)
             return

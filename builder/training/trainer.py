@@ -41,15 +41,17 @@ from builder.compile import compile_network
 from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
 from builder.training import loop, procedures
+from builder.training import resume as resuming
 from builder.training.checkpoint import (
     CheckpointError,
     kernel_state_dict,
     load_checkpoint,
     load_kernel_state,
     save_checkpoint,
+    upgrade,
 )
 from builder.training.config import ConfigError, TrainingConfig, parse_training
-from builder.training.health import classify, divergence_message
+from builder.training.health import blowup_message, classify, divergence_message
 from builder.training.probes import ViewProber, view_prober
 from builder.training.probes.layers import LayerProber
 from builder.training.procedures.spec import Binding
@@ -65,6 +67,7 @@ from builder.training.records import (
 )
 from builder.training.reporting import Layers, Pending
 from graph import project_file
+from graph.atomic import FileWriteError
 from graph.document import Project
 from graph.errors import NeuralCanvasError
 
@@ -163,6 +166,7 @@ class Trainer:
         resume: str | os.PathLike[str] | None = None,
         splits: Splits | None = None,
         history_size: int = 2000,
+        checkpoint: str | os.PathLike[str] | None = None,
     ):
         # The networks are rebuilt from their serialised form; the training section is copied
         # as it is and checked by parse_training, whose messages name the setting.
@@ -183,6 +187,12 @@ class Trainer:
             self.config = replace(self.config, device=device)
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.resume_from = resume
+        self.resume_changes: list[str] = []  # settings changed since the checkpoint (applied)
+        # Written atomically after an epoch once checkpoint_every seconds have passed since
+        # the last one (0: every epoch), so a kill loses at most that much training.
+        self.checkpoint_path = checkpoint
+        self.checkpoint_every = 2.0
+        self._saved_at = -math.inf
         self.splits = splits
         self.channel: queue.SimpleQueue[Record] = queue.SimpleQueue()
         self.history = History(history_size)
@@ -370,7 +380,8 @@ class Trainer:
         self._prepared = True
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
-        data = load_checkpoint(path)
+        data = upgrade(load_checkpoint(path))
+        resuming.validate(data, path, self.net.name)
         made_by = data.get("procedure", procedures.DEFAULT)
         if made_by != self.procedure.id:
             raise CheckpointError(
@@ -378,17 +389,35 @@ class Trainer:
                 f" {self.procedure.id}: resume it with training.procedure set to {made_by!r},"
                 " or start this run afresh"
             )
+        saved, now = data.get("settings"), resuming.settings_of(self.config)
+        resuming.refuse_other_kinds(saved, now, path)
+        if saved is None:  # a checkpoint that does not record its settings
+            for role, optimizer in self.kernel_state.get("optimizers", {}).items():
+                resuming.refuse_other_optimizer(data["optimizers"].get(role) or {}, optimizer, path)
         load_kernel_state(self.kernel_state, data, path, self.net.name)
+        self.resume_changes = resuming.apply_changes(saved, now, self.kernel_state)
         p = self.progress
         p.epoch, p.step = int(data["epoch"]), int(data["step"])
         p.best_loss = float(data.get("best_loss", math.inf))
         p.waiting = int(data.get("waiting", 0))
         p.best_state = data.get("best_state")
+        p.best_epoch = int(data.get("best_epoch", 0))
+        p.best_train = float(data.get("best_train", math.inf))
+        for name in ("first_loss", "start_norm"):
+            setattr(p, name, None if data.get(name) is None else float(data[name]))
         self._elapsed0 = float(data.get("elapsed", 0.0))
-        if data.get("shuffle_rng") is not None:
-            self.shuffle.set_state(data["shuffle_rng"])
-        if data.get("augment_rng") is not None:
-            self.aug_gen.set_state(data["augment_rng"])
+        try:
+            if data.get("shuffle_rng") is not None:
+                self.shuffle.set_state(data["shuffle_rng"])
+            if data.get("augment_rng") is not None:
+                self.aug_gen.set_state(data["augment_rng"])
+            if data.get("torch_rng") is not None:
+                torch.Generator().set_state(data["torch_rng"])  # checked here, used at the start
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"Checkpoint {path} is damaged: a random generator state does not fit"
+                f" ({str(exc).splitlines()[0][:200]}). Start the run afresh (without --resume)"
+            ) from None
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
 
@@ -406,7 +435,12 @@ class Trainer:
             "shuffle_rng": self.shuffle.get_state(),
             "augment_rng": self.aug_gen.get_state(),
             "waiting": self.progress.waiting,
+            "best_epoch": self.progress.best_epoch,
+            "best_train": self.progress.best_train,
+            "first_loss": self.progress.first_loss,
+            "start_norm": self.progress.start_norm,
             "torch_rng": torch.get_rng_state(),
+            "settings": resuming.settings_of(self.config),
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
@@ -527,6 +561,7 @@ class Trainer:
             self.progress,
             loop.EarlyStopping(es.patience, es.min_delta, es.restore_best),
             transform,
+            guard=loop.Guard(self.procedure.blowup, self.procedure.weight_growth),
         )
         last_step = self.step + (cfg.epochs - self.epoch) * batches  # the run's last step
         early: tuple[str, str] | None = None
@@ -580,11 +615,14 @@ class Trainer:
                     _, problem = self._report(pending, self.epoch + 1, self._grad_norms(monitor))
                     if problem:
                         return problem
-                    raise AssertionError("a diverged epoch reported finite losses")
+                    if event.reason == "not finite":
+                        raise AssertionError("a diverged epoch reported finite losses")
+                    return self._blown_up(event)
                 else:
                     if pending.losses:
                         pending.epoch_ends.append(self.step)
                     early = self._end_epoch(event)
+                    self._periodic_checkpoint(final=self.epoch >= cfg.epochs or early is not None)
                     if early is not None:
                         if pending.losses:  # the steps not reported yet, before the restore
                             self._report(pending, self.epoch, self._grad_norms(monitor))
@@ -651,6 +689,37 @@ class Trainer:
             f" {self.config.early_stopping.patience} epochs{restored}",
         )
 
+    def _periodic_checkpoint(self, final: bool) -> None:
+        if self.checkpoint_path is None:
+            return
+        now = time.perf_counter()
+        if not final and now - self._saved_at < self.checkpoint_every:
+            return
+        try:
+            self.save_checkpoint(self.checkpoint_path)
+        except FileWriteError as exc:
+            raise FileWriteError(
+                f"{exc}\nThe run stopped after epoch {self.epoch}: its checkpoint could not be"
+                " written (the one before it, if any, is intact)."
+            ) from None
+        self._saved_at = now
+
+    def _kept(self) -> str:
+        """What a diverged run keeps: the best epoch's weights (restored), or none."""
+        p = self.progress
+        if p.best_state is None:
+            return "No epoch ended well before it: no weights are kept."
+        what = "validation" if self.has_val else "training"
+        return f"Kept the best weights: epoch {p.best_epoch}, {what} loss {p.best_loss:.4g}."
+
+    def _blown_up(self, event: loop.Diverged) -> tuple[str, str]:
+        """Emit the diagnosis of a run whose loss or weights blew up (staying finite)."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        message = blowup_message(event, self.epoch + 1, lr, self.hints) + "\n" + self._kept()
+        self.state = "error"
+        self._emit(ErrorRecord(message, self.epoch + 1, event.step, diverged=True))
+        return ("stopped", "Stopped: the run blew up")
+
     def _grad_norms(self, monitor: bool) -> list[torch.Tensor] | None:
         return torch._foreach_norm(self.layers.grads()) if monitor else None
 
@@ -678,6 +747,8 @@ class Trainer:
                 at = epoch - sum(1 for end in ends if step <= end < first + len(values))
                 lr = self.optimizer.param_groups[0]["lr"]
                 message = divergence_message(step, at, value, lr, self.hints)
+                loop.restore_best(self.kernel_state, self.progress)
+                message += "\n" + self._kept()
                 if g is not None:
                     grad_map = dict(zip(self.layers.names, g))
                     bad = [

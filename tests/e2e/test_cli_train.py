@@ -164,7 +164,12 @@ def test_resume_continues_from_epoch_2_to_4(digits_run, tmp_path):
 # --------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_files(tmp_path):
+@pytest.mark.parametrize(
+    "signum, code, said",
+    [(signal.SIGINT, 130, "Stopped by Ctrl-C"), (signal.SIGTERM, 143, "Stopped by SIGTERM")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_and_sigterm_stop_cleanly_and_keep_the_files(tmp_path, signum, code, said):
     project = write(tmp_path, "digits.json", example_doc("digits_cnn"))
     run = tmp_path / "run"
     proc = subprocess.Popen(
@@ -182,7 +187,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_files(tmp_path):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no step record arrived"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
+        proc.send_signal(signum)  # a second one, while it stops and saves, changes nothing
         try:
             stdout, stderr = proc.communicate(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -191,9 +197,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_files(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stdout + stderr
-    assert "Interrupted by Ctrl-C" in stderr
+    assert said in stderr
     assert "Stopped by the user at step" in stdout
 
     recs = records(run)
@@ -339,7 +345,7 @@ def test_a_diverged_run_exits_2_and_keeps_no_nan_weights(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert err.startswith("neuralcanvas: error: Training stopped at step ")
     assert "the loss became" in err and "learning rate" in err and "Traceback" not in err
-    assert "No weights.pt or checkpoint.pt written" in out
+    assert "The run diverged. No weights.pt written. No checkpoint was written." in out
     assert not (run / "weights.pt").exists() and not (run / "checkpoint.pt").exists()
     last = records(run)[-1]
     assert last["kind"] == "error" and last["diverged"] is True

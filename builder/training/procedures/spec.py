@@ -122,6 +122,10 @@ class ProcedureSpec:
     series: tuple[str, ...] = ("loss",)  # the named step series train_step returns
     uses_loss: bool = False  # True: the training section's loss setting applies
     example: str = ""  # a built-in example (assets/examples/<example>.json) that trains with it
+    # When a run counts as blown up although its losses are finite (builder.training.loop.Guard:
+    # the loss far above its lowest, the weights' norm far above its start; 0: off).
+    blowup: float = 10.0
+    weight_growth: float = 1000.0
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
