@@ -15,21 +15,32 @@ import numpy as np
 import torch
 
 from builder.data.dataset import Dataset, class_dataset, regression_dataset
-from builder.data.files import is_numeric_text, kind_for, read_targets, resolve_path
+from builder.data.files import (
+    is_numeric_text,
+    kind_for,
+    open_data_file,
+    read_targets,
+    resolve_path,
+    shown_path,
+)
 from builder.data.problems import SPEC_PATH, DataError, did_you_mean
 
 
 def csv_table(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     path = resolve_path(o["path"], base, "path")
-    shown = o["path"]
+    shown = shown_path(o["path"])
+    with open_data_file(path, "path", "csv") as fh:
+        try:
+            data = fh.read()
+        except OSError as exc:
+            raise DataError(f"{SPEC_PATH}.path: cannot read {shown}: {exc}") from None
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{shown}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
         ) from None
-    except OSError as exc:
-        raise DataError(f"{SPEC_PATH}.path: cannot read {shown}: {exc}") from None
+    del data
     if not text.strip():
         raise DataError(f"{shown}: the CSV file is empty; add a header and rows of data")
     delimiter = _sniff(text) if o["delimiter"] == "auto" else o["delimiter"]

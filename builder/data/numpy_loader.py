@@ -1,19 +1,31 @@
 """The ``numpy`` dataset: the user's own arrays from a .npz file or .npy files.
 
+Never unpickles (``allow_pickle=False`` throughout); each array's header is read first and
+the array refused when the file cannot hold what it claims or it is over the cap.
+
 Portable: standard library, numpy and torch only; the exported script copies it. See
 :mod:`builder.data.builtin` for its options."""
 
 from __future__ import annotations
 
+import os
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
 from builder.data.dataset import Dataset, class_dataset, regression_dataset
-from builder.data.files import kind_for, read_targets, resolve_path
+from builder.data.files import (
+    check_claim,
+    kind_for,
+    open_data_file,
+    read_targets,
+    resolve_path,
+    shown_path,
+)
 from builder.data.problems import SPEC_PATH, DataError
 
 
@@ -33,18 +45,28 @@ def numpy_arrays(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     if suffix == ".npz":
         arrays = _load_npz(path, o["path"], [o["x_key"]] + ([] if target else [o["y_key"]]))
         x, y = arrays[0], (arrays[1] if not target else None)
-        xname, yname = f"{o['path']}[{o['x_key']!r}]", f"{o['path']}[{o['y_key']!r}]"
+        xname, yname = _member(o["path"], o["x_key"]), _member(o["path"], o["y_key"])
     else:
-        x, y, xname, yname = _load_npy(path, o["path"]), None, o["path"], ""
+        x, y, xname, yname = _load_npy(path, o["path"], "path"), None, o["path"], ""
     if target is not None:
-        y, yname = _load_npy(target, o["target_path"]), o["target_path"]
+        y, yname = _load_npy(target, o["target_path"], "target_path"), o["target_path"]
     assert y is not None
     if x.dtype.kind not in "biuf":
         raise DataError(f"{xname}: the inputs have dtype {x.dtype}; they must be numbers")
     if x.ndim == 0 or y.ndim == 0:
         raise DataError(f"{xname}: the arrays need one row per sample; got a single value")
+    if len(x) == 0:
+        raise DataError(
+            f"{xname}: the array has no rows (shape {x.shape}); a dataset needs one row per "
+            "sample: save the data again"
+        )
     if x.ndim == 1:
         x = x[:, None]
+    if 0 in x.shape:
+        raise DataError(
+            f"{xname}: the inputs have shape {x.shape}, with no values in a row; save one row of "
+            "features per sample"
+        )
     if len(x) != len(y):
         raise DataError(
             f"{xname} has {len(x)} rows but {yname} has {len(y)}; both need one row per sample"
@@ -82,32 +104,92 @@ def numpy_arrays(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     )
 
 
-def _load_npy(path: Path, shown: str) -> np.ndarray:
+def _member(shown: str, key: str) -> str:
+    return f"{shown_path(shown)}[{key!r}]"
+
+
+def _load_npy(path: Path, shown: str, option: str) -> np.ndarray:
+    with open_data_file(path, option, "array") as fh:
+        return _read_npy(fh, shown_path(shown), os.fstat(fh.fileno()).st_size, ".npy file")
+
+
+def _read_npy(fh: BinaryIO, shown: str, size: int, what: str) -> np.ndarray:
+    """The array of a .npy stream of ``size`` bytes, its header checked before its data."""
+    fmt = np.lib.format
+    start = fh.tell()
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = fmt.read_magic(fh)
+    except (ValueError, EOFError):
         raise DataError(
-            f"{shown}: cannot read it as a NumPy .npy file ({exc}); save plain numeric arrays with numpy.save"
+            f"{shown}: is not a NumPy {what} (it does not begin with the .npy signature); save "
+            "the array with numpy.save"
         ) from None
-    if not isinstance(array, np.ndarray):
-        raise DataError(f"{shown}: is not a .npy array file; save it with numpy.save")
-    return array
+    try:
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            raise DataError(
+                f"{shown}: .npy format version {version[0]}.{version[1]} is not read here (it "
+                "holds named fields); save plain numeric arrays with numpy.save"
+            )
+    except (ValueError, EOFError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"{shown}: the NumPy header is damaged ({exc}); save the array again with numpy.save"
+        ) from None
+    if any(d < 0 for d in shape):
+        raise DataError(
+            f"{shown}: the NumPy header is damaged (shape {shape}); save the array again"
+        )
+    if dtype.hasobject:
+        raise DataError(
+            f"{shown}: holds Python objects (dtype {dtype}), which are never loaded (unpickling "
+            "could run code); save plain numeric arrays or text labels"
+        )
+    check_claim(shown, shape, dtype.itemsize, size - (fh.tell() - start))
+    fh.seek(start)
+    try:
+        return fmt.read_array(fh, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(
+            f"{shown}: cannot read the array ({exc}); save plain numeric arrays with numpy.save"
+        ) from None
 
 
 def _load_npz(path: Path, shown: str, keys: list[str]) -> list[np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise DataError(f"{shown}: is not a .npz archive; save it with numpy.savez")
-            for key in keys:
-                if key not in archive.files:
-                    option = "x_key" if key == keys[0] else "y_key"
-                    raise DataError(
-                        f"{shown}: has no array {key!r}; it holds {', '.join(archive.files) or 'nothing'}: "
-                        f"set {option} to one of them"
-                    )
-            return [archive[key] for key in keys]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(
-            f"{shown}: cannot read it as a NumPy .npz file ({exc}); save plain numeric arrays with numpy.savez"
-        ) from None
+    shown = shown_path(shown)
+    with open_data_file(path, "path", "array") as fh:
+        try:
+            with zipfile.ZipFile(fh) as archive:
+                members = {
+                    (n[:-4] if n.endswith(".npy") else n): n
+                    for n in archive.namelist()
+                    if not n.endswith("/")
+                }
+                for key in keys:
+                    if key not in members:
+                        option = "x_key" if key == keys[0] else "y_key"
+                        raise DataError(
+                            f"{shown}: has no array {key!r}; it holds "
+                            f"{', '.join(members) or 'nothing'}: set {option} to one of them"
+                        )
+                out = []
+                for key in keys:
+                    info = archive.getinfo(members[key])
+                    with archive.open(info) as member:
+                        out.append(_read_npy(member, _member(shown, key), info.file_size, "array"))
+                return out
+        except DataError:
+            raise
+        except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+            raise DataError(
+                f"{shown}: cannot read it as a NumPy .npz file ({exc}); save plain numeric "
+                "arrays with numpy.savez"
+            ) from None
+        except NotImplementedError as exc:  # a compression method zipfile does not know
+            raise DataError(
+                f"{shown}: {exc}; save the arrays with numpy.savez or numpy.savez_compressed"
+            ) from None
