@@ -8,6 +8,7 @@ dirty node, stopping early where a node's result did not change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,10 @@ from graph.document import (
     NodeRenamed,
     ParamChanged,
 )
+
+# The most values one sample may hold at any point of a network (2**31 - 1, the largest
+# index of a 32-bit tensor index; 8 GB of float32 for one sample).
+MAX_SAMPLE_VALUES = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,37 @@ def check_node(
             inputs=shapes,
             message=f"{label(net, node_id)} cannot handle inputs {_fmt(shapes)} ({exc})",
         )
+    too_big = _oversized(net, node_id, outputs)
+    if too_big:
+        return NodeInfo("error", inputs=shapes, message=too_big)
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
+
+
+def values_per_sample(shape: Shape) -> int:
+    """How many values one sample of ``shape`` holds (the dims after the batch dim)."""
+    return math.prod(int(d) for d in shape[1:])
+
+
+def _oversized(net: Network, node_id: str, outputs: dict[str, Shape]) -> str:
+    """The problem of a node whose output holds more than :data:`MAX_SAMPLE_VALUES` values
+    per sample ("" if none): caught here, the shapes after it stay small enough to print and
+    to count, and nothing is ever allocated for it."""
+    for port, shape in outputs.items():
+        if not all(isinstance(d, int) for d in shape[1:]):
+            continue
+        values = values_per_sample(shape)
+        if values <= MAX_SAMPLE_VALUES:
+            continue
+        where = f" on port '{port}'" if len(outputs) > 1 else ""
+        if net.type_of(node_id) == "Input":
+            advice = "set a smaller shape (the dataset's samples decide it)"
+        else:
+            advice = "make it or the layers before it smaller"
+        return (
+            f"{label(net, node_id)} gives {shape}{where}: {values:,} values per sample, more"
+            f" than the {MAX_SAMPLE_VALUES:,} one sample may hold: {advice}"
+        )
+    return ""
 
 
 def output_name_clash(net: Network, node_id: str) -> str:

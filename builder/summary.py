@@ -7,6 +7,7 @@ here knows a layer's rules.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from builder.catalog.layers import CATALOG
@@ -84,8 +85,20 @@ def summarize(net: Network, catalog: Catalog = CATALOG) -> dict[str, Any]:
 
 
 def format_count(n: int) -> str:
-    """``12345`` -> ``'12,345'``."""
-    return f"{n:,}"
+    """``12345`` -> ``'12,345'``; a count of more than 24 digits (which shape inference
+    refuses, see :data:`builder.shapes.MAX_SAMPLE_VALUES`) as ``'1.23e+45'``, computed on
+    the integer, so that no size, however large, fails to print."""
+    n = int(n)
+    if abs(n) < 10**24:
+        return f"{n:,}"
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    exponent = int((n.bit_length() - 1) * math.log10(2))  # within one of log10(n)
+    while 10 ** (exponent + 1) <= n:
+        exponent += 1
+    while 10**exponent > n:
+        exponent -= 1
+    lead = n // 10 ** (exponent - 2)  # the first three digits
+    return f"{sign}{lead // 100}.{lead % 100:02d}e+{exponent}"
 
 
 def format_table(summary: dict[str, Any]) -> str:

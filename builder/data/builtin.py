@@ -20,17 +20,33 @@ from builder.data.options import (
 )
 from builder.data.registry import register
 
+# The largest options a generated dataset takes: rows (10 million), steps of a sequence,
+# and noise (a standard deviation far beyond the data's own scale, about 1, would only
+# drown it; 1e308 overflowed float32 into infinite inputs). The values in all (rows x
+# values per row) are capped too: registry.MAX_GENERATED_VALUES.
+MAX_SAMPLES = 10_000_000
+MAX_STEPS = 10_000
+MAX_NOISE = 100.0
+MAX_VOCAB = 10_000_000  # the Embedding's num_embeddings at most
 
-def _samples(default: int) -> Option:
-    return Option("samples", default, "number of rows", int_check(2))
+
+def _samples(default: int, what: str = "number of rows") -> Option:
+    return Option("samples", default, what, int_check(2, MAX_SAMPLES))
 
 
 def _noise(default: float, what: str) -> Option:
-    return Option("noise", default, what, float_check(0))
+    return Option("noise", default, what, float_check(0, MAX_NOISE))
+
+
+def _points(o: dict) -> tuple[int, int]:
+    return o["samples"], 3  # x1, x2 and the class
 
 
 _REPEAT = Option(
-    "repeat", 1, "how many times the 4-row table is repeated (for mini-batches)", int_check(1)
+    "repeat",
+    1,
+    "how many times the 4-row table is repeated (for mini-batches)",
+    int_check(1, MAX_SAMPLES // 4),
 )
 
 
@@ -45,6 +61,7 @@ for _name, _load, _what in (
         "points2d",
         [_REPEAT],
         validation=0.0,
+        size=lambda o: (4 * o["repeat"], 3),
     )(_load)
 
 
@@ -53,6 +70,7 @@ register(
     "two interleaving half circles, 2 classes (scikit-learn make_moons)",
     "points2d",
     [_samples(400), _noise(0.1, "standard deviation of Gaussian noise added to the points")],
+    size=_points,
 )(generated.moons)
 
 
@@ -70,6 +88,7 @@ register(
             float_check(0, 1, True, True),
         ),
     ],
+    size=_points,
 )(generated.circles)
 
 
@@ -79,9 +98,15 @@ register(
     "points2d",
     [
         _samples(400),
-        Option("classes", 3, "number of blobs (classes)", int_check(2)),
-        Option("std", 1.0, "standard deviation of each blob", float_check(0, lo_open=True)),
+        Option("classes", 3, "number of blobs (classes)", int_check(2, 1000)),
+        Option(
+            "std",
+            1.0,
+            "standard deviation of each blob",
+            float_check(0, MAX_NOISE, lo_open=True),
+        ),
     ],
+    size=_points,
 )(generated.blobs)
 
 
@@ -94,6 +119,7 @@ register(
         Option("classes", 2, "number of arms (classes)", int_check(2, 3)),
         _noise(0.2, "standard deviation of the angle noise, in radians"),
     ],
+    size=_points,
 )(generated.spirals)
 
 
@@ -102,10 +128,11 @@ register(
     "regression: x uniform in [-π, π], y = sin(x) + Gaussian noise",
     "tabular",
     [_samples(400), _noise(0.05, "standard deviation of the noise on y")],
+    size=lambda o: (o["samples"], 2),
 )(generated.sine)
 
 
-_STEPS = Option("steps", 20, "time steps per sequence", int_check(2))
+_STEPS = Option("steps", 20, "time steps per sequence", int_check(2, MAX_STEPS))
 
 
 register(
@@ -114,6 +141,7 @@ register(
     "class 0 = low frequency (period 12–30 steps), class 1 = high (period 4–8 steps)",
     "sequence",
     [_samples(600), _STEPS, _noise(0.1, "standard deviation of the noise on each step")],
+    size=lambda o: (o["samples"], o["steps"] + 1),
 )(generated.sine_sequences)
 
 
@@ -122,6 +150,7 @@ register(
     "sequence regression: a window of a noisy sine wave (period 8–30 steps); y is the next value",
     "sequence",
     [_samples(600), _STEPS, _noise(0.05, "standard deviation of the noise on each step")],
+    size=lambda o: (o["samples"], o["steps"] + 2),
 )(generated.sine_forecast)
 
 
@@ -131,15 +160,16 @@ register(
     "random filler tokens (>= 3); class 0 = token 1 comes first, class 1 = token 2 comes first",
     "tokens",
     [
-        Option("samples", 4000, "number of sequences", int_check(2)),
-        Option("steps", 16, "tokens per sequence", int_check(2)),
+        _samples(4000, "number of sequences"),
+        Option("steps", 16, "tokens per sequence", int_check(2, MAX_STEPS)),
         Option(
             "vocab",
             1000,
             "vocabulary size: ids are in [0, vocab); match the Embedding's num_embeddings",
-            int_check(4),
+            int_check(4, MAX_VOCAB),
         ),
     ],
+    size=lambda o: (o["samples"], 2 * o["steps"] + 1),  # ids and the draw that places them
 )(generated.token_sequences)
 
 register(

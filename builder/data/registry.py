@@ -37,6 +37,17 @@ class DatasetInfo:
     loader: Callable[[dict[str, Any], Path | None, int], Dataset] = field(repr=False, compare=False)
     needs_files: bool = False
     validation_default: float = 0.2
+    # For a generated dataset: (rows, values per row, inputs and target) it makes with
+    # these (checked) options, known before it is made; None for a file's.
+    size: Callable[[dict[str, Any]], tuple[int, int]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+
+# The most values (rows x values per row) a generated dataset may make: 1.6 GB while numpy
+# draws it in float64, 0.8 GB as float32. Its options are refused above it (with the
+# figure), before anything is drawn; the run's memory check (builder.budget) comes after.
+MAX_GENERATED_VALUES = 200_000_000
 
 
 REGISTRY: dict[str, DatasetInfo] = {}
@@ -49,10 +60,11 @@ def register(
     options: Sequence[Option] = (),
     needs_files: bool = False,
     validation: float = 0.2,
+    size: Callable[[dict[str, Any]], tuple[int, int]] | None = None,
 ) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
     def deco(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
         REGISTRY[name] = DatasetInfo(
-            name, doc, kind, tuple(options), loader, needs_files, validation
+            name, doc, kind, tuple(options), loader, needs_files, validation, size
         )
         return loader
 
@@ -128,10 +140,31 @@ def read_options(
             f"{SPEC_PATH}.test: validation ({values['validation']:g}) + test ({values['test']:g}) "
             "must be below 1 so that rows are left for training"
         )
+    if not problems and info is not None and info.size is not None and not split_only:
+        problems += _size_problems(info, values)
     if problems:
         text = problems[0] if len(problems) == 1 else "\n".join(f"  - {p}" for p in problems)
         raise DatasetError(text if len(problems) == 1 else f"Invalid dataset settings:\n{text}")
     return values
+
+
+def generated_size(info: DatasetInfo, options: dict[str, Any]) -> tuple[int, int] | None:
+    """(rows, values per row) that generated dataset ``info`` makes with checked
+    ``options``; None for a dataset read from files."""
+    return None if info.size is None else info.size(options)
+
+
+def _size_problems(info: DatasetInfo, options: dict[str, Any]) -> list[str]:
+    rows, per_row = info.size(options)
+    total = rows * per_row
+    if total <= MAX_GENERATED_VALUES:
+        return []
+    sized = [o.name for o in info.options if o.name in ("samples", "repeat", "steps")]
+    return [
+        f"{SPEC_PATH}: {info.name!r} with these options makes {rows:,} rows of {per_row:,}"
+        f" values ({total:,} values), more than the {MAX_GENERATED_VALUES:,} a generated"
+        f" dataset may hold: lower {' or '.join(sized)}"
+    ]
 
 
 def _check_spec(spec: Any) -> DatasetInfo:

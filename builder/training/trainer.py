@@ -37,9 +37,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from builder.compile import compile_network
+from builder import budget
+from builder.compile import Port, compile_network
 from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
+from builder.shapes import check_compilable
 from builder.training import loop, procedures
 from builder.training import resume as resuming
 from builder.training.checkpoint import (
@@ -85,6 +87,19 @@ def bind(net: Any, model: Any, splits: Splits, procedure: str) -> Binding:
     same way, builder.export.script); a :class:`TrainingError` says what to change."""
     ds = splits.dataset
     inputs, outputs = model.meta["inputs"], model.meta["outputs"]
+    check_ports(net, inputs, outputs, ds, procedure)
+    return Binding(
+        roles={"model": model},
+        networks={"model": net},
+        outputs={"model": {net.name_of(o.node_id): o for o in outputs}},
+        dataset=ds,
+        train=(splits.train.x, splits.train.y),
+    )
+
+
+def check_ports(net: Any, inputs: Sequence[Any], outputs: Sequence[Any], ds: Any, procedure: str):
+    """Refuse a network whose Inputs / Outputs (:class:`builder.compile.Port`\\ s, compiled
+    or from shape inference: see :func:`ports`) do not take dataset ``ds``'s samples."""
     if len(inputs) != 1 or not outputs:
         raise TrainingError(
             f"Network {net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
@@ -105,13 +120,22 @@ def bind(net: Any, model: Any, splits: Splits, procedure: str) -> Binding:
             f"Dataset '{ds.name}' gives {kind} but the Input '{net.name_of(port.node_id)}' has dtype"
             f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
         )
-    return Binding(
-        roles={"model": model},
-        networks={"model": net},
-        outputs={"model": {net.name_of(o.node_id): o for o in outputs}},
-        dataset=ds,
-        train=(splits.train.x, splits.train.y),
-    )
+
+
+def ports(net: Any, results: dict[str, Any]) -> tuple[list[Port], list[Port]]:
+    """The Input and Output ports of ``net`` as compiling it would give them
+    (``model.meta``), from its shape inference ``results``: no module is built."""
+    inputs = [
+        Port(n, "", results[n].outputs["out"], net.name_of(n))
+        for n in net.nodes
+        if net.type_of(n) == "Input"
+    ]
+    outputs = [
+        Port(n, "", results[n].inputs["in"], net.name_of(n))
+        for n in net.nodes
+        if net.type_of(n) == "Output"
+    ]
+    return inputs, outputs
 
 
 def pick_device(name: str) -> torch.device:
@@ -329,9 +353,15 @@ class Trainer:
         self.device = pick_device(cfg.device)
         self.procedure = procedures.procedure(cfg.procedure)
         if self.splits is None:
+            budget.check_data(cfg.dataset, self.device.type)  # before it is made
             dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg.seed)
             self.splits = make_splits(dataset, cfg.dataset, seed=cfg.seed)
         ds = self.splits.dataset
+        # Sizes are checked on the shapes before a weight is allocated: the Input against
+        # the data, then the run's memory against the machine's.
+        results = check_compilable(self.net)
+        check_ports(self.net, *ports(self.net, results), ds, self.procedure.id)
+        budget.check_run(self._estimate(results), self.device.type)
         model = compile_network(self.net, seed=cfg.seed)
         binding = bind(self.net, model, self.splits, self.procedure.id)
         data_int = not ds.x.is_floating_point()
@@ -378,6 +408,30 @@ class Trainer:
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
         self._prepared = True
+
+    def _estimate(self, results: dict[str, Any]) -> budget.Estimate:
+        """The memory this run takes (see :mod:`builder.budget`)."""
+        splits, spec = self.splits, self.config.dataset
+        evaluated = [len(s) for s in (splits.train, splits.val, splits.test) if s is not None]
+        name = spec.get("name") if isinstance(spec, dict) else None
+        sized = [k for k in ("samples", "repeat", "limit") if isinstance(spec, dict) and k in spec]
+        if sized:
+            hint = f"lower training.dataset.{sized[0]}"
+        elif name == "idx":
+            hint = "set training.dataset.limit"
+        elif name in ("csv", "numpy"):
+            hint = "use fewer rows of the data file"
+        else:
+            hint = "use a smaller dataset"
+        return budget.estimate(
+            self.net,
+            results,
+            self.config,
+            len(splits.train),
+            max(evaluated),
+            budget.dataset_bytes(splits.dataset),
+            data_hint=hint,
+        )
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = upgrade(load_checkpoint(path))

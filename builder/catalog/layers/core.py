@@ -14,6 +14,7 @@ from builder.catalog.params import BOOL, CHOICE, INIT, INT, INTS, Param
 from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes
 
 SPECS: list[LayerSpec] = []
+MAX_DIM = 1_000_000_000  # one dim of an Input's shape; the whole sample: see builder.shapes
 add = SPECS.append
 
 # ----------------------------------------------------------------------------- input / output
@@ -37,6 +38,7 @@ add(
                 (2,),
                 "One sample's shape, without the batch dimension.",
                 min=1,
+                max=MAX_DIM,
                 max_len=5,
             ),
             Param(
