@@ -145,6 +145,9 @@ class Network:
         self.graph = nx.MultiDiGraph()
         self._listeners: list[Listener] = []
         self._ids = itertools.count(1)
+        # name -> node id, kept by add_node, rename and remove_node, so checking that a
+        # name is free takes constant time and loading n layers takes linear time.
+        self._names: dict[str, str] = {}
         # Bumped on every edit, so caches (shape inference, compiled models) can tell staleness.
         self.revision = 0
         self.structure_revision = 0
@@ -197,9 +200,9 @@ class Network:
 
     def find(self, name: str) -> str:
         """The id of the node called ``name``."""
-        for node_id, data in self.graph.nodes(data=True):
-            if data["name"] == name:
-                return node_id
+        node_id = self._named(name)
+        if node_id is not None:
+            return node_id
         raise EditError(f"There is no layer named {name!r} in network {self.name!r}")
 
     def edges(self) -> list[Edge]:
@@ -245,12 +248,11 @@ class Network:
 
     def unique_name(self, base: str) -> str:
         """``base`` if unused, else ``base_2``, ``base_3``, ..."""
-        taken = {d["name"] for _, d in self.graph.nodes(data=True)}
-        if base not in taken:
+        if self._named(base) is None:
             return base
         for i in itertools.count(2):
             candidate = f"{base}_{i}"
-            if candidate not in taken:
+            if self._named(candidate) is None:
                 return candidate
         raise AssertionError("unreachable")
 
@@ -279,6 +281,7 @@ class Network:
             raise EditError(f"A layer with id {node_id!r} already exists")
         pos = _check_pos(pos)
         self.graph.add_node(node_id, type=type_id, name=name, params=full, pos=pos)
+        self._names[name] = node_id
         self._emit(NodeAdded(node_id), structural=True)
         return node_id
 
@@ -297,6 +300,8 @@ class Network:
         for edge in record["edges"]:
             self.disconnect(edge)
         self.graph.remove_node(node_id)
+        if self._names.get(record["name"]) == node_id:
+            del self._names[record["name"]]
         self._emit(NodeRemoved(node_id, record), structural=True)
         return record
 
@@ -323,6 +328,41 @@ class Network:
 
     def connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> Edge:
         """Connect ``src``'s output port to ``dst``'s input port."""
+        return self._connect(src, dst, src_port, dst_port, None)
+
+    def connect_all(self, edges: list[tuple[str, str, str, str]]) -> list[tuple[int, EditError]]:
+        """Connect ``(src, dst, src_port, dst_port)`` edges in order, each exactly as
+        :meth:`connect` would (a refused one changes nothing); returns ``(index, error)``
+        for each refused edge.
+
+        In time linear in the edges: an edge can close a cycle only between two nodes of one
+        strongly connected component of all the edges, so only such edges search for a path,
+        and only within their component (a file is loaded this way)."""
+        candidates = nx.DiGraph()
+        candidates.add_edges_from(
+            (s, d) for s, d, _, _ in edges if s in self.graph and d in self.graph
+        )
+        candidates.add_edges_from(self.graph.edges())
+        component: dict[str, frozenset[str]] = {}
+        for nodes in nx.strongly_connected_components(candidates):
+            if len(nodes) > 1:
+                members = frozenset(nodes)
+                component.update(dict.fromkeys(members, members))
+        refused: list[tuple[int, EditError]] = []
+        for i, (src, dst, src_port, dst_port) in enumerate(edges):
+            scope = component.get(src)
+            within = scope if scope is not None and dst in scope else frozenset()
+            try:
+                self._connect(src, dst, src_port, dst_port, within)
+            except EditError as exc:
+                refused.append((i, exc))
+        return refused
+
+    def _connect(
+        self, src: str, dst: str, src_port: str, dst_port: str, within: frozenset[str] | None
+    ) -> Edge:
+        """:meth:`connect`; a path from ``dst`` back to ``src`` is searched for among the
+        nodes ``within`` only (all nodes when None)."""
         src_data, dst_data = self._data(src), self._data(dst)
         edge = Edge(src, src_port, dst, dst_port)
         outs = self.specs.output_ports(src_data["type"], src_data["params"])
@@ -337,14 +377,14 @@ class Network:
                 f"{dst_data['type']} '{dst_data['name']}' has no input port {dst_port!r}"
                 f" (it has {_listing(ins)})"
             )
-        for e in self.in_edges(dst):
-            if e.dst_port == dst_port:
-                other = self.name_of(e.src)
+        for u, _, d in self.graph.in_edges(dst, data=True):
+            if d["dst_port"] == dst_port:
+                other = self.name_of(u)
                 raise EditError(
                     f"Input {dst_port!r} of '{dst_data['name']}' is already connected to"
                     f" '{other}': disconnect it first or use another input"
                 )
-        if src == dst or nx.has_path(self.graph, dst, src):
+        if src == dst or (within != frozenset() and self._reaches(dst, src, within)):
             raise EditError(
                 f"Connecting '{src_data['name']}' to '{dst_data['name']}' would make a cycle:"
                 " a network must flow one way (use a recurrent layer for loops in time)"
@@ -352,6 +392,33 @@ class Network:
         self.graph.add_edge(src, dst, key=edge.key, src_port=src_port, dst_port=dst_port)
         self._emit(EdgeAdded(edge), structural=True)
         return edge
+
+    def _reaches(self, start: str, goal: str, within: frozenset[str] | None) -> bool:
+        """Whether a path leads from ``start`` to ``goal`` (through nodes ``within`` only,
+        unless None): a search forward from ``start`` and backward from ``goal`` at once,
+        always widening the smaller frontier, so it ends as soon as either side runs out
+        (adding the edges of a chain in any order searches only a step or two)."""
+        succ, pred = self.graph._succ, self.graph._pred  # networkx's adjacency dicts
+        seen_f, seen_b = {start}, {goal}
+        front_f, front_b = [start], [goal]
+        while front_f and front_b:
+            forward = len(front_f) <= len(front_b)
+            front, seen, other, adj = (
+                (front_f, seen_f, seen_b, succ) if forward else (front_b, seen_b, seen_f, pred)
+            )
+            nxt: list[str] = []
+            for node in front:
+                for n in adj[node]:
+                    if n in other:
+                        return True
+                    if n not in seen and (within is None or n in within):
+                        seen.add(n)
+                        nxt.append(n)
+            if forward:
+                front_f = nxt
+            else:
+                front_b = nxt
+        return False
 
     def disconnect(self, edge: Edge) -> None:
         if not self.graph.has_edge(edge.src, edge.dst, key=edge.key):
@@ -398,6 +465,9 @@ class Network:
             return
         self._check_unique(name)
         data["name"] = name
+        if self._names.get(old) == node_id:
+            del self._names[old]
+        self._names[name] = node_id
         self._emit(NodeRenamed(node_id, old, name), structural=False)
 
     def move(self, node_id: str, pos: tuple[float, float]) -> None:
@@ -425,9 +495,20 @@ class Network:
         return full
 
     def _check_unique(self, name: str) -> None:
-        for _, data in self.graph.nodes(data=True):
-            if data["name"] == name:
-                raise EditError(f"A layer named {name!r} already exists: choose another name")
+        if self._named(name) is not None:
+            raise EditError(f"A layer named {name!r} already exists: choose another name")
+
+    def _named(self, name: str) -> str | None:
+        """The id of the node called ``name`` (None if none), from the name index; an entry
+        the graph no longer agrees with is dropped."""
+        node_id = self._names.get(name)
+        if node_id is None:
+            return None
+        data = self.graph.nodes.get(node_id)
+        if data is not None and data["name"] == name:
+            return node_id
+        del self._names[name]
+        return None
 
     def _fresh_id(self) -> str:
         while True:

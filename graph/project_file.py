@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,12 @@ from graph.errors import EditError, Problem, ProjectFileError
 FORMAT = "neuralcanvas-project"
 VERSION = 1
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# No file NeuralCanvas writes nests deeper than about ten levels or holds integers beyond 64
+# bits; deeper or larger values are refused before anything recurses into them or turns
+# them into floats.
+MAX_DEPTH = 40
+MAX_INTEGER = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # MIGRATIONS[v] turns a format-v document into a format-(v+1) one. Each step is a pure
 # function on plain dicts, so an old file is upgraded in memory and saved in the new format.
@@ -68,7 +75,9 @@ def json_path(parts: Iterable[str | int]) -> str:
         elif part.isidentifier():
             out += f".{part}" if out else part
         else:
-            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+            # a key holding a lone surrogate is written escaped, so the message can be printed
+            ascii_only = _SURROGATE.search(part) is not None
+            out += f"[{json.dumps(part, ensure_ascii=ascii_only)}]"
     return out
 
 
@@ -119,6 +128,9 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if v in ("minimum", "exclusiveMinimum"):
         cmp = ">=" if v == "minimum" else ">"
         return f"expected a value {cmp} {error.validator_value}, got {_describe(error.instance)}"
+    if v in ("maximum", "exclusiveMaximum"):
+        cmp = "<=" if v == "maximum" else "<"
+        return f"expected a value {cmp} {error.validator_value}, got {_describe(error.instance)}"
     if v == "minLength":
         return "cannot be empty"
     if v == "maxLength":
@@ -130,6 +142,83 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if v == "oneOf":
         return f'expected a positive integer or "full", got {_describe(error.instance)}'
     return error.message
+
+
+def _schema_problems(data: dict[str, Any]) -> list[Problem]:
+    """The schema's problems with ``data``, sorted by place.
+
+    A file holds thousands of nodes and edges and checking each against the schema costs
+    far more than the rest of loading, so the common shape of a node or an edge is checked
+    directly (:func:`_plain_item`); only the items that fail that check go to the schema,
+    each for its own messages, with the rest of the document checked without them."""
+    skeleton: dict[str, Any] = data
+    suspects: list[tuple[list[str | int], str, Any]] = []
+    models = data.get("models")
+    if isinstance(models, dict):
+        skeleton = {**data, "models": dict(models)}
+        for name, net in models.items():
+            if not isinstance(net, dict):
+                continue
+            net = dict(net)
+            for key in ("nodes", "edges"):
+                items = net.get(key)
+                if isinstance(items, list):
+                    net[key] = []
+                    suspects += [
+                        (["models", name, key, i], key, item)
+                        for i, item in enumerate(items)
+                        if not _plain_item(key, item)
+                    ]
+            skeleton["models"][name] = net
+    found = [(list(e.absolute_path), e) for e in _validator().iter_errors(skeleton)]
+    for where, key, item in suspects:
+        found += [([*where, *e.absolute_path], e) for e in _item_validator(key).iter_errors(item)]
+    found.sort(key=lambda pe: [str(p) for p in pe[0]])
+    return _dedupe([Problem(json_path(p), _schema_message(e)) for p, e in found])
+
+
+@lru_cache(maxsize=2)
+def _item_validator(key: str) -> jsonschema.protocols.Validator:
+    return _validator().evolve(schema=schema()["$defs"][key[:-1]])
+
+
+@lru_cache(maxsize=2)
+def _item_rules(key: str) -> tuple[frozenset[str], frozenset[str], dict[str, tuple[int, float]]]:
+    """For ``nodes`` or ``edges``: the fields an item may have, those it needs, and its text
+    fields with their (least, most) lengths, as the schema says."""
+    item = schema()["$defs"][key[:-1]]
+    rules = item["properties"]
+    texts = {
+        field: (rule.get("minLength", 0), rule.get("maxLength", math.inf))
+        for field, rule in rules.items()
+        if rule.get("type") == "string"
+    }
+    return frozenset(rules), frozenset(item.get("required", ())), texts
+
+
+def _plain_item(key: str, item: Any) -> bool:
+    """True when ``item`` certainly passes the schema of a node (``key`` = "nodes") or an
+    edge ("edges"); False sends it to the schema for the messages."""
+    if type(item) is not dict:
+        return False
+    fields, required, texts = _item_rules(key)
+    if not (required <= item.keys() <= fields):
+        return False
+    for field, (least, most) in texts.items():
+        if field in item:
+            value = item[field]
+            if type(value) is not str or not least <= len(value) <= most:
+                return False
+    if key == "nodes":
+        if "params" in item and type(item["params"]) is not dict:
+            return False
+        if "pos" in item:
+            pos = item["pos"]
+            if type(pos) is not list or len(pos) != 2:
+                return False
+            if type(pos[0]) not in (int, float) or type(pos[1]) not in (int, float):
+                return False
+    return True
 
 
 # ----------------------------------------------------------------------------- load
@@ -155,37 +244,83 @@ def loads(text: str | bytes, specs: Any, source: str = "<text>") -> Project:
             source,
             [Problem("", f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
         ) from None
-    except (ValueError, RecursionError) as exc:
-        msg = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    except RecursionError:
+        raise ProjectFileError(
+            source,
+            [
+                Problem(
+                    "",
+                    f"not valid JSON: nested too deeply (a project file nests at most {MAX_DEPTH} levels)",
+                )
+            ],
+        ) from None
+    except ValueError as exc:
+        msg = str(exc)
+        if "integer string conversion" in msg:  # Python's limit on the digits of an integer
+            msg = f"a number has thousands of digits; numbers are at most {MAX_INTEGER}"
         raise ProjectFileError(source, [Problem("", f"not valid JSON: {msg}")]) from None
     return from_dict(data, specs, source)
 
 
 def load(path: str | os.PathLike[str], specs: Any) -> Project:
-    """Read the project file at ``path``."""
+    """Read the project file at ``path``: a regular file of at most :data:`MAX_FILE_BYTES`."""
     path = Path(path)
     source = str(path)
+    return loads(read_regular_file(path, MAX_FILE_BYTES, source), specs, source)
+
+
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def read_regular_file(path: Path, limit: int, source: str) -> bytes:
+    """The bytes of ``path``, refused (:class:`ProjectFileError`) unless it is a regular file
+    of at most ``limit`` bytes. A pipe or a device is never opened for reading, so it
+    cannot block or stream without end; at most ``limit + 1`` bytes are ever read."""
+
+    def refuse(why: str) -> ProjectFileError:
+        return ProjectFileError(source, message=f"Cannot open {source}: {why}")
+
+    def too_large(size: int | None) -> ProjectFileError:
+        shown = f"{size / 2**20:.0f} MB" if size is not None else f"over {limit // 2**20} MB"
+        return ProjectFileError(
+            source,
+            [Problem("", f"the file is {shown}; a project file is at most {limit // 2**20} MB")],
+        )
+
+    def check(info: os.stat_result) -> None:
+        if stat.S_ISDIR(info.st_mode):
+            raise refuse("it is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((word for test, word in _FILE_KINDS if test(info.st_mode)), "special")
+            raise refuse(f"it is not a regular file ({kind}): choose a project file (.json)")
+        if info.st_size > limit:
+            raise too_large(info.st_size)
+
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectFileError(
-                source,
-                [Problem("", f"the file is {size // 2**20} MB; a project file is at most 50 MB")],
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProjectFileError(
-            source, message=f"Cannot open {source}: the file does not exist"
-        ) from None
+        check(os.stat(path))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+        with open(fd, "rb", closefd=True) as file:
+            check(os.fstat(file.fileno()))  # the path may have been replaced since the stat
+            raw = file.read(limit + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise refuse("the file does not exist") from None
     except IsADirectoryError:
-        raise ProjectFileError(
-            source, message=f"Cannot open {source}: it is a folder, not a file"
-        ) from None
+        raise refuse("it is a folder, not a file") from None
+    except PermissionError:
+        raise refuse("permission denied: check the file's permissions") from None
+    except ValueError:  # a NUL character in the path
+        raise refuse("the path contains a NUL character") from None
     except OSError as exc:
-        raise ProjectFileError(
-            source, message=f"Cannot open {source}: {exc.strerror or exc}"
-        ) from None
-    return loads(raw, specs, source)
+        raise refuse(str(exc.strerror or exc)) from None
+    if len(raw) > limit:
+        raise too_large(None)
+    return raw
 
 
 def migrate(data: dict[str, Any], source: str = "") -> dict[str, Any]:
@@ -202,7 +337,9 @@ def migrate(data: dict[str, Any], source: str = "") -> dict[str, Any]:
                 " Update NeuralCanvas to open it."
             ),
         )
-    data = copy.deepcopy(data)
+    if version == VERSION:
+        return data
+    data = copy.deepcopy(data)  # the steps may change it in place
     while data["version"] < VERSION:
         step = MIGRATIONS.get(data["version"])
         if step is None:
@@ -221,6 +358,9 @@ def migrate(data: dict[str, Any], source: str = "") -> dict[str, Any]:
 
 def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
     """Build a project from the parsed JSON document, reporting every problem found."""
+    hostile = _hostile_values(data)
+    if hostile:
+        raise ProjectFileError(source, hostile)
     if not isinstance(data, dict):
         raise ProjectFileError(
             source, [Problem("", f"expected a JSON object, got {_describe(data)}")]
@@ -230,21 +370,9 @@ def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
             source, [Problem("format", f"expected {FORMAT!r}: this is not a NeuralCanvas project")]
         )
     data = migrate(data, source)
-    bad_numbers = list(_non_finite(data, []))
-    if bad_numbers:
-        raise ProjectFileError(
-            source,
-            [
-                Problem(
-                    json_path(p), "NaN and infinite numbers are not allowed: use a finite number"
-                )
-                for p in bad_numbers
-            ],
-        )
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        problems = [Problem(json_path(e.absolute_path), _schema_message(e)) for e in errors]
-        raise ProjectFileError(source, _dedupe(problems))
+    problems = _schema_problems(data)
+    if problems:
+        raise ProjectFileError(source, problems)
 
     project = Project(
         specs, name=data.get("name", "Untitled"), description=data.get("description", "")
@@ -265,15 +393,96 @@ def from_dict(data: Any, specs: Any, source: str = "<data>") -> Project:
     return project
 
 
-def _non_finite(value: Any, path: list[str | int]) -> Iterable[list[str | int]]:
-    if isinstance(value, float) and not math.isfinite(value):
-        yield list(path)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _non_finite(v, [*path, str(k)])
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _non_finite(v, [*path, i])
+def _hostile_values(data: Any) -> list[Problem]:
+    """Every value no layer, setting or view can take, each with its place: NaN and
+    infinities, integers beyond 64 bits, text with lone surrogates (not Unicode, so it
+    cannot be printed or saved) and nesting deeper than :data:`MAX_DEPTH`.
+
+    One walk with an explicit stack, so a deep document cannot exhaust Python's recursion
+    before it is refused; everything after it (migration, the schema) recurses safely."""
+    problems: list[Problem] = []
+    if not isinstance(data, (dict, list)):
+        bad = _bad_scalar(data)
+        return [Problem("", bad)] if bad else []
+    # entries: (container, parent entry, key in the parent, depth); places are built from
+    # the parent chain only for a problem, so the walk allocates little per value
+    Entry = tuple[Any, Any, Any, int]
+    stack: list[Entry] = [(data, None, None, 0)]
+
+    def place(entry: Entry | None, *keys: Any) -> str:
+        parts: list[Any] = list(reversed(keys))
+        while entry is not None and entry[1] is not None:
+            parts.append(entry[2])
+            entry = entry[1]
+        return json_path([p if isinstance(p, int) else str(p) for p in reversed(parts)])
+
+    while stack:
+        entry = stack.pop()
+        container, _, _, depth = entry
+        if depth >= MAX_DEPTH:
+            msg = (
+                f"nested too deeply: a project file nests at most {MAX_DEPTH} levels"
+                " (this is not a file NeuralCanvas wrote)"
+            )
+            problems.append(Problem(place(entry), msg))
+            continue
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        nested: list[Entry] = []
+        for key, value in items:
+            if type(key) is str and not key.isascii() and _SURROGATE.search(key):
+                problems.append(Problem(place(entry, key), _surrogate_message(key, "field name")))
+            kind = type(value)
+            if kind is str:
+                if value.isascii() or not _SURROGATE.search(value):
+                    continue
+            elif kind is dict or kind is list:
+                nested.append((value, entry, key, depth + 1))
+                continue
+            elif kind is float:
+                if value - value == 0.0:  # finite (inf - inf and NaN - NaN are NaN)
+                    continue
+            elif kind is int:
+                if -MAX_INTEGER <= value <= MAX_INTEGER:
+                    continue
+            elif kind is bool or value is None:
+                continue
+            elif isinstance(value, (dict, list)):
+                nested.append((value, entry, key, depth + 1))
+                continue
+            bad = _bad_scalar(value)
+            if bad:
+                problems.append(Problem(place(entry, key), bad))
+        stack.extend(reversed(nested))  # popped in document order
+    return problems
+
+
+def _bad_scalar(value: Any) -> str:
+    """What is wrong with a number or a text (empty if nothing)."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "NaN and infinite numbers are not allowed: use a finite number"
+    elif isinstance(value, int):
+        if abs(value) > MAX_INTEGER:
+            return (
+                f"a number of {len(str(abs(value)))} digits is too large: numbers in a project"
+                f" file are between -{MAX_INTEGER} and {MAX_INTEGER}"
+            )
+    elif isinstance(value, str):
+        if _SURROGATE.search(value):
+            return _surrogate_message(value, "text")
+    return ""
+
+
+def _surrogate_message(text: str, what: str) -> str:
+    match = _SURROGATE.search(text)
+    assert match is not None
+    code = f"\\u{ord(match.group()):04x}"
+    return (
+        f"the {what} holds an invalid character ({code}, half of a surrogate pair, at position"
+        f" {match.start() + 1}): it is not Unicode text; retype it"
+    )
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -331,21 +540,27 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
             net.add_node(type_id, name, params, tuple(node.get("pos", (0.0, 0.0))), node_id)
         except EditError as exc:
             problems.append(Problem(json_path(where), str(exc)))
+    wanted: list[tuple[str, str, str, str]] = []
+    indices: list[int] = []
+    edge_problems: list[tuple[int, Problem]] = []
     for j, edge in enumerate(data.get("edges", [])):
         where = [*base, "edges", j]
         missing = [k for k in ("from", "to") if edge[k] not in net]
         for k in missing:
             if edge[k] not in ids:  # a node that exists but failed to load is reported already
-                problems.append(Problem(json_path([*where, k]), f"node {edge[k]!r} does not exist"))
+                msg = f"node {edge[k]!r} does not exist"
+                edge_problems.append((j, Problem(json_path([*where, k]), msg)))
         if missing:
             continue
-        try:
-            net.connect(
-                edge["from"], edge["to"], edge.get("from_port", "out"), edge.get("to_port", "in")
-            )
-        except EditError as exc:
-            problems.append(Problem(json_path(where), str(exc)))
-    return problems
+        wanted.append(
+            (edge["from"], edge["to"], edge.get("from_port", "out"), edge.get("to_port", "in"))
+        )
+        indices.append(j)
+    for i, exc in net.connect_all(wanted):
+        j = indices[i]
+        edge_problems.append((j, Problem(json_path([*base, "edges", j]), str(exc))))
+    edge_problems.sort(key=lambda jp: jp[0])  # in the file's order
+    return problems + [p for _, p in edge_problems]
 
 
 def _unknown_type(specs: Any, type_id: str) -> str:
