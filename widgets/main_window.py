@@ -26,6 +26,8 @@ from __future__ import annotations
 import html
 import json
 import time
+import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -826,16 +828,15 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if _is_example(path):
             return self.open_example(path)
-        try:
-            project = load(path, CATALOG)
-        except ProjectFileError as exc:
-            if not path.exists():
+        project = self._read_project(path, "Cannot open the project")
+        if project is None:
+            if not _exists(path):
                 self.recent.remove(path)
-            self.show_error("Cannot open the project", str(exc))
             return False
         if not self.may_close_project():
             return False
-        self.set_document(EditorDocument(project, path))
+        if not self._show_project(EditorDocument(project, path), path, "Cannot open the project"):
+            return False
         self.recent.add(path)
         self.show_message(f"Opened {path}")
         return True
@@ -843,15 +844,46 @@ class MainWindow(QMainWindow):
     def open_example(self, path: str | Path) -> bool:
         """Open a copy of a built-in example: "Untitled", so Save asks where to put it."""
         path = Path(path)
-        try:
-            project = load(path, CATALOG)
-        except ProjectFileError as exc:
-            self.show_error("Cannot open the example", str(exc))
+        project = self._read_project(path, "Cannot open the example")
+        if project is None or not self.may_close_project():
             return False
-        if not self.may_close_project():
+        doc = EditorDocument(project)
+        if not self._show_project(doc, path, "Cannot open the example", suggested_name=path.name):
             return False
-        self.set_document(EditorDocument(project), suggested_name=path.name)
         self.show_message(f"Opened a copy of the example '{project.name}'")
+        return True
+
+    def _read_project(self, path: Path, title: str) -> Project | None:
+        """The project in ``path``, or None after a dialog saying why it cannot be read."""
+        try:
+            return load(path, CATALOG)
+        except ProjectFileError as exc:
+            self.show_error(title, str(exc))
+        except Exception as exc:  # a loader bug: the open project stays, the reason is shown
+            traceback.print_exc()
+            self.show_error(title, f"Cannot open {path}: {_unexpected(exc)}")
+        return None
+
+    def _show_project(
+        self, doc: EditorDocument, path: Path, title: str, suggested_name: str | None = None
+    ) -> bool:
+        """Edit ``doc`` from now on; if the editor cannot show it, the open project is put
+        back and a dialog says why."""
+        old, old_name = self.doc, self.suggested_name
+        try:
+            self.set_document(doc, suggested_name)
+        except Exception as exc:  # the window must survive a project it cannot show
+            traceback.print_exc()
+            if self.doc is not old:  # swapped in part: the open project goes back in whole
+                with warnings.catch_warnings():  # the new document was never fully bound
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    self.set_document(old, old_name)
+            else:
+                doc.close()
+            self.show_error(
+                title, f"Cannot open {path}: {_unexpected(exc)}\nThe open project is unchanged."
+            )
+            return False
         return True
 
     def save(self) -> bool:
@@ -1206,8 +1238,22 @@ def _is_example(path: Path) -> bool:
 
     try:
         return path.resolve().parent == assets.EXAMPLES.resolve()
-    except OSError:
+    except (OSError, ValueError):  # a name too long, a NUL character
         return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _unexpected(exc: BaseException) -> str:
+    return (
+        f"NeuralCanvas cannot show this file ({type(exc).__name__}: {exc})."
+        " Please report this error with the file."
+    )
 
 
 def _clip_centre(clip: dict[str, Any]) -> tuple[float, float] | None:

@@ -1053,7 +1053,8 @@ def _set_combo(combo: QComboBox, value: Any) -> None:
 
 def _set_spin(spin: QSpinBox | QDoubleSpinBox, value: Any) -> None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        spin.setValue(value)
+        # clamped first: a QSpinBox holds 32-bit integers and overflows beyond them
+        spin.setValue(type(spin.value())(min(max(value, spin.minimum()), spin.maximum())))
 
 
 def _duration(seconds: float) -> str:
