@@ -396,13 +396,16 @@ class Network:
     def _reaches(self, start: str, goal: str, within: frozenset[str] | None) -> bool:
         """Whether a path leads from ``start`` to ``goal`` (through nodes ``within`` only,
         unless None): a search forward from ``start`` and backward from ``goal`` at once,
-        always widening the smaller frontier, so it ends as soon as either side runs out
+        always widening the smaller frontier (on a tie, each in turn), so it ends as soon as
+        either side runs out
         (adding the edges of a chain in any order searches only a step or two)."""
         succ, pred = self.graph._succ, self.graph._pred  # networkx's adjacency dicts
         seen_f, seen_b = {start}, {goal}
         front_f, front_b = [start], [goal]
+        forward = False
         while front_f and front_b:
-            forward = len(front_f) <= len(front_b)
+            # the smaller frontier; on a tie, the other side than last time
+            forward = len(front_f) < len(front_b) or (len(front_f) == len(front_b) and not forward)
             front, seen, other, adj = (
                 (front_f, seen_f, seen_b, succ) if forward else (front_b, seen_b, seen_f, pred)
             )

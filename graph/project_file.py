@@ -286,10 +286,10 @@ def read_regular_file(path: Path, limit: int, source: str) -> bytes:
         return ProjectFileError(source, message=f"Cannot open {source}: {why}")
 
     def too_large(size: int | None) -> ProjectFileError:
-        shown = f"{size / 2**20:.0f} MB" if size is not None else f"over {limit // 2**20} MB"
+        most = _size(limit)
+        shown = _size(size) if size is not None and _size(size) != most else f"over {most}"
         return ProjectFileError(
-            source,
-            [Problem("", f"the file is {shown}; a project file is at most {limit // 2**20} MB")],
+            source, [Problem("", f"the file is {shown}; a project file is at most {most}")]
         )
 
     def check(info: os.stat_result) -> None:
@@ -321,6 +321,10 @@ def read_regular_file(path: Path, limit: int, source: str) -> bytes:
     if len(raw) > limit:
         raise too_large(None)
     return raw
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n} bytes"
 
 
 def migrate(data: dict[str, Any], source: str = "") -> dict[str, Any]:

@@ -163,3 +163,34 @@ def test_project_holds_several_networks_and_training(specs):
     with pytest.raises(EditError, match="no network named 'critic'"):
         project.network("critic")
     assert project.training["epochs"] >= 1
+
+
+def test_the_name_index_follows_adds_renames_removes_and_restores(net):
+    a = net.add_node("Dense", "a")
+    b = net.add_node("Dense", "b")
+    net.rename(a, "c")
+    assert net.find("c") == a and net.unique_name("a") == "a"  # the old name is free
+    with pytest.raises(EditError, match="'b' already exists"):
+        net.rename(a, "b")
+    record = net.remove_node(b)
+    assert net.unique_name("b") == "b"
+    with pytest.raises(EditError, match="no layer named 'b'"):
+        net.find("b")
+    net.restore_node(record)
+    assert net.find("b") == b and net.unique_name("b") == "b_2"
+    net.rename(b, "a")
+    net.add_node("Dense", "b")  # free again after the rename
+    assert sorted(net.name_of(n) for n in net.nodes) == ["a", "b", "c"]
+    assert net.unique_name("dense") == "dense"
+
+
+def test_many_cycle_checks_stay_exact(net):
+    """connect_all refuses exactly the edges connect would, in the same order."""
+    ids = [net.add_node("Dense", f"d{i}") for i in range(6)]
+    edges = [(ids[i], ids[j], "out", "in") for i, j in [(0, 1), (2, 3), (1, 2), (3, 0), (4, 5)]]
+    edges += [(ids[5], ids[4], "out", "in")]
+    refused = net.connect_all(edges)
+    assert [(i, "would make a cycle" in str(e)) for i, e in refused] == [(3, True), (5, True)]
+    assert sorted((e.src, e.dst) for e in net.edges()) == sorted(
+        (s, d) for s, d, _, _ in edges[:3] + edges[4:5]
+    )
