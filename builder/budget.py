@@ -129,7 +129,8 @@ class Estimate:
                 name, count = self.largest
                 out.append(f"make {name} smaller (it has {count:,} parameters)")
             elif part == "activations":
-                if self.widest is not None and self.widest[1] > 1:
+                named = any(self.widest is not None and self.widest[0] in a for a in out)
+                if self.widest is not None and self.widest[1] > 1 and not named:
                     name, values = self.widest
                     out.append(
                         f"{self.batch_hint}, or make {name} ({values:,} values per sample) smaller"

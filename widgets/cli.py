@@ -147,10 +147,22 @@ def train(args: argparse.Namespace) -> int:
         return _error("--checkpoint-every must be a number of seconds >= 0")
     path = Path(args.file)
     resume = Path(args.resume) if args.resume else None
-    if resume is not None and resume.is_dir():  # a run folder: its checkpoint
-        if not (resume / "checkpoint.pt").is_file():
-            return _error(f"--resume {resume} is a folder without a checkpoint.pt in it")
-        resume = resume / "checkpoint.pt"
+    try:
+        resume_folder = resume is not None and resume.is_dir()
+    except (OSError, ValueError):  # a name too long: the checkpoint's reading says so
+        resume_folder = False
+    if resume_folder:  # a run folder: its checkpoint
+        inner = resume / "checkpoint.pt"
+        if not inner.is_file():
+            what = (
+                "whose checkpoint.pt is not a file" if inner.exists() else "with no checkpoint.pt"
+            )
+            return _error(
+                f"--resume {resume} is a folder {what}: a folder given to --resume must be a run"
+                " folder holding its run's checkpoint.pt; give such a folder or the checkpoint"
+                " file itself"
+            )
+        resume = inner
     trainer = Trainer(project, args.network, config, base_dir=path.resolve().parent, resume=resume)
     trainer.prepare()
     if trainer.resume_changes:

@@ -7,6 +7,7 @@ Written atomically with ``torch.save`` of plain containers and tensors; read bac
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,26 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Cannot resume: checkpoint {path} does not exist")
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError) as exc:  # missing, a name too long, a NUL in the path
+        missing = isinstance(exc, FileNotFoundError | NotADirectoryError)
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        why = "does not exist" if missing else f"cannot be read ({reason})"
+        raise CheckpointError(
+            f"Cannot resume: checkpoint {path} {why}: give the path of a checkpoint.pt an"
+            " earlier run wrote"
+        ) from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(
+            f"Cannot resume: {path} is a folder, not a checkpoint file: choose the checkpoint.pt"
+            " inside it (a run folder holds its run's checkpoint.pt)"
+        )
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(
+            f"Cannot resume: {path} is not a regular file (a device, pipe or socket), not a"
+            " checkpoint: give the path of a checkpoint.pt an earlier run wrote"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for damaged or unsafe files

@@ -122,6 +122,7 @@ def make_loss(
     *,
     dataset: str = "",
     last_layer: str | None = None,
+    targets: Tensor | None = None,
 ) -> Objective:
     """Match loss ``name`` to the network output and the dataset, or refuse with advice.
 
@@ -136,6 +137,8 @@ def make_loss(
         dataset: the dataset's name, for messages.
         last_layer: type id of the layer feeding the Output, when known; ``bce`` then needs a
             Sigmoid/Softmax and ``nll`` / ``kl_div`` a LogSoftmax.
+        targets: the dataset's targets, when known: ``bce`` and ``bce_with_logits`` then
+            need regression targets in [0, 1].
 
     Raises:
         TargetError: the loss cannot work with this output and these targets.
@@ -154,6 +157,8 @@ def make_loss(
         _check_classification(name, out, num_classes, tgt, where)
     else:
         _check_regression(name, out, tgt, where)
+        if targets is not None:
+            _check_probability_targets(name, targets, where, last_layer)
     settings = {
         "loss": name,
         "task": task,
@@ -181,6 +186,35 @@ def _check_last_layer(name: str, last_layer: str | None) -> None:
             f"{name} needs log-probabilities, but the network ends with {last_layer}:"
             " add a LogSoftmax before the Output, or use cross_entropy"
         )
+
+
+def _check_probability_targets(
+    name: str, targets: Tensor, where: str, last_layer: str | None
+) -> None:
+    """``bce`` and ``bce_with_logits`` compare with probabilities: targets outside [0, 1]
+    (labels such as 1.5 or -1) are refused, naming the targets, not the network."""
+    if name not in ("bce", "bce_with_logits") or not targets.numel():
+        return
+    values = targets.detach().reshape(targets.shape[0], -1).double()
+    outside = ((values < 0) | (values > 1)).any(dim=1)
+    if not bool(outside.any()):
+        return
+    row = int(outside.nonzero()[0, 0])
+    # read once, before training (float(), not .item(): nothing here syncs in the loop)
+    bad = float(values[row][(values[row] < 0) | (values[row] > 1)][0])
+    lo, hi = float(values.min()), float(values.max())
+    if name == "bce" and last_layer in PROBABILITY_LAYERS:
+        output = f"the network's {last_layer} output is fine, the targets are not"
+    elif name == "bce":
+        output = "the targets are the problem, not the network's output"
+    else:
+        output = "the network's scores are fine, the targets are not"
+    raise TargetError(
+        f"{name} compares with targets that are probabilities in [0, 1] (labels 0 and 1, or"
+        f" fractions between), but {where} has targets from {lo:g} to {hi:g} (row {row}"
+        f" holds {bad:g}); {output}: scale the targets into [0, 1], or use mse or l1 for"
+        " real-valued targets"
+    )
 
 
 def _check_classification(

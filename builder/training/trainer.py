@@ -412,7 +412,9 @@ class Trainer:
     def _estimate(self, results: dict[str, Any]) -> budget.Estimate:
         """The memory this run takes (see :mod:`builder.budget`)."""
         splits, spec = self.splits, self.config.dataset
-        evaluated = [len(s) for s in (splits.train, splits.val, splits.test) if s is not None]
+        # evaluated: the validation split (the training data without one), then the test
+        held_out = splits.val if splits.val is not None and len(splits.val) else splits.train
+        evaluated = [len(s) for s in (held_out, splits.test) if s is not None]
         name = spec.get("name") if isinstance(spec, dict) else None
         sized = [k for k in ("samples", "repeat", "limit") if isinstance(spec, dict) and k in spec]
         if sized:

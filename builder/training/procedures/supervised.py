@@ -52,6 +52,7 @@ def configure(binding: Binding, config: Any) -> dict[str, Any]:
         ds.y.dtype,
         dataset=ds.name,
         last_layer=net.type_of(net.in_edges(port.node_id)[0].src),
+        targets=ds.y,
     )
     return kernel_settings(config, objective)
 
