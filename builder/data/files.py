@@ -43,6 +43,11 @@ def size_text(n: int) -> str:
     return f"{n / 1000:.1f} kB"
 
 
+def _size_in_full(n: int) -> str:
+    text = size_text(n)
+    return text if text.endswith("bytes") else f"{text} ({n:,} bytes)"
+
+
 def shown_path(path: object) -> str:
     """The path for a message: a very long one keeps its start and end."""
     text = str(path)
@@ -155,7 +160,7 @@ def open_data_file(path: Path, option: str, kind: str) -> BinaryIO:
             )
         if info.st_size > limit:
             raise DataError(
-                f"{place}: {shown} is {size_text(info.st_size)} ({info.st_size:,} bytes), over "
+                f"{place}: {shown} is {_size_in_full(info.st_size)}, over "
                 f"the {size_text(limit)} a {'CSV' if kind == 'csv' else 'data'} file may take "
                 f"here; {_ADVICE[kind]}"
             )

@@ -121,7 +121,7 @@ def _read_npy(fh: BinaryIO, shown: str, size: int, what: str) -> np.ndarray:
         version = fmt.read_magic(fh)
     except (ValueError, EOFError):
         raise DataError(
-            f"{shown}: is not a NumPy {what} (it does not begin with the .npy signature); save "
+            f"{shown}: not a NumPy {what} (it does not begin with the .npy signature); save "
             "the array with numpy.save"
         ) from None
     try:
