@@ -31,7 +31,13 @@ from PySide6.QtCore import QLockFile
 
 from graph.document import Project
 from graph.errors import ProjectFileError
-from graph.project_file import atomic_write_text, from_dict, to_dict
+from graph.project_file import (
+    MAX_FILE_BYTES,
+    atomic_write_text,
+    from_dict,
+    read_regular_file,
+    to_dict,
+)
 
 APP_NAME = "NeuralCanvas"
 CONFIG_ENV = "NEURALCANVAS_CONFIG_DIR"
@@ -170,9 +176,10 @@ def read_autosave(path: Path, specs: Any) -> tuple[Project, Path | None]:
 
 
 def _read_header(path: Path) -> dict[str, Any]:
+    raw = read_regular_file(path, 2 * MAX_FILE_BYTES, str(path))  # no pipe, no device
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
         raise ProjectFileError(
             str(path), message=f"Cannot read the autosave {path}: {exc}"
         ) from None

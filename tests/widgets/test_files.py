@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,13 @@ def test_a_damaged_autosave_reports_json_paths(tmp_path):
         read_autosave(path, CATALOG)
     path.write_text('{"format": "something else"}', encoding="utf-8")
     with pytest.raises(ProjectFileError, match="not a NeuralCanvas autosave"):
+        read_autosave(path, CATALOG)
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")  # beyond recursion
+    with pytest.raises(ProjectFileError, match="Cannot read the autosave"):
+        read_autosave(path, CATALOG)
+    path.unlink()
+    os.mkfifo(path)  # would block forever if opened for reading
+    with pytest.raises(ProjectFileError, match="not a regular file"):
         read_autosave(path, CATALOG)
     session.close()
 
