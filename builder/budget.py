@@ -90,8 +90,9 @@ class Estimate:
     """The bytes a run needs, by what needs them, and what the advice names.
 
     ``largest`` is the layer with the most parameters (label, count); ``widest`` the one
-    whose output holds the most values per sample (label, values); ``batch`` the rows of a
-    training step; ``data_hint`` what to change to have less data."""
+    whose output holds the most values per sample (label, values; Inputs left out, the data
+    sets them); ``batch`` the rows of a training step; ``data_hint`` what to change to have
+    less data."""
 
     parameters: int
     state: int
@@ -101,6 +102,7 @@ class Estimate:
     largest: tuple[str, int] | None = None
     widest: tuple[str, int] | None = None
     batch_hint: str = "lower training.batch_size"
+    evaluating: bool = False  # the activations are those of an evaluation, not a step
     data_hint: str = "use a smaller dataset"
 
     @property
@@ -121,22 +123,30 @@ class Estimate:
             (("weights", weights), ("activations", self.activations), ("data", self.data)),
             key=lambda kv: -kv[1],
         )
+        advised = [part for part, size in ranked[:2] if size * 10 >= self.total]
+        # the layer with the most parameters is often the widest too: named once
+        same = (
+            self.largest is not None
+            and self.widest is not None
+            and self.largest[0] == self.widest[0]
+            and {"weights", "activations"} <= set(advised)
+        )
         out: list[str] = []
-        for part, size in ranked[:2]:
-            if size * 10 < self.total:  # a small part: changing it would not help
-                continue
+        for part in advised:
             if part == "weights" and self.largest is not None:
                 name, count = self.largest
-                out.append(f"make {name} smaller (it has {count:,} parameters)")
+                wide = f" and {self.widest[1]:,} values per sample" if same else ""
+                out.append(f"make {name} smaller (it has {count:,} parameters{wide})")
             elif part == "activations":
-                named = any(self.widest is not None and self.widest[0] in a for a in out)
-                if self.widest is not None and self.widest[1] > 1 and not named:
+                widest = ""
+                if self.widest is not None and not same:
                     name, values = self.widest
-                    out.append(
-                        f"{self.batch_hint}, or make {name} ({values:,} values per sample) smaller"
-                    )
+                    widest = f"make {name} ({values:,} values per sample) smaller"
+                if self.evaluating:  # rows evaluated at once: the batch size does not count
+                    if widest:
+                        out.append(widest)
                 else:
-                    out.append(self.batch_hint)
+                    out.append(f"{self.batch_hint}, or {widest}" if widest else self.batch_hint)
             elif part == "data":
                 out.append(self.data_hint)
         return " or ".join(out) or self.batch_hint
@@ -170,6 +180,7 @@ def estimate(
     live = live_nodes(net)
     params = 0
     per_sample = 0  # bytes of every layer's outputs for one sample
+    widest_bytes = 0  # bytes of the largest output of one sample
     largest: tuple[str, int] | None = None
     widest: tuple[str, int] | None = None
     for node_id in net.nodes:
@@ -181,13 +192,17 @@ def estimate(
             largest = (label(net, node_id), info.params)
         for shape in info.outputs.values():
             values = values_per_sample(shape)
-            per_sample += values * DTYPE_BYTES.get(getattr(shape, "dtype", "float32"), 4)
-            if widest is None or values > widest[1]:
-                widest = (label(net, node_id), values)
+            size = values * DTYPE_BYTES.get(getattr(shape, "dtype", "float32"), 4)
+            per_sample += size
+            widest_bytes = max(widest_bytes, size)
+            if net.type_of(node_id) != "Input" and (widest is None or values > widest[1]):
+                widest = (label(net, node_id), values)  # the Input's size is the data's
     batch_size = getattr(config, "batch_size", None)
     batch = train_rows if batch_size is None else min(batch_size, train_rows)
     batch = max(batch, 1)
-    activations = per_sample * max(ACTIVATION_FACTOR * batch, min(EVAL_CHUNK, eval_rows))
+    # Evaluating keeps no graph: about a layer's input and output at a time.
+    evaluating = 2 * widest_bytes * min(EVAL_CHUNK, eval_rows)
+    activations = max(per_sample * ACTIVATION_FACTOR * batch, evaluating)
     slots = STATE_COPIES + _optimizer_slots(getattr(config, "optimizer", None))
     if batch_size is None:
         batch_hint = f'set training.batch_size to a number (now "full": {batch:,} rows)'
@@ -202,8 +217,49 @@ def estimate(
         largest=largest,
         widest=widest,
         batch_hint=batch_hint,
+        evaluating=evaluating > per_sample * ACTIVATION_FACTOR * batch,
         data_hint=data_hint,
     )
+
+
+def run_estimate(
+    net: Network, results: Mapping[str, NodeInfo], config: Any, splits: Any
+) -> Estimate:
+    """:func:`estimate` for a run of ``config`` on ``splits`` (a builder.data Splits): the
+    training rows, the most rows evaluated at once (the validation split, or the training
+    data without one, and the test split) and the data of the dataset and its splits."""
+    held_out = splits.val if splits.val is not None and len(splits.val) else splits.train
+    evaluated = [len(s) for s in (held_out, splits.test) if s is not None]
+    return estimate(
+        net,
+        results,
+        config,
+        len(splits.train),
+        max(evaluated),
+        dataset_bytes(splits.dataset),
+        data_hint=_data_hint(getattr(config, "dataset", None)),
+    )
+
+
+def _data_hint(spec: Any) -> str:
+    """What to change in ``training.dataset`` to have less data."""
+    from builder.data.errors import DatasetError
+    from builder.data.registry import dataset_info
+
+    try:
+        info = dataset_info(spec.get("name")) if isinstance(spec, dict) else None
+    except DatasetError:
+        info = None
+    options = {o.name: o.default for o in info.options} if info is not None else {}
+    for name in ("samples", "repeat", "limit"):
+        if name in options:
+            value = spec.get(name, options[name])
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"lower training.dataset.{name} (now {value:,})"
+            return f"set training.dataset.{name}"
+    if info is not None and info.needs_files:
+        return "use fewer rows of the data file"
+    return "use a smaller dataset"
 
 
 def dataset_bytes(ds: Any) -> int:

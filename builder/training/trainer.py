@@ -361,7 +361,7 @@ class Trainer:
         # the data, then the run's memory against the machine's.
         results = check_compilable(self.net)
         check_ports(self.net, *ports(self.net, results), ds, self.procedure.id)
-        budget.check_run(self._estimate(results), self.device.type)
+        budget.check_run(budget.run_estimate(self.net, results, cfg, self.splits), self.device.type)
         model = compile_network(self.net, seed=cfg.seed)
         binding = bind(self.net, model, self.splits, self.procedure.id)
         data_int = not ds.x.is_floating_point()
@@ -408,32 +408,6 @@ class Trainer:
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
         self._prepared = True
-
-    def _estimate(self, results: dict[str, Any]) -> budget.Estimate:
-        """The memory this run takes (see :mod:`builder.budget`)."""
-        splits, spec = self.splits, self.config.dataset
-        # evaluated: the validation split (the training data without one), then the test
-        held_out = splits.val if splits.val is not None and len(splits.val) else splits.train
-        evaluated = [len(s) for s in (held_out, splits.test) if s is not None]
-        name = spec.get("name") if isinstance(spec, dict) else None
-        sized = [k for k in ("samples", "repeat", "limit") if isinstance(spec, dict) and k in spec]
-        if sized:
-            hint = f"lower training.dataset.{sized[0]}"
-        elif name == "idx":
-            hint = "set training.dataset.limit"
-        elif name in ("csv", "numpy"):
-            hint = "use fewer rows of the data file"
-        else:
-            hint = "use a smaller dataset"
-        return budget.estimate(
-            self.net,
-            results,
-            self.config,
-            len(splits.train),
-            max(evaluated),
-            budget.dataset_bytes(splits.dataset),
-            data_hint=hint,
-        )
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = upgrade(load_checkpoint(path))

@@ -66,9 +66,9 @@ def test_the_estimate_counts_parameters_state_activations_and_data():
     assert est.parameters == 4 * params
     # gradients, the best copy, the weights before a reported step, Adam's two moments
     assert est.state == 4 * params * 5
-    # one sample's outputs: Input 64, fc1 100, fc2 10 values of 4 bytes; 3 x 32 rows of
-    # training under the 300 rows evaluated at once
-    assert est.activations == 4 * (64 + 100 + 10) * 300
+    # one sample's outputs: Input 64, fc1 100, fc2 10 values of 4 bytes, for 3 x 32 rows
+    # of training; evaluating 300 rows at once holds about two fc1 outputs a row
+    assert est.activations == max(4 * (64 + 100 + 10) * 3 * 32, 2 * 4 * 100 * 300)
     assert est.data == 5000 and est.batch == 32
     assert est.largest == ("Linear 'fc1'", 6500) and est.widest == ("Linear 'fc1'", 100)
     assert est.total == est.parameters + est.state + est.activations + est.data
@@ -91,12 +91,12 @@ def test_a_run_larger_than_the_free_memory_is_refused_before_compiling(monkeypat
         Trainer(p).prepare()
     text = str(err.value)
     # 7.5 million parameters: 30 MB of weights, 150 MB of gradients and Adam's state;
-    # activations of the 359 validation rows evaluated at once, 100,074 values each
+    # evaluating the 359 validation rows at once holds two of fc1's 100,000-value outputs
     assert text == (
-        "This run needs about 325 MB of memory (parameters 30 MB, gradients and optimiser"
-        " state 150 MB, activations 144 MB (batches of 32 rows), data 949 KB) but the machine"
-        " has 50 MB free: make Linear 'fc1' smaller (it has 6,500,000 parameters) or lower"
-        " training.batch_size (now 32)"
+        "This run needs about 468 MB of memory (parameters 30 MB, gradients and optimiser"
+        " state 150 MB, activations 287 MB (batches of 32 rows), data 949 KB) but the machine"
+        " has 50 MB free: make Linear 'fc1' smaller (it has 6,500,000 parameters and 100,000"
+        " values per sample)"
     )
 
 
@@ -167,3 +167,26 @@ def test_available_memory_reads_meminfo_then_sysconf(monkeypatch):
     monkeypatch.setattr("builtins.open", no_meminfo)
     monkeypatch.setattr(budget.os, "sysconf", {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}.get)
     assert budget.available_memory() == 4_096_000
+
+
+@pytest.mark.parametrize(
+    "dataset, hint",
+    [
+        ({"name": "moons"}, "lower training.dataset.samples (now 400)"),
+        ({"name": "xor", "repeat": 50}, "lower training.dataset.repeat (now 50)"),
+        ({"name": "iris"}, "use a smaller dataset"),
+    ],
+)
+def test_a_run_mostly_data_is_told_to_use_less(monkeypatch, dataset, hint):
+    from builder.data import load_dataset, make_splits
+
+    p = project([2] if dataset["name"] != "iris" else [4], [2], dataset, batch_size=4)
+    net, cfg = p.network(), parse_training(p.training)
+    splits = make_splits(load_dataset(dataset), dataset)
+    est = budget.run_estimate(net, check_compilable(net), cfg, splits)
+    assert est.data == budget.dataset_bytes(splits.dataset) > est.total / 2
+    assert est.advice().startswith(hint)
+    free(monkeypatch, est.total - 1)
+    with pytest.raises(budget.MemoryBudgetError) as err:
+        budget.check_run(est)
+    assert str(err.value).endswith(f"free: {est.advice()}")
