@@ -121,7 +121,9 @@ def check_name(name: Any) -> str:
         raise EditError("A name cannot be empty: type at least one character")
     if len(name) > MAX_NAME_LENGTH:
         raise EditError(f"A name can have at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    if not (name.isascii() and name.isprintable()) and any(
+        unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name
+    ):
         raise EditError(
             f"The name {name!r} contains control characters such as newlines: remove them"
         )
@@ -377,8 +379,8 @@ class Network:
                 f"{dst_data['type']} '{dst_data['name']}' has no input port {dst_port!r}"
                 f" (it has {_listing(ins)})"
             )
-        for u, _, d in self.graph.in_edges(dst, data=True):
-            if d["dst_port"] == dst_port:
+        for u, keyed in self.graph._pred[dst].items():  # networkx's adjacency: no view made
+            if any(d["dst_port"] == dst_port for d in keyed.values()):
                 other = self.name_of(u)
                 raise EditError(
                     f"Input {dst_port!r} of '{dst_data['name']}' is already connected to"

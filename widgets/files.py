@@ -176,7 +176,7 @@ def read_autosave(path: Path, specs: Any) -> tuple[Project, Path | None]:
 
 
 def _read_header(path: Path) -> dict[str, Any]:
-    raw = read_regular_file(path, 2 * MAX_FILE_BYTES, str(path))  # no pipe, no device
+    raw = read_regular_file(path, 2 * MAX_FILE_BYTES, str(path), "an autosave")  # no pipe
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
