@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+import torch
+
 from builder.catalog.layers import CATALOG
 from builder.catalog.spec import Catalog, LayerSpec
 from builder.export.layout import (
@@ -186,7 +188,8 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
     from builder.compile import compile_network
 
     results = check_compilable(net)
-    gm = compile_network(net, seed=seed, catalog=_tagging_catalog(), name=name)
+    with torch.device("meta"):  # the structure only: no memory for the weights
+        gm = compile_network(net, seed=seed, catalog=_tagging_catalog(), name=name)
     attrs = attribute_names(net)
     live = live_nodes(net)
     lines = [f"class {name}(nn.Module):"]
