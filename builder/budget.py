@@ -60,6 +60,14 @@ def available_memory(device: str = "cpu") -> int | None:
             return int(torch.cuda.mem_get_info()[0])
         except Exception:  # no driver answer: the host check still runs
             return None
+    free = _host_free()
+    for limit in (_address_space_left(), _cgroup_left()):
+        if limit is not None:
+            free = limit if free is None else min(free, limit)
+    return free
+
+
+def _host_free() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -70,6 +78,35 @@ def available_memory(device: str = "cpu") -> int | None:
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _address_space_left() -> int | None:
+    """What a limit on this process's address space (``ulimit -v``) leaves, if one is set."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/statm", encoding="ascii") as f:
+            used = int(f.read().split()[0]) * int(os.sysconf("SC_PAGE_SIZE"))
+        return max(soft - used, 0)
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _cgroup_left() -> int | None:
+    """What the memory limit of this process's cgroup (a container's) leaves, if one is set."""
+    try:
+        base = "/sys/fs/cgroup/"
+        with open(base + "memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open(base + "memory.current", encoding="ascii") as f:
+            return max(int(limit) - int(f.read().strip()), 0)
+    except (OSError, ValueError):
         return None
 
 
@@ -313,6 +350,21 @@ def check_run(est: Estimate, device: str = "cpu") -> None:
         _refuse(est, host, available_memory("cpu"), "the machine")
     else:
         _refuse(est, est.total, available_memory("cpu"), "the machine")
+
+
+def check_model(net: Network, results: Mapping[str, NodeInfo]) -> None:
+    """Refuse building ``net``'s modules (outside a run: the code view, a script) when its
+    weights alone do not fit the memory free now."""
+    est = estimate(net, results, None, 1, 1, 0)
+    free = available_memory("cpu")
+    if free is None or est.parameters <= free:
+        return
+    name, count = est.largest if est.largest is not None else ("a layer", 0)
+    raise MemoryBudgetError(
+        f"Building this network takes about {format_bytes(est.parameters)} for its weights"
+        f" but the machine has {format_bytes(free)} free: make {name} smaller (it has"
+        f" {count:,} parameters)"
+    )
 
 
 def _refuse(est: Estimate, need: int, free: int | None, where: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from builder import budget
 from builder.catalog.layers import CATALOG
 from builder.catalog.spec import Catalog, Shape
 from builder.errors import OutputNotFoundError
@@ -152,6 +153,8 @@ def compile_network(
     that order (as the exported model class does), see :func:`output_index`.
     """
     results = check_compilable(net)
+    if torch.empty(0).device.type != "meta":  # under torch.device("meta") nothing is taken
+        budget.check_model(net, results)
     live = live_nodes(net)
     attrs = attribute_names(net)
     order = [n for n in net.topological_order() if n in live]

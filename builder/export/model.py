@@ -99,11 +99,11 @@ def _tagged(spec: LayerSpec) -> Callable[..., dict[str, Any]]:
     inner = spec.emit or (_default_emit if spec.ctor is not None else None)
 
     def emit(e: Any, p: Any, xs: dict[str, Any], shapes: Any, wanted: set[str]) -> Any:
-        before = set(e.graph.nodes)
+        before = len(e.graph.nodes)
         produced = inner(e, p, xs, shapes, wanted) if inner else {"out": xs["in"]}
-        for node in e.graph.nodes:
-            if node not in before:
-                node.meta["nc_layer"] = e.attr
+        added = len(e.graph.nodes) - before  # appended at the end: the last ``added`` nodes
+        for node, _ in zip(reversed(e.graph.nodes), range(added), strict=False):
+            node.meta["nc_layer"] = e.attr
         return produced
 
     return emit

@@ -190,3 +190,29 @@ def test_a_run_mostly_data_is_told_to_use_less(monkeypatch, dataset, hint):
     with pytest.raises(budget.MemoryBudgetError) as err:
         budget.check_run(est)
     assert str(err.value).endswith(f"free: {est.advice()}")
+
+
+def test_compiling_outside_a_run_is_refused_when_the_weights_do_not_fit(monkeypatch):
+    import torch
+
+    from builder.compile import compile_network
+
+    net = project([1000], [1000, 2], {"name": "moons"}).network()  # about 4 MB of weights
+    monkeypatch.setattr(budget, "available_memory", lambda device="cpu": 1_000_000)
+    with pytest.raises(budget.MemoryBudgetError) as refused:
+        compile_network(net)
+    assert "Linear 'fc1' smaller (it has 1,001,000 parameters)" in str(refused.value)
+    assert "about 4 MB" in str(refused.value) and "1 MB free" in str(refused.value)
+    with torch.device("meta"):  # the structure only, as export builds it: nothing is taken
+        assert compile_network(net).fc1.weight.shape == (1000, 1000)
+    monkeypatch.setattr(budget, "available_memory", lambda device="cpu": 10_000_000)
+    assert compile_network(net).fc1.weight.device.type == "cpu"
+
+
+def test_a_limit_on_the_address_space_caps_the_memory_free(monkeypatch):
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (2 * 1024**3, resource.RLIM_INFINITY))
+    left = budget._address_space_left()
+    assert left is not None and 0 <= left < 2 * 1024**3
+    assert budget.available_memory() <= left

@@ -650,3 +650,18 @@ def test_no_item_or_tolist_outside_compute(module):
     assert not bad, bad
     if module is not losses:
         assert ".item()" in source  # the check sees what it looks for
+
+
+@pytest.mark.parametrize(
+    "output, target, says",
+    [
+        ([0.5, 0.2], [1.5, 0.0], "the labels hold values outside"),
+        ([1.5, 0.2], [1.0, 0.0], "add a Sigmoid"),
+    ],
+    ids=["labels out of range", "outputs out of range"],
+)
+def test_bce_out_of_range_names_what_is_out_of_range(output, target, says):
+    from builder.training.kernels.losses import ProbabilityError, bce
+
+    with pytest.raises(ProbabilityError, match=says):
+        bce(torch.tensor(output), torch.tensor(target))

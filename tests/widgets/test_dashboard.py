@@ -5,10 +5,12 @@ relayed by the training panel, and the layout of the Layers tab."""
 from __future__ import annotations
 
 import csv
+import errno
 import math
 import os
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -437,22 +439,25 @@ def test_export_errors_are_clear_and_leave_nothing_behind(dash, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder"]
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions do not stop root"
-)
-def test_export_to_an_unwritable_folder(dash, tmp_path):
+def test_export_to_an_unwritable_folder(dash, tmp_path, monkeypatch):
     dash.begin_run("a", HealthThresholds())
     dash.add_records(run_records())
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(DashboardExportError, match="locked"):
-            dash.export_png(locked / "x.png")
-        with pytest.raises(DashboardExportError, match="locked"):
-            dash.export_csv(locked / "x.csv")
-    finally:
-        locked.chmod(0o700)
+    real_open = os.open
+
+    def refuse_in_locked(path, *args, **kwargs):  # what a folder without write access does
+        if Path(path).parent == locked:  # (permissions do not stop root, so it is simulated)
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_in_locked)
+    with pytest.raises(DashboardExportError, match="locked"):
+        dash.export_png(locked / "x.png")
+    with pytest.raises(DashboardExportError, match="locked") as info:
+        dash.export_csv(locked / "x.csv")
+    assert "permission" in str(info.value).lower()
+    monkeypatch.undo()
     assert not list(locked.iterdir())
 
 

@@ -396,8 +396,14 @@ def test_a_bad_dataset_option_shows_the_data_layers_message(make_panel):
     type_into(panel._option_edits["samples"], "-3")
     problems = panel.dataset_box.problems
     assert problems.isVisibleTo(panel)
-    assert "training.dataset.samples: expected an integer >= 2, got -3" in problems.text()
-    assert panel.dataset_box.form.error_text("samples") == "expected an integer >= 2, got -3"
+    assert (
+        "training.dataset.samples: expected an integer from 2 to 10000000, got -3"
+        in problems.text()
+    )
+    assert (
+        panel.dataset_box.form.error_text("samples")
+        == "expected an integer from 2 to 10000000, got -3"
+    )
     type_into(panel._option_edits["augment.noise"], "-1")
     assert "training.dataset.augment.noise: expected a number >= 0" in problems.text()
     assert panel.dataset_box.form.error_text("augment.noise").startswith("expected a number")

@@ -40,6 +40,11 @@ def bce(output: Tensor, target: Tensor) -> Tensor:
             raise
         if not bool(torch.isfinite(output.detach()).all()):  # diverged, not mis-built
             return bce_formula(output, target)
+        if bool(((target < 0) | (target > 1)).any()):  # the labels, not the network
+            raise ProbabilityError(
+                "bce needs targets in [0, 1], but the labels hold values outside that range:"
+                " give labels 0 / 1 (or fractions between them), or use another loss"
+            ) from exc
         raise ProbabilityError(
             "bce needs probabilities in [0, 1], but the network outputs values outside"
             " that range: add a Sigmoid before the Output, or use bce_with_logits"
