@@ -13,12 +13,12 @@ compile, `neuralcanvas train` for one epoch (into a folder that holds an earlier
 
 Goal: 0 in every column but "accepted" and "clean refusal".
 
-    .venv/bin/python bench/fuzz.py                 # all 1,052 cases (about 15 minutes on 2 cores)
+    .venv/bin/python bench/fuzz.py                 # all 1,052 cases (about 6 minutes on 2 cores)
     .venv/bin/python bench/fuzz.py --scale 0.1     # a tenth of every family
     .venv/bin/python bench/fuzz.py --family data --show crash   # list one family's crashes
 
 Each case runs in a worker process with a memory limit; a worker that dies or hangs is
-replaced. The suite runs a seeded subset in-process (tests/test_fuzz_subset.py).
+replaced. The suite runs a seeded subset in-process (tests/e2e/test_fuzz_subset.py).
 """
 
 from __future__ import annotations
