@@ -15,7 +15,6 @@ import gc
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -465,11 +464,31 @@ def dumps(project: Project) -> str:
 
 
 def _inline_scalar_lists(text: str) -> str:
-    # Raw newlines never occur inside JSON strings, so only layout whitespace is joined.
-    def join(match: re.Match[str]) -> str:
-        return "[" + re.sub(r",\n\s*", ", ", match.group(1)) + "]"
-
-    return re.sub(r"\[\n\s*([^\[\]{}\n]*(?:,\n\s*[^\[\]{}\n]*)*)\n\s*\]", join, text)
+    """Put each list whose items are all scalars (no bracket or brace in them) on its
+    opening line, in one pass over the lines: linear in the text, however long or deep a
+    hostile project's lists are. Raw newlines never occur inside JSON strings, so only
+    layout whitespace is joined."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        if not line.endswith("["):
+            out.append(line)
+            continue
+        j = i
+        while j < n and not lines[j].lstrip().startswith("]"):
+            if any(c in lines[j] for c in "[]{}"):
+                break
+            j += 1
+        if j == i or j == n or not lines[j].lstrip().startswith("]"):
+            out.append(line)  # empty, or an item holds a list or an object: left as it is
+            continue
+        items = " ".join(item.lstrip() for item in lines[i:j])
+        out.append(line + items + lines[j].lstrip())
+        i = j + 1
+    return "\n".join(out)
 
 
 def _plain(value: Any) -> Any:

@@ -228,7 +228,8 @@ def _run(args, project, config, trainer, writer, out: Path) -> int:
         unit="step",
         disable=args.quiet,
         dynamic_ncols=True,
-        desc=f"{project.network(args.network).name} ({config.procedure}) on {trainer.device}",
+        desc=f"{' and '.join(n.name for n in trainer.nets.values())} ({config.procedure}) on"
+        f" {trainer.device}",
     )
     signals: list[int] = []
 
@@ -297,8 +298,9 @@ def _finish(trainer, out, last_epoch, evaluation, error, status, failed, signals
     if failed is None and trainer.model is not None and trainer.step > 0:
         try:
             if error is None or kept_best:
-                save_weights(out / "weights.pt", trainer.model.state_dict())
-                wrote.append(out / "weights.pt")
+                for name, weights in trainer.weight_files().items():
+                    save_weights(out / name, weights)
+                    wrote.append(out / name)
             if error is None:
                 trainer.save_checkpoint(checkpoint)
                 wrote.append(checkpoint)

@@ -147,6 +147,7 @@ class Run:
     series: dict[str, Ring] = field(default_factory=dict)  # StepRecord.series: (step, value)
     heat: Heat = field(default_factory=Heat)
     class_names: list[str] | None = None  # the confusion matrix's row and column names
+    sample_shape: tuple[int, ...] | None = None  # one sample of its data (None: not known)
     probe: ProbeRecord | None = None
     confusion: Any = None
     confusion_split: str = ""
@@ -497,6 +498,7 @@ class Dashboard(QWidget):
         self.compared = None
         self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(thresholds)
+        self.views.sample_shape = run.sample_shape
         self.views.show(run.procedure)  # its tabs; _set_points lays the Overview out
         self._set_points(points)
         self.layer_combo.clear()
@@ -513,16 +515,20 @@ class Dashboard(QWidget):
         self,
         points: tuple[np.ndarray, np.ndarray] | None = None,
         class_names: Sequence[str] | None = None,
+        sample_shape: Sequence[int] | None = None,
     ) -> None:
         """What the current run's data turned out to be once loaded (see :meth:`begin_run`):
         a run begins at Start, before its data is loaded, so that its plots are cleared
-        while the trainer loads and compiles rather than while it trains."""
+        while the trainer loads and compiles rather than while it trains. ``sample_shape``:
+        one sample's, so the procedure's views of other data are left out."""
         run = self.current
         if run is None:
             return
         run.points = points
         run.class_names = [str(c) for c in class_names] if class_names else None
+        run.sample_shape = None if sample_shape is None else tuple(sample_shape)
         if run is self._shown:
+            self.views.sample_shape = run.sample_shape
             self._set_points(points)
             self._dirty.add("confusion")
 
@@ -537,6 +543,7 @@ class Dashboard(QWidget):
             self.current = self.project_runs[-1] if self.project_runs else None
         if self._shown is run:
             self._shown = self.current
+            self.views.sample_shape = self._shown.sample_shape if self._shown else None
             self.views.show(self._shown.procedure if self._shown else None)
             self._dirty = self._everything()
         if self.compared is run or self.compared is self._shown:  # nothing over itself
@@ -828,6 +835,7 @@ class Dashboard(QWidget):
         if self.compared is None:
             self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(self._shown.thresholds)
+        self.views.sample_shape = self._shown.sample_shape
         self.views.show(self._shown.procedure)
         self._set_points(self._shown.points)
         self._dirty = self._everything()

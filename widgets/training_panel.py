@@ -941,7 +941,9 @@ class TrainingPanel(QWidget):
             self.probe_grid = _grid(x)
         if self.dashboard is not None:
             names = ds.class_names if ds.task == "classification" else None
-            self.dashboard.set_run_data(points=points, class_names=names)
+            self.dashboard.set_run_data(
+                points=points, class_names=names, sample_shape=tuple(ds.input_shape)
+            )
         self._running_seen = True
         self._apply_probe()
 

@@ -124,6 +124,49 @@ register(
 
 
 register(
+    "ring",
+    "a ring of Gaussians, one class per Gaussian (a GAN's modes)",
+    "points2d",
+    [
+        _samples(2000),
+        Option("classes", 8, "number of Gaussians on the ring", int_check(2, 1000)),
+        Option("radius", 2.0, "radius of the ring", float_check(0, 1e6, lo_open=True)),
+        Option(
+            "std",
+            0.05,
+            "standard deviation of each Gaussian",
+            float_check(0, MAX_NOISE, lo_open=True),
+        ),
+    ],
+    size=_points,
+)(generated.ring)
+
+
+register(
+    "grid",
+    "a square grid of side x side Gaussians, one class per Gaussian (a GAN's modes)",
+    "points2d",
+    [
+        _samples(2500),
+        Option("side", 5, "Gaussians along each side", int_check(2, 30)),
+        Option(
+            "spacing",
+            1.0,
+            "distance between neighbouring centres",
+            float_check(0, 1e6, lo_open=True),
+        ),
+        Option(
+            "std",
+            0.05,
+            "standard deviation of each Gaussian",
+            float_check(0, MAX_NOISE, lo_open=True),
+        ),
+    ],
+    size=_points,
+)(generated.grid)
+
+
+register(
     "sine",
     "regression: x uniform in [-π, π], y = sin(x) + Gaussian noise",
     "tabular",

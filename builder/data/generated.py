@@ -110,6 +110,33 @@ def spirals(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     )
 
 
+def _mixture(name: str, centres: np.ndarray, o: dict[str, Any], seed: int) -> Dataset:
+    """``samples`` points from Gaussians of standard deviation ``std`` at ``centres``, as
+    evenly shared as the count allows; the class of a point is its Gaussian (a GAN's modes:
+    how many it covers)."""
+    rng = np.random.default_rng(rng_seed(seed, name))
+    k = len(centres)
+    y = np.arange(o["samples"]) % k
+    rng.shuffle(y)
+    x = centres[y] + rng.normal(0.0, o["std"], (o["samples"], 2))
+    return class_dataset(name, x, y, "points2d", feature_names=_XY, num_classes=k)
+
+
+def ring(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    _enough_samples(o, "ring")
+    angles = 2 * np.pi * np.arange(o["classes"]) / o["classes"]
+    centres = o["radius"] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return _mixture("ring", centres, o, seed)
+
+
+def grid(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    side = o["side"]
+    _enough_samples({"samples": o["samples"], "classes": side * side}, "grid")
+    ticks = np.linspace(-(side - 1) / 2, (side - 1) / 2, side) * o["spacing"]
+    gx, gy = np.meshgrid(ticks, ticks)
+    return _mixture("grid", np.stack([gx.ravel(), gy.ravel()], axis=1), o, seed)
+
+
 def sine(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     rng = np.random.default_rng(rng_seed(seed, "sine"))
     x = rng.uniform(-np.pi, np.pi, (o["samples"], 1))

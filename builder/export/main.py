@@ -64,6 +64,28 @@ def load_splits(device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Ten
 __KERNEL__
 
 
+# Each role's model class (above), built in this order with the seeds SEED, SEED + 1, ...
+MODELS = __MODELS__
+
+
+def build_models(device: torch.device) -> dict[str, nn.Module]:
+    """Every role's network with the app's initial weights (the same in every process)."""
+    models = {}
+    for offset, (role, model_class) in enumerate(MODELS.items()):
+        torch.manual_seed(SEED + offset)
+        models[role] = model_class().to(device)
+    return models
+
+
+def weight_files(models: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """The files the weights go to: weights.pt for the first role, weights_<role>.pt for
+    each other one (the app's names)."""
+    return {
+        "weights.pt" if i == 0 else f"weights_{role}.pt": model
+        for i, (role, model) in enumerate(models.items())
+    }
+
+
 def share_buffers(model: nn.Module) -> None:
     """Every process takes rank 0's buffers (BatchNorm statistics)."""
     for buffer in model.buffers():
@@ -72,10 +94,12 @@ def share_buffers(model: nn.Module) -> None:
 
 class Distributed:
     """The kernel in one of several processes (torchrun): it trains a
-    DistributedDataParallel copy of each model (gradients averaged over the processes), a
+    DistributedDataParallel copy of the model (gradients averaged over the processes), a
     step's loss is the mean over the processes, and every evaluation starts from rank 0's
     buffers, so that all processes see the same figures and decide alike (divergence,
-    early stopping, the plateau schedule)."""
+    early stopping, the plateau schedule). Several networks (a GAN's, each used several
+    times in a step, which DistributedDataParallel does not allow) are trained as they
+    are, each optimiser averaging its gradients over the processes before it steps."""
 
     def __init__(self, kernel: Any, world: int, device: torch.device) -> None:
         self.kernel, self.world, self.device = kernel, world, device
@@ -84,12 +108,31 @@ class Distributed:
 
     def setup(self, models: dict[str, nn.Module], settings: dict[str, Any]) -> dict:
         self.models = models
+        if len(models) > 1:
+            state = self.kernel.setup(models, settings)
+            for optimizer in state["optimizers"].values():
+                optimizer.register_step_pre_hook(self.average_gradients)
+            return state
         ids = [self.device.index] if self.device.type == "cuda" else None
         copies = {
             name: DistributedDataParallel(m, device_ids=ids, broadcast_buffers=False)
             for name, m in models.items()
         }
         return self.kernel.setup(copies, settings)
+
+    def average_gradients(self, optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        grads = [
+            p.grad
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
+        if grads:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat)
+            flat /= self.world
+            pieces = flat.split([g.numel() for g in grads])
+            torch._foreach_copy_(grads, [p.view_as(g) for p, g in zip(pieces, grads)])
 
     def train_step(
         self, state: dict, x: torch.Tensor, y: torch.Tensor, step: int
@@ -118,13 +161,18 @@ def describe(train_loss: float, evaluation: dict[str, Any], has_val: bool) -> st
 
 
 def train(
-    model: nn.Module, splits: dict, epochs: int, rank: int, world: int, log: dict
+    models: dict[str, nn.Module],
+    splits: dict,
+    epochs: int,
+    rank: int,
+    world: int,
+    log: dict,
 ) -> str:
-    """Train ``model`` as the app does (its kernel, driven by its loop, both above), then
+    """Train ``models`` as the app does (its kernel, driven by its loop, both above), then
     evaluate the test split; return how the run ended."""
     device = splits["train"][0].device
     kernel = KERNEL if world == 1 else Distributed(KERNEL, world, device)
-    state = kernel.setup({"model": model}, {**SETTINGS, "epochs": epochs})
+    state = kernel.setup(dict(models), {**SETTINGS, "epochs": epochs})
     shuffle = torch.Generator().manual_seed(SEED + 1)  # the same in every process
     augment = DATASET["augment"]
     transform = None
@@ -191,24 +239,27 @@ def pick_device(name: str, local_rank: int, world: int) -> torch.device:
 
 def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -> int:
     splits = load_splits(device)
-    torch.manual_seed(SEED)  # the app's initial weights, the same in every process
-    model = __MODEL__().to(device)
+    models = build_models(device)
     log = {"steps": [], "epochs": [], "test": None}
-    outcome = train(model, splits, args.epochs, rank, world, log)
+    outcome = train(models, splits, args.epochs, rank, world, log)
     if world > 1:  # e.g. BatchNorm statistics: every process keeps rank 0's
-        share_buffers(model)
+        for model in models.values():
+            share_buffers(model)
     out = Path(args.out)
+    files = weight_files(models)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if outcome != "diverged":  # the trained, early-stopped or restored best weights
-            torch.save(model.state_dict(), out / "weights.pt")
-            print(f"Wrote {out / 'weights.pt'}")
+            for name, model in files.items():
+                torch.save(model.state_dict(), out / name)
+                print(f"Wrote {out / name}")
         if args.log_json:
             text = json.dumps({"outcome": outcome, **log}, indent=1)
             Path(args.log_json).write_text(text)
     if args.save_every_rank:
         out.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), out / f"weights-rank{rank}.pt")
+        for name, model in files.items():
+            torch.save(model.state_dict(), out / name.replace(".pt", f"-rank{rank}.pt"))
     if world > 1:
         dist.barrier()
     return 1 if outcome in ("diverged", "restored") else 0
@@ -217,7 +268,7 @@ def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the exported network.")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs to train")
-    parser.add_argument("--out", default="run", help="folder for weights.pt (run)")
+    parser.add_argument("--out", default="run", help="folder for the weights (run)")
     parser.add_argument(
         "--device", default=DEVICE, choices=("auto", "cpu", "cuda", "mps")
     )

@@ -97,20 +97,30 @@ class _Plan:
     project_dir: str
 
 
-def _plan(project: Project, net: Network, gm: Any, base_dir: Path | None) -> _Plan:
-    """Bind the network to the procedure's roles with the project's data and settings as the
-    trainer does, with its checks (raises a NeuralCanvasError saying what does not fit)."""
+def _plan(
+    project: Project, nets: Mapping[str, Network], gms: Mapping[str, Any], base_dir: Path | None
+) -> _Plan:
+    """Bind the networks (by role) to the procedure's roles with the project's data and
+    settings as the trainer does, with its checks (raises a NeuralCanvasError saying what
+    does not fit)."""
     from builder.data import dataset_info, load_dataset, make_splits
     from builder.data.registry import read_options
     from builder.training import procedures
+    from builder.training.binding import bind
     from builder.training.config import parse_training
-    from builder.training.trainer import bind
 
     cfg = parse_training(project.training)
     procedure = procedures.procedure(cfg.procedure)
     ds = load_dataset(cfg.dataset, base_dir, seed=cfg.seed)
     splits = make_splits(ds, cfg.dataset, seed=cfg.seed)  # refuses fractions that leave no rows
-    binding = bind(net, gm, splits, procedure.id)
+    if len(procedure.roles) > 1 and len(nets) == 1:  # the roles could not be bound
+        from builder.training.binding import role_networks
+
+        role_networks(project, procedure, cfg.roles, None)  # raises what to set
+    if len(procedure.roles) == 1:
+        (net,), (gm,) = nets.values(), gms.values()
+        nets, gms = {procedure.roles[0].name: net}, {procedure.roles[0].name: gm}
+    binding = bind(nets, gms, splits, procedure)
     procedure.check(binding)
     settings = procedure.configure(binding, cfg)
     try:
@@ -191,8 +201,9 @@ def _kernel_namespace(copier: Copier, kernel: str) -> str:
     )
 
 
-def _training(plan: _Plan, copier: Copier, model: str) -> list[str]:
-    """The copied data and training code and the main that runs it."""
+def _training(plan: _Plan, copier: Copier, models: Mapping[str, str]) -> list[str]:
+    """The copied data and training code and the main that runs it (``models``: each
+    role's class name, in the order they are built)."""
     kernel = plan.procedure.kernel
     blocks: list[Block] = []
     blocks += copier.take([plan.loader, *DATA_USES])
@@ -200,11 +211,12 @@ def _training(plan: _Plan, copier: Copier, model: str) -> list[str]:
     for module, name in [*MAIN_USES, *DATA_USES]:
         if copier.name_of(module, name) != name:
             raise ExportError(f"internal: the script's main needs {module}.{name} by its name")
+    table = "{" + ", ".join(f"{py_str(role)}: {cls}" for role, cls in models.items()) + "}"
     main = (
         MAIN.replace("__KERNEL__", _kernel_namespace(copier, kernel))
         .replace("__LOADER__", copier.name_of(*plan.loader))
         .replace("__BASE__", "Path(PROJECT_DIR)" if plan.files else "None")
-        .replace("__MODEL__", model)
+        .replace("__MODELS__", table)
     )
     return [b.code for b in blocks] + [_section("main") + "\n" + main.strip("\n")]
 
@@ -284,15 +296,26 @@ def export(
     loop; ``note`` says why.
     """
     net = project.network(network)
-    name = class_name_for(project, net)
+    nets = _role_networks(project, network) or {"model": net}
     seed = _seed(project)
-    model, gm = _model(net, name, seed)
     base = Path(base_dir) if base_dir is not None else None
-    copier = Copier(SCRIPT_NAMES | {name})
-    helpers = copier.take(model.helpers)
+    names: dict[str, str] = {}
+    models, gms = [], {}
+    for offset, (role, role_net) in enumerate(nets.items()):
+        name = class_name_for(project, role_net)
+        while name in names.values():
+            name += "Net"
+        names[role] = name
+        model, gms[role] = _model(role_net, name, seed + offset)
+        models.append(model)
+    # the class of the network asked for (the first role's when it takes none)
+    asked = next((role for role, n in nets.items() if n is net), next(iter(nets)))
+    name = names[asked]
+    copier = Copier(SCRIPT_NAMES | set(names.values()))
+    helpers = copier.take([h for m in models for h in m.helpers])
     try:
-        plan: _Plan | None = _plan(project, net, gm, base)
-        training = _training(plan, copier, name)
+        plan: _Plan | None = _plan(project, nets, gms, base)
+        training = _training(plan, copier, names)
         note = ""
     except GraphInvalidError:
         raise
@@ -304,25 +327,28 @@ def export(
     doc = (DOC_TRAIN if plan is not None else DOC_MODEL).replace("__FILE__", shown)
     if plan is not None:
         doc = doc.replace("__PROCEDURE__", plan.procedure.id)
-    header = [
-        f"# Project: {comment(project.name)}",
-        f"# Network: {comment(net.name)}",
-        "# Exported by NeuralCanvas: the app's model, data and training, as plain PyTorch.",
+    header = [f"# Project: {comment(project.name)}"]
+    header += [
+        f"# Network: {comment(n.name)}" + (f" (the {role})" if len(nets) > 1 else "")
+        for role, n in nets.items()
     ]
+    header.append(
+        "# Exported by NeuralCanvas: the app's model, data and training, as plain PyTorch."
+    )
     if note:
         header += ["#", *_note("No training loop here: ", note)]
-    model_blocks = [*(b.code for b in helpers), model.code]
+    model_blocks = [*(b.code for b in helpers), *(m.code for m in models)]
     model_blocks[0] = _section("model") + "\n" + model_blocks[0].strip("\n")
     blocks = ["\n".join(header), _settings(plan, seed), *model_blocks]
     if plan is not None:
         blocks += training
     else:
-        main = MAIN_MODEL_ONLY.replace("__MODEL__", name)
+        main = MAIN_MODEL_ONLY.replace("__MODEL__", next(iter(names.values())))
         blocks.append(_section("main") + "\n" + main.strip("\n"))
     body = _join(blocks)
     imports = {**copier.imports, **OWN_IMPORTS}
     code = doc.strip("\n") + "\n\n" + _import_block(body, imports) + "\n" + body
-    return Export(code, name, net.name, plan is not None, note)
+    return Export(code, name, nets[asked].name, plan is not None, note)
 
 
 def export_script(
@@ -334,6 +360,24 @@ def export_script(
 ) -> str:
     """The script :func:`export` writes (see there)."""
     return export(project, network, base_dir=base_dir, filename=filename).code
+
+
+def _role_networks(project: Project, network: str | None) -> dict[str, Network] | None:
+    """The networks of a procedure that trains several (a GAN's two), by role; None for a
+    one-network procedure or when they cannot be bound (the script then holds ``network``
+    alone, and its note says why)."""
+    from builder.training import procedures
+    from builder.training.binding import role_networks
+    from builder.training.config import parse_training
+
+    try:
+        cfg = parse_training(project.training)
+        spec = procedures.procedure(cfg.procedure)
+        if len(spec.roles) < 2:
+            return None
+        return role_networks(project, spec, cfg.roles, network)
+    except NeuralCanvasError:
+        return None
 
 
 def _seed(project: Project) -> int:

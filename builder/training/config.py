@@ -116,6 +116,13 @@ class TrainingConfig:
     monitor: bool = True  # gradient / weight monitoring on or off
     procedure: str = "supervised"  # how the networks learn (builder.training.procedures)
     procedure_settings: dict[str, Any] = field(default_factory=dict)  # every setting given
+    roles: dict[str, str] = field(default_factory=dict)  # role -> network name (as given)
+    # Each role with an optimiser of its own (a GAN's two networks), every field given; the
+    # other roles are optimised with ``optimizer``.
+    optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)
+
+    def optimizer_of(self, role: str) -> OptimizerConfig:
+        return self.optimizers.get(role, self.optimizer)
 
 
 class _Reader:
@@ -244,6 +251,90 @@ def _procedure(r: _Reader, problems: list[Problem]) -> tuple[str, dict[str, Any]
     return spec.id, settings
 
 
+def _optimizer(o: _Reader, base: OptimizerConfig, problems: list[Problem]) -> OptimizerConfig:
+    """An optimiser object (``training.optimizer``, ``training.optimizers.<role>``): the
+    fields given, the others from ``base``."""
+    opt_name = o.choice("name", base.name, OPTIMIZERS)
+    betas = o.get("betas", list(base.betas))
+    if not (
+        isinstance(betas, (list, tuple))
+        and len(betas) == 2
+        and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        )
+    ):
+        problems.append(
+            Problem(f"{o.path}.betas", f"expected two numbers in [0, 1), got {_describe(betas)}")
+        )
+        betas = list(base.betas)
+    optimizer = OptimizerConfig(
+        name=opt_name,
+        lr=o.number("lr", base.lr, lo=0, lo_open=True),
+        momentum=o.number("momentum", base.momentum, lo=0, hi=1),
+        nesterov=o.boolean("nesterov", base.nesterov),
+        weight_decay=o.number("weight_decay", base.weight_decay, lo=0),
+        betas=(float(betas[0]), float(betas[1])),
+        eps=o.number("eps", base.eps, lo=0, lo_open=True),
+        alpha=o.number("alpha", base.alpha, lo=0, hi=1),
+    )
+    o.unknown()
+    if optimizer.nesterov and (optimizer.name != "sgd" or optimizer.momentum <= 0):
+        problems.append(Problem(f"{o.path}.nesterov", "needs the sgd optimizer with momentum > 0"))
+    return optimizer
+
+
+def _roles(
+    r: _Reader, spec: Any, shared: OptimizerConfig, problems: list[Problem]
+) -> tuple[dict[str, str], dict[str, OptimizerConfig]]:
+    """``training.roles`` (role -> the network bound to it, by name) and each role's own
+    optimiser: ``training.optimizers.<role>`` over the role's declared defaults, for every
+    role that declares one or is given one (the others use ``training.optimizer``)."""
+    names = [role.name for role in spec.roles]
+    known = ", ".join(names)
+    roles: dict[str, str] = {}
+    given = r.sub("roles")
+    for key, value in given.data.items():
+        if key not in names:
+            problems.append(
+                Problem(
+                    f"{given.path}.{key}",
+                    f'the {spec.id} procedure has no role "{key}"; its roles are {known}',
+                )
+            )
+        elif not isinstance(value, str) or not value:
+            problems.append(
+                Problem(
+                    f"{given.path}.{key}", f"expected the name of a network, got {_describe(value)}"
+                )
+            )
+        else:
+            roles[key] = value
+    own = r.sub("optimizers")
+    for key in own.data:
+        if key not in names:
+            problems.append(
+                Problem(
+                    f"{own.path}.{key}",
+                    f'the {spec.id} procedure has no role "{key}"; its roles are {known}',
+                )
+            )
+    optimizers: dict[str, OptimizerConfig] = {}
+    for role in spec.roles:
+        if role.optimizer is None and role.name not in own.data:
+            continue
+        base = shared if role.optimizer is None else _optimizer_of(role.optimizer)
+        optimizers[role.name] = _optimizer(own.sub(role.name), base, problems)
+    return roles, optimizers
+
+
+def _optimizer_of(values: Any) -> OptimizerConfig:
+    """A role's declared optimiser defaults as an :class:`OptimizerConfig`."""
+    plain = dict(values)
+    if "betas" in plain:
+        plain["betas"] = tuple(plain["betas"])
+    return OptimizerConfig(**plain)
+
+
 def parse_training(data: Any) -> TrainingConfig:
     """Check and type the ``training`` section; raise :class:`ConfigError` listing every problem."""
     problems: list[Problem] = []
@@ -260,38 +351,7 @@ def parse_training(data: Any) -> TrainingConfig:
         )
         dataset = {"name": "xor"}
 
-    o = r.sub("optimizer")
-    opt_name = o.choice("name", "adam", OPTIMIZERS)
-    betas = o.get("betas", [0.9, 0.999])
-    if not (
-        isinstance(betas, (list, tuple))
-        and len(betas) == 2
-        and all(
-            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
-        )
-    ):
-        problems.append(
-            Problem(
-                "training.optimizer.betas",
-                f"expected two numbers in [0, 1), got {_describe(betas)}",
-            )
-        )
-        betas = [0.9, 0.999]
-    optimizer = OptimizerConfig(
-        name=opt_name,
-        lr=o.number("lr", 1e-3, lo=0, lo_open=True),
-        momentum=o.number("momentum", 0.0, lo=0, hi=1),
-        nesterov=o.boolean("nesterov", False),
-        weight_decay=o.number("weight_decay", 0.0, lo=0),
-        betas=(float(betas[0]), float(betas[1])),
-        eps=o.number("eps", 1e-8, lo=0, lo_open=True),
-        alpha=o.number("alpha", 0.99, lo=0, hi=1),
-    )
-    o.unknown()
-    if optimizer.nesterov and (optimizer.name != "sgd" or optimizer.momentum <= 0):
-        problems.append(
-            Problem("training.optimizer.nesterov", "needs the sgd optimizer with momentum > 0")
-        )
+    optimizer = _optimizer(r.sub("optimizer"), OptimizerConfig(), problems)
 
     s = r.sub("schedule")
     schedule = ScheduleConfig(
@@ -350,6 +410,9 @@ def parse_training(data: Any) -> TrainingConfig:
         )
 
     procedure, procedure_settings = _procedure(r, problems)
+    from builder.training.procedures import PROCEDURES
+
+    roles, optimizers = _roles(r, PROCEDURES[procedure], optimizer, problems)
     config = TrainingConfig(
         dataset=copy.deepcopy(dataset),
         loss=r.choice("loss", "mse", LOSSES),
@@ -369,6 +432,8 @@ def parse_training(data: Any) -> TrainingConfig:
         monitor=r.boolean("monitor", True),
         procedure=procedure,
         procedure_settings=procedure_settings,
+        roles=roles,
+        optimizers=optimizers,
     )
     r.unknown()
     if problems:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -13,11 +14,18 @@ from torch import nn
 class Layers:
     """Parameters grouped by layer (node), for per-layer norms in one batched call."""
 
-    def __init__(self, model: nn.Module, names: dict[str, str], device: torch.device):
+    def __init__(
+        self,
+        children: Iterable[tuple[str, nn.Module]],
+        names: dict[str, str],
+        device: torch.device,
+    ):
+        """``children``: each layer's module by attribute (``model.named_children()``; of
+        several networks, attributes prefixed with the network's name and a slash)."""
         self.names: list[str] = []
         self.params: list[nn.Parameter] = []
         index: list[int] = []
-        for attr, module in model.named_children():
+        for attr, module in children:
             params = [p for p in module.parameters() if p.requires_grad]
             if not params:
                 continue

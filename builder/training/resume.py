@@ -130,7 +130,13 @@ def validate(data: dict[str, Any], path: Any, network: str) -> None:
 
 def settings_of(config: Any) -> dict[str, dict[str, Any]]:
     """What a checkpoint records of the settings whose state it carries."""
-    return {"optimizer": asdict(config.optimizer), "schedule": asdict(config.schedule)}
+    out: dict[str, Any] = {
+        "optimizer": asdict(config.optimizer),
+        "schedule": asdict(config.schedule),
+    }
+    if config.optimizers:  # roles with optimisers of their own (a GAN's)
+        out["optimizers"] = {role: asdict(o) for role, o in config.optimizers.items()}
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -155,14 +161,18 @@ def refuse_other_kinds(saved: dict[str, Any] | None, now: dict[str, Any], path: 
     (checked before any state is loaded)."""
     if not saved:
         return
-    for part in ("optimizer", "schedule"):
-        before = (saved.get(part) or {}).get("name")
-        after = now[part]["name"]
+    parts = [(part, part, saved.get(part), now[part]) for part in ("optimizer", "schedule")]
+    for role, settings in now.get("optimizers", {}).items():
+        before = (saved.get("optimizers") or {}).get(role)
+        parts.append((f"optimizers.{role}", "optimizer", before, settings))
+    for where, part, before_settings, after_settings in parts:
+        before = (before_settings or {}).get("name")
+        after = after_settings["name"]
         if before is not None and before != after:
             raise CheckpointError(
                 f"Checkpoint {path} was trained with the {before} {part}; the project now sets"
-                f" training.{part}.name to {after!r}. Its {part} state cannot carry over to"
-                f" another kind: set training.{part}.name back to {before!r} to resume, or"
+                f" training.{where}.name to {after!r}. Its {part} state cannot carry over to"
+                f" another kind: set training.{where}.name back to {before!r} to resume, or"
                 " start the run afresh (without --resume)"
             )
 
@@ -192,17 +202,39 @@ def apply_changes(
     if not saved:
         return []
     changes: list[str] = []
-    for part in ("optimizer", "schedule"):
-        before, after = saved.get(part) or {}, now[part]
+    own = now.get("optimizers", {})
+    optimizers = state.get("optimizers", {})
+    schedulers = state.get("schedulers", {})
+    # (where, settings then, now, the optimisers they drive, and their schedules)
+    parts = [
+        (
+            "optimizer",
+            saved.get("optimizer"),
+            now["optimizer"],
+            [r for r in optimizers if r not in own],
+        ),
+        ("schedule", saved.get("schedule"), now["schedule"], []),
+    ]
+    for role, settings in own.items():
+        before = (saved.get("optimizers") or {}).get(role)
+        parts.append((f"optimizers.{role}", before, settings, [role]))
+    for part, before, after, roles in parts:
+        before = before or {}
         for key, value in after.items():
             old = before.get(key)
             if key == "name" or old is None or _same(old, value):
                 continue
             changes.append(f"{part}.{key} {_fmt(old)} -> {_fmt(value)}")
-            if part == "optimizer":
-                _set_optimizer(state, key, old, value)
+            if part != "schedule":
+                _set_optimizer(
+                    [optimizers[r] for r in roles if r in optimizers],
+                    [schedulers[r] for r in roles if r in schedulers],
+                    key,
+                    old,
+                    value,
+                )
             elif key in SCHEDULE_ATTRS:
-                for scheduler in state.get("schedulers", {}).values():
+                for scheduler in schedulers.values():
                     if hasattr(scheduler, SCHEDULE_ATTRS[key]):
                         setattr(scheduler, SCHEDULE_ATTRS[key], value)
     return changes
@@ -214,8 +246,10 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _set_optimizer(state: dict[str, Any], key: str, old: Any, value: Any) -> None:
-    for optimizer in state.get("optimizers", {}).values():
+def _set_optimizer(
+    optimizers: list[Any], schedulers: list[Any], key: str, old: Any, value: Any
+) -> None:
+    for optimizer in optimizers:
         for group in optimizer.param_groups:
             if key == "lr" and old:
                 factor = value / old
@@ -225,6 +259,6 @@ def _set_optimizer(state: dict[str, Any], key: str, old: Any, value: Any) -> Non
             elif key in group:
                 group[key] = tuple(value) if isinstance(value, list) else value
     if key == "lr" and old:
-        for scheduler in state.get("schedulers", {}).values():
+        for scheduler in schedulers:
             if hasattr(scheduler, "base_lrs"):
                 scheduler.base_lrs = [b * value / old for b in scheduler.base_lrs]

@@ -38,12 +38,20 @@ import torch
 from torch import nn
 
 from builder import budget
-from builder.compile import Port, compile_network
+from builder.compile import compile_network
 from builder.data import Splits, augment, load_dataset, make_splits
 from builder.names import attribute_names
 from builder.shapes import check_compilable
 from builder.training import loop, procedures
 from builder.training import resume as resuming
+from builder.training.binding import (
+    TrainingError,
+    adversarial_hint,
+    bind,
+    check_ports,
+    ports,
+    role_networks,
+)
 from builder.training.checkpoint import (
     CheckpointError,
     kernel_state_dict,
@@ -56,7 +64,6 @@ from builder.training.config import ConfigError, TrainingConfig, parse_training
 from builder.training.health import blowup_message, classify, divergence_message
 from builder.training.probes import ViewProber, view_prober
 from builder.training.probes.layers import LayerProber
-from builder.training.procedures.spec import Binding
 from builder.training.records import (
     EpochRecord,
     ErrorRecord,
@@ -75,67 +82,6 @@ from graph.errors import NeuralCanvasError
 
 SATURATING = {"Sigmoid", "Tanh"}
 STOP_POLL = 0.05  # seconds between checks of the stop flag while paused
-
-
-class TrainingError(NeuralCanvasError):
-    """Training cannot start or cannot go on; the message says why and what to do."""
-
-
-def bind(net: Any, model: Any, splits: Splits, procedure: str) -> Binding:
-    """The compiled ``model`` of ``net`` bound to the procedure's role with the data, after
-    checking that its one Input takes the dataset's samples (the exported script binds the
-    same way, builder.export.script); a :class:`TrainingError` says what to change."""
-    ds = splits.dataset
-    inputs, outputs = model.meta["inputs"], model.meta["outputs"]
-    check_ports(net, inputs, outputs, ds, procedure)
-    return Binding(
-        roles={"model": model},
-        networks={"model": net},
-        outputs={"model": {net.name_of(o.node_id): o for o in outputs}},
-        dataset=ds,
-        train=(splits.train.x, splits.train.y),
-    )
-
-
-def check_ports(net: Any, inputs: Sequence[Any], outputs: Sequence[Any], ds: Any, procedure: str):
-    """Refuse a network whose Inputs / Outputs (:class:`builder.compile.Port`\\ s, compiled
-    or from shape inference: see :func:`ports`) do not take dataset ``ds``'s samples."""
-    if len(inputs) != 1 or not outputs:
-        raise TrainingError(
-            f"Network {net.name!r} has {len(inputs)} Input(s) and {len(outputs)} Output(s):"
-            f" {procedure} training needs exactly one Input and an Output"
-        )
-    port = inputs[0]
-    want = tuple(port.shape[1:])
-    if want != tuple(ds.input_shape):
-        shape = ", ".join(map(str, ds.input_shape))
-        raise TrainingError(
-            f"The Input '{net.name_of(port.node_id)}' takes (N, {', '.join(map(str, want))}) but dataset"
-            f" '{ds.name}' gives samples of shape ({shape}): set the Input's shape to [{shape}]"
-        )
-    data_int = not ds.x.is_floating_point()
-    if data_int != (port.shape.dtype == "int64"):
-        kind = "integer token ids" if data_int else "real values"
-        raise TrainingError(
-            f"Dataset '{ds.name}' gives {kind} but the Input '{net.name_of(port.node_id)}' has dtype"
-            f" {port.shape.dtype}: set the Input's dtype to {'int64' if data_int else 'float32'}"
-        )
-
-
-def ports(net: Any, results: dict[str, Any]) -> tuple[list[Port], list[Port]]:
-    """The Input and Output ports of ``net`` as compiling it would give them
-    (``model.meta``), from its shape inference ``results``: no module is built."""
-    inputs = [
-        Port(n, "", results[n].outputs["out"], net.name_of(n))
-        for n in net.nodes
-        if net.type_of(n) == "Input"
-    ]
-    outputs = [
-        Port(n, "", results[n].inputs["in"], net.name_of(n))
-        for n in net.nodes
-        if net.type_of(n) == "Output"
-    ]
-    return inputs, outputs
 
 
 def pick_device(name: str) -> torch.device:
@@ -198,7 +144,11 @@ class Trainer:
         training = copy.deepcopy(snapshot.pop("training", {}))
         self.project = project_file.from_dict(snapshot, project.specs, "the project")
         self.project.training = training
+        self._network = network
+        # The networks by role (bound in prepare); until then, the one shown.
         self.net = self.project.network(network)
+        self.nets = {"model": self.net}
+        self.models: dict[str, nn.Module] = {}
         self._config_error: ConfigError | None = None
         if config is None:
             try:
@@ -357,29 +307,53 @@ class Trainer:
             dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg.seed)
             self.splits = make_splits(dataset, cfg.dataset, seed=cfg.seed)
         ds = self.splits.dataset
+        spec = self.procedure
+        self.nets = role_networks(self.project, spec, cfg.roles, self._network)
+        self.net = next(iter(self.nets.values()))  # the first role's (a GAN's generator)
         # Sizes are checked on the shapes before a weight is allocated: the Input against
         # the data, then the run's memory against the machine's.
-        results = check_compilable(self.net)
-        check_ports(self.net, *ports(self.net, results), ds, self.procedure.id)
-        budget.check_run(budget.run_estimate(self.net, results, cfg, self.splits), self.device.type)
-        model = compile_network(self.net, seed=cfg.seed)
-        binding = bind(self.net, model, self.splits, self.procedure.id)
+        for role in spec.roles:
+            net = self.nets[role.name]
+            results = check_compilable(net)
+            try:
+                check_ports(net, *ports(net, results), ds, spec.id, role.takes_data)
+            except TrainingError as exc:
+                hint = adversarial_hint(self.project, spec)
+                if hint is None:
+                    raise
+                raise TrainingError(f"{exc}. {hint}") from None
+            estimate = budget.run_estimate(net, results, cfg, self.splits)
+            budget.check_run(estimate, self.device.type)
+        models = {
+            role: compile_network(net, seed=cfg.seed + i)
+            for i, (role, net) in enumerate(self.nets.items())
+        }
+        binding = bind(self.nets, models, self.splits, spec)
         data_int = not ds.x.is_floating_point()
-        self.procedure.check(binding)
-        settings = self.procedure.configure(binding, cfg)
-        self.model = model.to(self.device)
-        self.attr_to_name = {p: self.net.name_of(n) for n, p in attribute_names(self.net).items()}
+        spec.check(binding)
+        settings = spec.configure(binding, cfg)
+        self.models = {role: model.to(self.device) for role, model in models.items()}
+        self.model = next(iter(self.models.values()))
+        self.attr_to_name = {}
+        for net in self.nets.values():
+            prefix = "" if len(self.nets) == 1 else f"{net.name}/"
+            names = attribute_names(net).items()
+            self.attr_to_name.update({prefix + attr: prefix + net.name_of(n) for n, attr in names})
         self.name_to_attr = {v: k for k, v in self.attr_to_name.items()}
-        self.layers = Layers(self.model, self.attr_to_name, self.device)
+        self.layers = Layers(self._monitored(), self.attr_to_name, self.device)
         self.kernel = self.procedure.load_kernel()
-        self.kernel_state = self.kernel.setup({"model": self.model}, settings)
+        self.kernel_state = self.kernel.setup(dict(self.models), settings)
+        # The optimiser that steps first in a step: its pre-step hook takes the report's
+        # gradient norms of every network (a GAN's discriminator's, then the generator's).
         self.optimizer = next(iter(self.kernel_state["optimizers"].values()))
         self.scheduler = self.kernel_state.get("scheduler")
         self.task = settings.get("task")
         self.hints = {
             "normalised": self.splits.normalisation.get("kind", "none") != "none" or data_int,
             "clipped": cfg.clip.mode != "none",
-            "saturating": any(self.net.type_of(n) in SATURATING for n in self.net.nodes),
+            "saturating": any(
+                net.type_of(n) in SATURATING for net in self.nets.values() for n in net.nodes
+            ),
         }
         # Data lives on the device.
         self.train_x = self.splits.train.x.to(self.device)
@@ -411,14 +385,14 @@ class Trainer:
 
     def _load_resume(self, path: str | os.PathLike[str]) -> None:
         data = upgrade(load_checkpoint(path))
-        resuming.validate(data, path, self.net.name)
         made_by = data.get("procedure", procedures.DEFAULT)
-        if made_by != self.procedure.id:
+        if isinstance(made_by, str) and made_by != self.procedure.id:  # before its network
             raise CheckpointError(
                 f"Checkpoint {path} was made by the {made_by} procedure; this run trains with"
                 f" {self.procedure.id}: resume it with training.procedure set to {made_by!r},"
                 " or start this run afresh"
             )
+        resuming.validate(data, path, self.net.name)
         saved, now = data.get("settings"), resuming.settings_of(self.config)
         resuming.refuse_other_kinds(saved, now, path)
         if saved is None:  # a checkpoint that does not record its settings
@@ -450,6 +424,17 @@ class Trainer:
             ) from None
         if data.get("torch_rng") is not None:
             self._resume_rng = data["torch_rng"]
+
+    def _monitored(self) -> list[tuple[str, nn.Module]]:
+        """Every layer of every network, by attribute (prefixed by the network's name when
+        there are several)."""
+        if len(self.models) == 1:
+            return list(self.model.named_children())
+        return [
+            (f"{self.nets[role].name}/{attr}", module)
+            for role, model in self.models.items()
+            for attr, module in model.named_children()
+        ]
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to resume this run where it is."""
@@ -753,6 +738,18 @@ class Trainer:
     def _grad_norms(self, monitor: bool) -> list[torch.Tensor] | None:
         return torch._foreach_norm(self.layers.grads()) if monitor else None
 
+    def _diverged_roles(self, pending: Pending, i: int) -> str:
+        """Which networks' losses are not finite at the report's ``i``-th step (a procedure
+        that declares a loss per role), as "the discriminator's loss (d_loss)"; "" if none."""
+        bad = []
+        series = pending.series_values(i + 1) if self.procedure.role_losses else {}
+        for role, name in self.procedure.role_losses:
+            values = series.get(name, ())
+            if len(values) > i and not math.isfinite(values[i]):
+                net = self.nets[role].name
+                bad.append(f"the loss of the {role} {net!r} ({name})")
+        return " and ".join(bad)
+
     def _report(
         self,
         pending: Pending,
@@ -777,6 +774,9 @@ class Trainer:
                 at = epoch - sum(1 for end in ends if step <= end < first + len(values))
                 lr = self.optimizer.param_groups[0]["lr"]
                 message = divergence_message(step, at, value, lr, self.hints)
+                culprits = self._diverged_roles(pending, i)
+                if culprits:
+                    message = message.replace("the loss became", f"{culprits} became", 1)
                 loop.restore_best(self.kernel_state, self.progress)
                 message += "\n" + self._kept()
                 if g is not None:
@@ -854,6 +854,16 @@ class Trainer:
         """The loss and the metrics on the validation split (or the training data)."""
         metrics = dict(self._evaluation())
         return metrics.pop("loss"), metrics
+
+    def weight_files(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The weights a run leaves, by file name: ``weights.pt`` holds the first role's
+        network (the one trained, or a GAN's generator), ``weights_<role>.pt`` each other
+        role's (a GAN's ``weights_discriminator.pt``): plain state dicts."""
+        files = {}
+        for i, (role, model) in enumerate(self.models.items() or {"model": self.model}.items()):
+            name = "weights.pt" if i == 0 else f"weights_{role}.pt"
+            files[name] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return files
 
     def final_state_dict(self) -> dict[str, torch.Tensor]:
         return copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})

@@ -522,7 +522,11 @@ def test_examples_export_the_compiled_model(path, tmp_path):
     for net in project.networks.values():
         result = export(project, net.name)
         module = import_script(result.code, tmp_path)
-        check_model(net, module, result.class_name, seed)
+        assert result.network == net.name
+        # each role's network is built with the seed plus its place (a GAN's two)
+        built = list(getattr(module, "MODELS", {}).values())
+        offset = built.index(getattr(module, result.class_name)) if built else 0
+        check_model(net, module, result.class_name, seed + offset)
         assert f"class {result.class_name}(nn.Module):" in result.code
 
 

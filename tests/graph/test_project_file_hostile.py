@@ -328,3 +328,15 @@ def test_a_cycle_in_a_large_file_is_still_found_and_named():
     # edges are added in the file's order: the one that closes the loop is refused
     assert problem.path.startswith("models.main.edges[")
     assert "would make a cycle" in problem.message
+
+
+def test_a_long_list_in_the_training_section_saves_in_one_pass(tmp_path):
+    # A list of thousands of numbers that ends in an object: the layout step once took
+    # hours on it (a backtracking regular expression); it is now one pass over the lines.
+    project = pf.load(assets.example("xor_mlp"), CATALOG)
+    project.training["notes"] = [*range(20000), {"k": 1}]
+    project.training["shape"] = [1, 8, 8]
+    text = pf.dumps(project)
+    assert '"shape": [1, 8, 8]' in text  # short scalar lists still on one line
+    assert text.count("\n") > 20000  # the mixed list stays one item per line
+    assert json.loads(text)["training"]["notes"][-1] == {"k": 1}

@@ -100,6 +100,7 @@ class ProcedureViews:
         self.pages: dict[str, QWidget] = {}  # the procedure's own tabs, by name
         self.smoothing = 0.6
         self.log_y = False
+        self.sample_shape: tuple[int, ...] | None = None  # the run's data (None: not known)
 
     # -- which views ----------------------------------------------------------------------
 
@@ -164,12 +165,31 @@ class ProcedureViews:
         """The procedure declares views the trainer probes (Trainer.set_views)."""
         return any(v.probe is not None for v in self.spec.views)
 
+    def applies(self, view: View) -> bool:
+        """Whether ``view`` shows something for the run's data (all do until it is known)."""
+        return self.sample_shape is None or view.applies(self.sample_shape)
+
+    def set_data(self, sample_shape: tuple[int, ...] | None, boundary: bool = True) -> None:
+        """The shape of one sample of the run's data: the views of other data (a GAN's plane
+        for images) and the tabs left empty are hidden."""
+        self.sample_shape = None if sample_shape is None else tuple(sample_shape)
+        self.arrange(boundary)
+
     def arrange(self, boundary: bool = True) -> None:
         """Show the dashboard's own plots and tabs the procedure declares (the boundary only
-        where ``boundary``: 2-D data) and lay the Overview tab out."""
+        where ``boundary``: 2-D data), and of the procedure's own views those that apply to
+        the run's data, and lay the Overview tab out."""
         parts = self.parts()
         shown: list[QWidget] = []
+        for name, page in self.pages.items():
+            wanted = [v for v in self.spec.views if v.tab == name and v.key in self.widgets]
+            visible = any(self.applies(v) for v in wanted)
+            self.tabs.setTabVisible(self.tabs.indexOf(page), visible)
+            for view in wanted:
+                self.widgets[view.key].setVisible(self.applies(view))
         for view in self.spec.views:
+            if not self.applies(view):
+                continue
             part = builtin_part(view)
             widget = self.builtin.get(part) if part else self.widgets.get(view.key)
             if widget is None or (part is None and view.tab != OVERVIEW):

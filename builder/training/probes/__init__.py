@@ -98,8 +98,10 @@ class ViewProber:
 
     def __init__(self, spec: Any, context: ViewContext):
         self.context = context
-        self.probes: dict[str, Callable[[ViewContext], Any]] = spec.load_probes()
-        self.views = {v.key: v for v in spec.views if v.key in self.probes}
+        probes: dict[str, Callable[[ViewContext], Any]] = spec.load_probes()
+        shape = tuple(context.x.shape[1:])  # the views that apply to this data
+        self.views = {v.key: v for v in spec.views if v.key in probes and v.applies(shape)}
+        self.probes = {k: probe for k, probe in probes.items() if k in self.views}
         self.last: dict[str, float] = {k: -math.inf for k in self.probes}
 
     def records(self, epoch: int, step: int, final: bool = False) -> list[ViewRecord]:

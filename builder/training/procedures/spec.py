@@ -31,6 +31,7 @@ VIEW_KINDS = (
     "grid_map",
     "bars",
 )
+VIEW_DATA = ("any", "image", "points")
 
 
 class BindingError(NeuralCanvasError):
@@ -50,6 +51,12 @@ class Role:
     help: str
     outputs: tuple[str, ...] = ("out",)
     optimised: bool = True
+    # False: the network's Input takes something else than the dataset's samples (a GAN's
+    # generator takes noise); the procedure's check then checks that Input.
+    takes_data: bool = True
+    # The optimiser settings this role starts from when it has an optimiser of its own
+    # (``training.optimizers.<role>`` overrides them); None: ``training.optimizer``.
+    optimizer: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,24 @@ class View:
     series: tuple[str, ...] = ()
     probe: str | None = None
     every: float = 0.5
+    # The data the view shows something for: any, image (samples of 2 or 3 dimensions) or
+    # points (2-D vectors: a GAN Lab view); the dashboard leaves out the views that do not
+    # apply to the run's data and the trainer does not probe them.
+    data: str = "any"
 
     def __post_init__(self) -> None:
         if self.kind not in VIEW_KINDS:
             raise ValueError(f"view {self.key!r}: unknown kind {self.kind!r}")
+        if self.data not in VIEW_DATA:
+            raise ValueError(f"view {self.key!r}: unknown data {self.data!r}")
+
+    def applies(self, sample_shape: tuple[int, ...]) -> bool:
+        """Whether the view shows something for samples of ``sample_shape``."""
+        if self.data == "image":
+            return len(sample_shape) in (2, 3)
+        if self.data == "points":
+            return tuple(sample_shape) == (2,)
+        return True
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,9 @@ class ProcedureSpec:
     # the loss far above its lowest, the weights' norm far above its start; 0: off).
     blowup: float = 10.0
     weight_growth: float = 1000.0
+    # (role, series) pairs: the series that is each role's own loss, so a loss that becomes
+    # NaN is reported with the network it came from (a GAN's d_loss and g_loss).
+    role_losses: tuple[tuple[str, str], ...] = ()
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
