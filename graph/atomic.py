@@ -110,10 +110,16 @@ def _fsync_dir(folder: Path) -> None:
 _counter = iter(range(1 << 62))
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[Path], object], durable: bool = True
+) -> Path:
     """Write a file atomically: ``write(tmp)`` writes the content to the temporary path
     ``tmp``; it is then fsynced and renamed over ``path`` (through a symlink, to its target).
-    Returns the path written; raises :class:`FileWriteError` on failure."""
+    Returns the path written; raises :class:`FileWriteError` on failure.
+
+    ``durable=False`` leaves out the two fsyncs: the rename still replaces the file whole
+    (a killed process leaves the old or the new one), but a crash of the whole system may
+    lose the newest version (a checkpoint written after every epoch, synced now and then)."""
     try:
         dest = target(path)
         if dest.is_dir():
@@ -131,11 +137,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException as exc:
@@ -148,7 +155,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         if isinstance(exc, OSError) or _is_write_failure(exc):
             raise write_error(path, exc) from exc
         raise
-    _fsync_dir(folder)
+    if durable:
+        _fsync_dir(folder)
     return dest
 
 

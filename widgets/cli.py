@@ -107,8 +107,9 @@ def _train_parser() -> argparse.ArgumentParser:
         "--checkpoint-every",
         type=float,
         metavar="SECONDS",
-        help="write checkpoint.pt after an epoch once this many seconds have passed since the"
-        " last one (default 2; 0: after every epoch); a kill loses no more than that",
+        help="checkpoint.pt is replaced after every epoch (a kill loses at most the epoch"
+        " under way) and synced to the disk once this many seconds have passed since the last"
+        " sync (default 2; 0: after every epoch), against a crash of the whole system",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

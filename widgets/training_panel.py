@@ -679,7 +679,10 @@ class TrainingPanel(QWidget):
         self.health.begin(trainer.net, clipped=clipped, lr=config.optimizer.lr)
         self.dashboard_run = None
         if self.dashboard is not None:  # cleared now, while the trainer loads and compiles
-            name = f"{self.doc.current} #{self._run_count}"
+            spec = PROCEDURES.get(config.procedure)
+            several = spec is not None and len(spec.roles) > 1  # a GAN's: named by procedure
+            shown = spec.title if several else self.doc.current
+            name = f"{shown} #{self._run_count}"
             self.dashboard_run = self.dashboard.begin_run(
                 name, config.health, procedure=config.procedure, trainer=trainer
             )

@@ -24,10 +24,13 @@ class CheckpointError(NeuralCanvasError):
     """A checkpoint cannot be read or does not fit the network."""
 
 
-def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write ``state`` (tensors and plain Python values) atomically to ``path``."""
+def save_checkpoint(
+    path: str | os.PathLike[str], state: dict[str, Any], durable: bool = True
+) -> None:
+    """Write ``state`` (tensors and plain Python values) atomically to ``path`` (synced to
+    the disk unless not ``durable``: see :func:`graph.atomic.atomic_write`)."""
     payload = {"format": FORMAT, "version": VERSION, **state}
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    atomic_write(path, lambda tmp: torch.save(payload, tmp), durable)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -162,8 +162,8 @@ class Trainer:
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.resume_from = resume
         self.resume_changes: list[str] = []  # settings changed since the checkpoint (applied)
-        # Written atomically after an epoch once checkpoint_every seconds have passed since
-        # the last one (0: every epoch), so a kill loses at most that much training.
+        # Written atomically after every epoch, so a kill loses at most the epoch under way;
+        # synced to the disk once checkpoint_every seconds have passed (0: every epoch).
         self.checkpoint_path = checkpoint
         self.checkpoint_every = 2.0
         self._saved_at = -math.inf
@@ -458,8 +458,8 @@ class Trainer:
             "settings": resuming.settings_of(self.config),
         }
 
-    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        save_checkpoint(path, self.checkpoint_state())
+    def save_checkpoint(self, path: str | os.PathLike[str], durable: bool = True) -> None:
+        save_checkpoint(path, self.checkpoint_state(), durable)
 
     # ------------------------------------------------------------------ the run
     def _emit(self, record: Record) -> None:
@@ -707,17 +707,19 @@ class Trainer:
     def _periodic_checkpoint(self, final: bool) -> None:
         if self.checkpoint_path is None:
             return
+        # Replaced after every epoch, so a kill loses at most the epoch under way; synced
+        # to the disk (against a crash of the system) at most every checkpoint_every s.
         now = time.perf_counter()
-        if not final and now - self._saved_at < self.checkpoint_every:
-            return
+        durable = final or now - self._saved_at >= self.checkpoint_every
         try:
-            self.save_checkpoint(self.checkpoint_path)
+            self.save_checkpoint(self.checkpoint_path, durable)
         except FileWriteError as exc:
             raise FileWriteError(
                 f"{exc}\nThe run stopped after epoch {self.epoch}: its checkpoint could not be"
                 " written (the one before it, if any, is intact)."
             ) from None
-        self._saved_at = now
+        if durable:
+            self._saved_at = now
 
     def _kept(self) -> str:
         """What a diverged run keeps: the best epoch's weights (restored), or none."""

@@ -210,7 +210,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run(tmp_path, capsys, mon
 
     calls = []
 
-    def full(path, state):
+    def full(path, state, durable=True):
         calls.append(state["epoch"])
         if len(calls) == 3:
             raise trainer_module.FileWriteError(f"Cannot write {path}: the disk is full")

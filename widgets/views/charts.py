@@ -125,10 +125,15 @@ class ScatterView(ViewWidget):
     """Points coloured by their class, with the classes named under the plot, and the
     payload's note (what the axes are).
 
-    Payload: ``points`` (N, 2), ``labels`` (N,) or None, ``axis_labels``, ``note``."""
+    Payload: ``points`` (N, 2), ``labels`` (N,) or None, ``axis_labels``, ``note``;
+    optionally ``class_names`` (the labels' names), ``equal_axes`` (both axes span the same
+    range: points of the plane) and ``mesh`` ((rows, cols): the points, in row
+    order, are a grid drawn with its lines, e.g. a GAN generator's deformed latent grid)."""
 
     def __init__(self, view: View, parent: QWidget | None = None):
         super().__init__(view, parent)
+        self.mesh = pg.PlotDataItem(pen=pg.mkPen(theme.ACCENT, width=1))
+        self.plot.plotItem.addItem(self.mesh)
         self.items: dict[int, pg.ScatterPlotItem] = {}
         self.legend = QLabel()
         self.legend.setWordWrap(True)
@@ -174,7 +179,31 @@ class ScatterView(ViewWidget):
             self.legend.hide()
         axes = payload.get("axis_labels") or ("", "")
         self.plot.plotItem.setLabels(bottom=axes[0], left=axes[1])
+        if payload.get("equal_axes") and len(points):  # the same span on both axes
+            lo, hi = points.min(axis=0), points.max(axis=0)
+            half = max(float((hi - lo).max()) / 2, 1e-6) * 1.08
+            mid = (lo + hi) / 2
+            self.plot.plotItem.vb.setRange(
+                xRange=(mid[0] - half, mid[0] + half),
+                yRange=(mid[1] - half, mid[1] + half),
+                padding=0,
+            )
+        else:
+            self.plot.plotItem.vb.enableAutoRange()
+        self._draw_mesh(np.asarray(payload["points"], dtype=float), payload.get("mesh"))
         self.set_note(str(payload.get("note") or ""))
+
+    def _draw_mesh(self, points: np.ndarray, mesh: Any) -> None:
+        """The grid's rows and columns as lines (broken where a point is not finite)."""
+        if not mesh:
+            self.mesh.clear()
+            return
+        rows, cols = (int(v) for v in mesh)
+        grid = points.reshape(rows, cols, 2)
+        lines = [*grid, *grid.transpose(1, 0, 2)]
+        xs = np.concatenate([np.append(line[:, 0], np.nan) for line in lines])
+        ys = np.concatenate([np.append(line[:, 1], np.nan) for line in lines])
+        self.mesh.setData(xs, ys, connect="finite")
 
     def point_count(self) -> int:
         return sum(len(item.data) for item in self.items.values())
@@ -182,6 +211,7 @@ class ScatterView(ViewWidget):
     def reset(self) -> None:
         for item in self.items.values():
             item.clear()
+        self.mesh.clear()
         self.legend.hide()
         super().reset()
 

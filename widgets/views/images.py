@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -22,6 +22,7 @@ from widgets.plots import (
     heat_colormap,
     on_white,
     pen,
+    series_colour,
 )
 from widgets.views.base import ViewWidget
 
@@ -247,7 +248,10 @@ class ImageGridView(ViewWidget):
 class MapView(ViewWidget):
     """A 2-D array of values in colour with its colour bar (heatmap, a map on a grid).
 
-    Payload: ``values`` (H, W), ``value_range`` (optional)."""
+    Payload: ``values`` (H, W), ``value_range`` (optional); optionally ``extent``
+    (x0, x1, y0, y1: the map covers this part of the plane, row 0 at the top, y0 < y1; the
+    axes then show its coordinates), and ``points`` (N, 2) with ``labels`` (N,) drawn over
+    it (a GAN's real and generated points over its discriminator's verdict)."""
 
     def __init__(self, view: View, parent: QWidget | None = None):
         super().__init__(view, parent)
@@ -260,6 +264,7 @@ class MapView(ViewWidget):
         item.vb.setAspectLocked(True)
         self.colorbar = pg.ColorBarItem(colorMap=heat_colormap(), interactive=False, width=12)
         self.colorbar.setImageItem(self.image, insert_in=item)
+        self.dots: list[pg.ScatterPlotItem] = []
 
     def draw(self, payload: Mapping[str, Any]) -> None:
         values = np.asarray(payload["values"], dtype=np.float32)
@@ -270,9 +275,37 @@ class MapView(ViewWidget):
         )
         if hi <= lo:
             hi = lo + 1.0
+        extent = payload.get("extent")
+        item = self.plot.plotItem
+        if extent is not None:  # the plane's coordinates, y growing upwards
+            x0, x1, y0, y1 = (float(v) for v in extent)
+            values = values[::-1]
+            item.invertY(False)
+            item.vb.setAspectLocked(False)  # the axes' ranges say the plane's proportions
         self.image.setImage(np.nan_to_num(values, nan=lo), autoLevels=False, levels=(lo, hi))
+        if extent is not None:
+            self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.colorbar.setLevels((lo, hi))
+        self._draw_points(payload.get("points"), payload.get("labels"))
+
+    def _draw_points(self, points: Any, labels: Any) -> None:
+        for dots in self.dots:
+            dots.clear()
+        if points is None:
+            return
+        points = np.asarray(points, dtype=float).reshape(-1, 2)
+        labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels)
+        for c in sorted(int(c) for c in np.unique(labels)):
+            while len(self.dots) <= c:
+                colour = series_colour(len(self.dots))
+                dots = pg.ScatterPlotItem(size=4, pen=pg.mkPen("w", width=0.5), brush=colour)
+                self.plot.plotItem.addItem(dots)
+                self.dots.append(dots)
+            chosen = points[labels == c]
+            self.dots[c].setData(chosen[:, 0], chosen[:, 1])
 
     def reset(self) -> None:
         self.image.clear()
+        for dots in self.dots:
+            dots.clear()
         super().reset()

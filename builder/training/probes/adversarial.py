@@ -60,14 +60,17 @@ def points(ctx: ViewContext) -> dict[str, Any]:
     return {
         "points": readonly(torch.cat([real, fake])),
         "labels": readonly(labels),
+        "class_names": ("real", "generated"),
         "axis_labels": ("x[0]", "x[1]"),
-        "note": "real (first colour) and generated (second colour) points",
+        "note": f"{real.shape[0]} real points and {POINTS} generated from fixed noise",
+        "equal_axes": True,
     }
 
 
 def verdict(ctx: ViewContext) -> dict[str, Any]:
     """The discriminator's output over the plane (a probability with a Sigmoid or the BCE
-    losses, else its score), rows from the top (the largest x[1]) down."""
+    losses, else its score), rows from the top (the largest x[1]) down, with the real and
+    generated points over it."""
     discriminator = ctx.state["discriminator"]
     discriminator.eval()
     fake = _generate(ctx, fixed_noise(ctx, POINTS)).reshape(POINTS, -1).float()
@@ -81,10 +84,13 @@ def verdict(ctx: ViewContext) -> dict[str, Any]:
     probability = settings["probabilities"] or settings["loss"] in ("non_saturating", "minimax")
     if probability and not settings["probabilities"]:
         out = torch.sigmoid(out)
+    real = ctx.x[:POINTS].float()
     return {
         "values": readonly(out),
         "value_range": (0.0, 1.0) if probability else _range(out),
         "extent": (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+        "points": readonly(torch.cat([real, fake])),
+        "labels": readonly(torch.cat([torch.zeros(real.shape[0]), torch.ones(POINTS)]).long()),
     }
 
 
@@ -103,9 +109,12 @@ def manifold(ctx: ViewContext) -> dict[str, Any] | None:
         gy, gx = torch.meshgrid(values, values, indexing="ij")
         z = torch.stack([gx.flatten(), gy.flatten()], dim=1)
     landed = _generate(ctx, z).reshape(z.shape[0], -1).float()
+    rows = 1 if shape[0] == 1 else MANIFOLD
     return {
         "points": readonly(landed),
         "labels": None,
         "axis_labels": ("x[0]", "x[1]"),
-        "note": f"a {MANIFOLD} x {MANIFOLD} grid of latent codes from {lo:g} to {hi:g}, generated",
+        "note": f"where a {rows} x {MANIFOLD} grid of latent codes from {lo:g} to {hi:g} lands",
+        "equal_axes": True,
+        "mesh": (rows, MANIFOLD),
     }
