@@ -1,4 +1,4 @@
-"""Soak test of the live plots: 800 dashboard updates, each repainted, in a child
+"""Soak test of the live plots: 600 dashboard updates, each repainted, in a child
 process.
 
 Some PySide6 + pyqtgraph combinations abort the interpreter while repainting a plot
@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-UPDATES = 800  # 800 updates, each repainted: 15-20 s on one slow core (painting is most of it)
+UPDATES = 600  # 600 updates, each repainted: 12-15 s on one slow core (painting is most of it)
 DONE = "soak done"
 
 CHILD = textwrap.dedent(
