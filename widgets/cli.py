@@ -193,6 +193,7 @@ def train(args: argparse.Namespace) -> int:
     except FileWriteError as exc:
         return _error(str(exc))
     trainer.checkpoint_path = out / "checkpoint.pt"
+    trainer.wait_for_records = True  # a checkpoint never runs ahead of the files
     if args.checkpoint_every is not None:
         trainer.checkpoint_every = args.checkpoint_every
     return _run(args, project, config, trainer, writer, out)
@@ -253,6 +254,8 @@ def _run(args, project, config, trainer, writer, out: Path) -> int:
                 if failed is None:
                     try:
                         writer.write(record)
+                        if isinstance(record, EpochRecord):  # its checkpoint may follow
+                            trainer.records_written(record.epoch)
                     except FileWriteError as exc:  # the files keep their last whole line
                         failed = exc
                         trainer.stop()

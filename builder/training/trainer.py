@@ -166,6 +166,12 @@ class Trainer:
         # synced to the disk once checkpoint_every seconds have passed (0: every epoch).
         self.checkpoint_path = checkpoint
         self.checkpoint_every = 2.0
+        # A reader that writes the records to files (the command line) says up to which epoch
+        # it has (records_written); the checkpoint of an epoch then waits for its records,
+        # so that it never runs ahead of them (a resume continues the files from it).
+        self.wait_for_records = False
+        self._written_epoch = 0
+        self._written = threading.Condition()
         self._saved_at = -math.inf
         self.splits = splits
         self.channel: queue.SimpleQueue[Record] = queue.SimpleQueue()
@@ -486,6 +492,7 @@ class Trainer:
                 gc.freeze()
                 frozen = True
             self._t0 = time.perf_counter()
+            self._written_epoch = max(self._written_epoch, self.epoch)  # a resumed run's
             self._status("running")
             outcome = self._train()
             if self._probe is not None and self.state != "error":
@@ -709,6 +716,12 @@ class Trainer:
             return
         # Replaced after every epoch, so a kill loses at most the epoch under way; synced
         # to the disk (against a crash of the system) at most every checkpoint_every s.
+        if self.wait_for_records:
+            with self._written:
+                while self._written_epoch < self.epoch and not self._stop.is_set():
+                    self._written.wait(STOP_POLL)
+                if self._written_epoch < self.epoch:
+                    return  # the records stopped (a full disk): the last checkpoint fits them
         now = time.perf_counter()
         durable = final or now - self._saved_at >= self.checkpoint_every
         try:
@@ -720,6 +733,13 @@ class Trainer:
             ) from None
         if durable:
             self._saved_at = now
+
+    def records_written(self, epoch: int) -> None:
+        """The reader has written the records up to the end of ``epoch`` (see
+        ``wait_for_records``)."""
+        with self._written:
+            self._written_epoch = max(self._written_epoch, epoch)
+            self._written.notify_all()
 
     def _kept(self) -> str:
         """What a diverged run keeps: the best epoch's weights (restored), or none."""

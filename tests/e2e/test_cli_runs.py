@@ -201,7 +201,7 @@ def test_a_file_that_cannot_grow_stops_the_run_with_its_files_whole(tmp_path):
     seen = max(_epochs(run))
     assert 10 < seen < 1000
     checkpoint = load_checkpoint(run / "checkpoint.pt")
-    assert seen - 1 <= checkpoint["epoch"] <= seen + 1
+    assert seen - 1 <= checkpoint["epoch"] <= seen  # never ahead of the records
     assert [int(r["epoch"]) for r in metrics_rows(run)] == list(range(1, seen + 1))
 
 
