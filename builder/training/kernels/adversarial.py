@@ -43,11 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from builder.training.kernels.common import (
-    clip_gradients,
     make_optimizer,
     make_scheduler,
-    penalty,
     step_scheduler,
+    update,
 )
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
@@ -84,11 +83,18 @@ def dcgan_init(model: nn.Module) -> None:
 
 
 def _role(model: nn.Module, settings: dict[str, Any], role: str) -> dict[str, Any]:
+    """One network's optimiser and schedule, with what :func:`common.update` steps it by
+    (its penalties and clipping)."""
     optimizer = make_optimizer(settings["optimizers"][role], model.parameters())
     scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
+    clip = settings["clip"]
     return {
         "optimizer": optimizer,
         "scheduler": scheduler,
+        "l1": settings["l1"],
+        "l2": settings["l2"],
+        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
+        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
         "weights": [p for p in model.parameters() if p.dim() >= 2],
         "params": [p for p in model.parameters() if p.requires_grad],
     }
@@ -107,7 +113,6 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
         "discriminator": _role(discriminator, settings, "discriminator"),
         "generator": _role(generator, settings, "generator"),
     }
-    clip = settings["clip"]
     return {
         "models": {"generator": generator, "discriminator": discriminator},
         "optimizers": {name: r["optimizer"] for name, r in roles.items()},
@@ -121,8 +126,6 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
         "generator": generator,
         "discriminator": discriminator,
         "settings": settings,
-        "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
-        "penalised": settings["l1"] > 0 or settings["l2"] > 0,
         "batches": 1,
     }
 
@@ -238,18 +241,7 @@ def shown(state: dict[str, Any], out: torch.Tensor) -> torch.Tensor:
 
 
 def _update(state: dict[str, Any], role: str, loss: torch.Tensor) -> None:
-    r = state["roles"][role]
-    if state["penalised"]:
-        settings = state["settings"]
-        extra = penalty(r["weights"], settings["l1"], settings["l2"])
-        if extra is not None:
-            loss = loss + extra
-    optimizer = r["optimizer"]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if state["clip"] is not None:
-        clip_gradients(r["params"], *state["clip"])
-    optimizer.step()
+    update(state["roles"][role], loss)
 
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
