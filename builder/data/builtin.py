@@ -38,6 +38,14 @@ def _noise(default: float, what: str) -> Option:
     return Option("noise", default, what, float_check(0, MAX_NOISE))
 
 
+def _std(default: float, what: str = "standard deviation of each Gaussian") -> Option:
+    return Option("std", default, what, float_check(0, MAX_NOISE, lo_open=True))
+
+
+def _length(name: str, default: float, what: str) -> Option:
+    return Option(name, default, what, float_check(0, 1e6, lo_open=True))
+
+
 def _points(o: dict) -> tuple[int, int]:
     return o["samples"], 3  # x1, x2 and the class
 
@@ -99,12 +107,7 @@ register(
     [
         _samples(400),
         Option("classes", 3, "number of blobs (classes)", int_check(2, 1000)),
-        Option(
-            "std",
-            1.0,
-            "standard deviation of each blob",
-            float_check(0, MAX_NOISE, lo_open=True),
-        ),
+        _std(1.0, "standard deviation of each blob"),
     ],
     size=_points,
 )(generated.blobs)
@@ -130,13 +133,8 @@ register(
     [
         _samples(2000),
         Option("classes", 8, "number of Gaussians on the ring", int_check(2, 1000)),
-        Option("radius", 2.0, "radius of the ring", float_check(0, 1e6, lo_open=True)),
-        Option(
-            "std",
-            0.05,
-            "standard deviation of each Gaussian",
-            float_check(0, MAX_NOISE, lo_open=True),
-        ),
+        _length("radius", 2.0, "radius of the ring"),
+        _std(0.05),
     ],
     size=_points,
 )(generated.ring)
@@ -149,18 +147,8 @@ register(
     [
         _samples(2500),
         Option("side", 5, "Gaussians along each side", int_check(2, 30)),
-        Option(
-            "spacing",
-            1.0,
-            "distance between neighbouring centres",
-            float_check(0, 1e6, lo_open=True),
-        ),
-        Option(
-            "std",
-            0.05,
-            "standard deviation of each Gaussian",
-            float_check(0, MAX_NOISE, lo_open=True),
-        ),
+        _length("spacing", 1.0, "distance between neighbouring centres"),
+        _std(0.05),
     ],
     size=_points,
 )(generated.grid)
