@@ -490,7 +490,9 @@ class Dashboard(QWidget):
         unique, i = name, 2
         while unique in self.runs:
             unique, i = f"{name} ({i})", i + 1
-        run = Run(unique, thresholds, points, procedure_spec(procedure).id)
+        spec = procedure_spec(procedure)
+        run = Run(unique, thresholds, points, spec.id)
+        run.history.keep_views({v.key: v.history for v in spec.views})
         run.class_names = [str(c) for c in class_names] if class_names else None
         self.runs[unique] = run
         self.project_runs.append(run)

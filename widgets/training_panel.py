@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -62,6 +63,7 @@ from widgets.dataset_form import DatasetBox
 from widgets.dialogs import warn
 from widgets.editor_document import EditorDocument
 from widgets.health_panel import HealthPanel
+from widgets.roles_form import RolesForm
 from widgets.settings_form import UNSET, SettingsForm, from_param
 
 POLL_MS = 33  # <= 30 Hz (DESIGN.md step 5)
@@ -181,6 +183,8 @@ class TrainingPanel(QWidget):
         self._shown_step = -1
         self._progress_t = -math.inf
         self._gc_held = False
+        self._badged: tuple[Any, Any] | None = None  # the newest report's health and norms
+        self._badge_networks: tuple[str, ...] = ()  # the networks the run trains
         self.stopping: list[_Stopping] = []  # runs of closed projects not joined yet
 
         self.timer = QTimer(self)
@@ -217,7 +221,7 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("Paused: apply one update, report it and pause again")
-        self.step_button.clicked.connect(self.single_step)
+        self.step_button.clicked.connect(lambda _checked=False: self.single_step())
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.pause)
         self.resume_button.clicked.connect(self.resume)
@@ -227,6 +231,11 @@ class TrainingPanel(QWidget):
         for i, b in enumerate((self.pause_button, self.resume_button, self.step_button)):
             buttons.addWidget(b, 1, i * 2, 1, 2)
         outer.addLayout(buttons)
+        # single steps of one part of an iteration (a GAN's Step D / Step G), as the
+        # procedure declares them
+        self.phase_row = QHBoxLayout()
+        self.phase_buttons: dict[str, QPushButton] = {}
+        outer.addLayout(self.phase_row)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -260,6 +269,9 @@ class TrainingPanel(QWidget):
         self.procedure_help.setWordWrap(True)
         self.procedure_help.setStyleSheet(f"color: {theme.MUTED.name()};")
         proc.addWidget(self.procedure_help)
+        self.roles_form = RolesForm(self.set_field)
+        self.roles_form.setObjectName("rolesForm")
+        proc.addWidget(self.roles_form)
         self.procedure_form = SettingsForm()
         self.procedure_form.setObjectName("procedureSettings")
         self.procedure_form.edited.connect(self._setting_edited)
@@ -399,6 +411,7 @@ class TrainingPanel(QWidget):
     def _bind(self, doc: EditorDocument) -> None:
         doc.undo.indexChanged.connect(self._undo_changed)
         doc.edited.connect(self._graph_edited)
+        doc.network_switched.connect(self._network_switched)
 
     def set_document(self, doc: EditorDocument, canvas: Any) -> None:
         """Edit ``doc`` from now on (File > New / Open); a running training is stopped and
@@ -407,6 +420,7 @@ class TrainingPanel(QWidget):
         try:
             self.doc.undo.indexChanged.disconnect(self._undo_changed)
             self.doc.edited.disconnect(self._graph_edited)
+            self.doc.network_switched.disconnect(self._network_switched)
         except (RuntimeError, TypeError):
             pass
         self.doc, self.canvas = doc, canvas
@@ -526,10 +540,37 @@ class TrainingPanel(QWidget):
             self._procedure_shown = spec
             params = spec.settings if spec is not None else ()
             self.procedure_form.set_fields([from_param(p) for p in params])
+            self._phase_buttons(spec)
+        self.roles_form.load(spec, list(self.doc.project.networks), t)
+        # a procedure whose every role has an optimiser of its own (a GAN's) does not use
+        # the shared one: its rows go, the roles form holds each role's
+        own = spec is not None and all(r.optimizer is not None for r in spec.roles)
+        for row in (self.optimizer_combo, self.lr_spin, self.momentum_spin):
+            self.training_form.setRowVisible(row, not own)
         self.procedure_form.setVisible(bool(self.procedure_form.specs))
         self.procedure_form.set_values(_section(t, "procedure_settings"))
         # the autoencoders' reconstruction loss is their own recon_loss setting
         self.training_form.setRowVisible(self.loss_combo, spec is None or spec.uses_loss)
+
+    def _phase_buttons(self, spec: ProcedureSpec | None) -> None:
+        for button in self.phase_buttons.values():
+            self.phase_row.removeWidget(button)
+            button.deleteLater()
+        self.phase_buttons = {}
+        for phase, label, tip in spec.phases if spec is not None else ():
+            button = QPushButton(label)
+            button.setObjectName(f"phase_{phase}")
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _c=False, p=phase: self.single_step(p))
+            self.phase_row.addWidget(button)
+            self.phase_buttons[phase] = button
+        if self.phase_buttons:
+            self.step_button.setToolTip(
+                "Paused: one full iteration ("
+                + ", then ".join(self.phase_buttons)
+                + "), then pause"
+            )
+        self._update_buttons()
 
     def _procedure_chosen(self) -> None:
         """Another procedure: the settings it declares too are kept (recon_loss from
@@ -624,6 +665,11 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(s in (STARTING, RUNNING))
         self.resume_button.setEnabled(s == PAUSED)
         self.step_button.setEnabled(s == PAUSED)
+        running = self.config.procedure if self.config is not None and s != IDLE else None
+        for phase, button in getattr(self, "phase_buttons", {}).items():
+            spec = PROCEDURES.get(running) if running else None
+            has = spec is not None and any(p == phase for p, _l, _t in spec.phases)
+            button.setEnabled(s == PAUSED and has)
         self.stop_button.setEnabled(s in (STARTING, RUNNING, PAUSED))
         self.device_combo.setEnabled(s == IDLE)
 
@@ -675,6 +721,8 @@ class TrainingPanel(QWidget):
         self.note.setVisible(True)
         if self.canvas is not None:
             self.canvas.clear_badges()
+        self._badged = None
+        self._badge_networks = tuple(n.name for n in trainer.nets.values())
         clipped = config.clip.mode != "none"
         self.health.begin(trainer.net, clipped=clipped, lr=config.optimizer.lr)
         self.dashboard_run = None
@@ -742,10 +790,11 @@ class TrainingPanel(QWidget):
             self.trainer.resume()
             self._set_state(RUNNING)
 
-    def single_step(self) -> None:
-        """One update, reported, then paused again (the run stays paused)."""
+    def single_step(self, phase: str | None = None) -> None:
+        """One update, reported, then paused again (the run stays paused); ``phase``: only
+        that part of the procedure's iteration (a GAN's "discriminator" or "generator")."""
         if self.trainer is not None and self.state == PAUSED:
-            self.trainer.step_once()
+            self.trainer.step_once(phase)
 
     def stop(self) -> None:
         if self.trainer is not None and self.state in (STARTING, RUNNING, PAUSED):
@@ -799,6 +848,7 @@ class TrainingPanel(QWidget):
         self.note.setVisible(False)
         self.preview.setVisible(False)
         self.health.reset()
+        self._badged = None
         if self.canvas is not None:
             self.canvas.clear_badges()
 
@@ -935,6 +985,7 @@ class TrainingPanel(QWidget):
         if self.state == STARTING:
             self._set_state(RUNNING)
         self.status.setText(self._status_text("Running"))
+        self._badge_networks = tuple(net.name for net in trainer.nets.values())
         points = None
         ds = trainer.splits.dataset
         if ds.kind == "points2d" and trainer.splits.train.x.ndim == 2:
@@ -998,19 +1049,35 @@ class TrainingPanel(QWidget):
         return " · ".join(parts)
 
     def _badges(self, health: Any, norms: Any) -> None:
+        """The canvas badges of the shown network: a run of several networks (a GAN) names
+        its layers "network/layer", and each network's tab shows its own."""
+        self._badged = (health, norms)
         if self.canvas is None:
             return
         net = self.doc.net
-        for layer, state in health.items():
+        trained = self._badge_networks
+        if net.name not in trained:
+            return
+        prefix = f"{net.name}/" if len(trained) > 1 else ""
+        for name, state in health.items():
+            if not name.startswith(prefix):
+                continue
+            layer = name[len(prefix) :]
             try:
                 node_id = net.find(layer)  # names are unique; a renamed layer is skipped
             except EditError:
                 continue
-            norm = norms.get(layer) if norms else None
+            norm = norms.get(name) if norms else None
             tip = f"{layer}: {state} gradient"
             if norm is not None:
                 tip += f" (norm {norm:.3g})"
             self.canvas.set_badge(node_id, HEALTH_COLOURS.get(state, theme.MUTED), tip)
+
+    def _network_switched(self, _name: str) -> None:
+        """Another tab: its network's badges of the newest report (the canvas has rebuilt
+        its cards)."""
+        if self._badged is not None:
+            self._badges(*self._badged)
 
     # ------------------------------------------------------------------ probe
     def select_probe_layer(self, layer: str | None) -> None:

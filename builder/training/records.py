@@ -240,6 +240,8 @@ class History:
         self.best_epoch: EpochRecord | None = None
         self.last_probe: ProbeRecord | None = None
         self.views: dict[str, ViewRecord] = {}  # the newest of each view
+        # the views whose earlier records are kept too (see keep_views), oldest first
+        self.view_history: dict[str, Thinned[ViewRecord]] = {}
         self.events: list[EvaluationRecord | StatusRecord | ErrorRecord] = []
 
     def add(self, record: Record) -> None:
@@ -253,8 +255,18 @@ class History:
             self.last_probe = record  # only the newest: probes come several times a second
         elif isinstance(record, ViewRecord):
             self.views[record.key] = record
+            kept = self.view_history.get(record.key)
+            if kept is not None:
+                kept.add(record)
         else:
             self.events.append(record)
+
+    def keep_views(self, limits: dict[str, int]) -> None:
+        """Keep the earlier records of these views too (key -> how many at full resolution;
+        older ones thinned, at most twice as many): a view's history to scrub back through."""
+        for key, limit in limits.items():
+            if limit > 0 and key not in self.view_history:
+                self.view_history[key] = Thinned(limit)
 
     def steps(self) -> Iterator[StepRecord]:
         """The kept step records, oldest first."""

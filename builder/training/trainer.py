@@ -181,6 +181,7 @@ class Trainer:
         self.device: torch.device | None = None
         self.progress = loop.Progress()  # epoch, step, early stopping's best loss and count
         self._single = False  # pause after the next step (single-step mode)
+        self._phase: str | None = None  # the part of the procedure that single step does
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -224,8 +225,19 @@ class Trainer:
     def resume(self) -> None:
         self._running.set()
 
-    def step_once(self) -> None:
-        """Single step: apply one update, report it, then pause (safe from any thread)."""
+    def step_once(self, phase: str | None = None) -> None:
+        """Single step: apply one update, report it, then pause (safe from any thread).
+        ``phase``: one of the procedure's phases (a GAN's "discriminator" or "generator"):
+        that step updates only that part."""
+        if phase is not None:
+            spec = procedures.procedure(self.config.procedure)
+            known = [p for p, _label, _help in spec.phases]
+            if phase not in known:
+                raise TrainingError(
+                    f"The {spec.id} procedure has no phase {phase!r}"
+                    + (f"; it has {', '.join(known)}" if known else "")
+                )
+        self._phase = phase
         self._single = True
         self._running.set()
 
@@ -591,6 +603,7 @@ class Trainer:
             if stop.is_set():
                 return ("stopped", f"Stopped by the user at step {self.step}")
             self._due = self._report_due(pending, every, interval, last_step)
+            self._set_phase()
             for event in run:
                 if type(event) is loop.Step:
                     pending.losses.append(event.loss)
@@ -630,6 +643,7 @@ class Trainer:
                                 if problem:
                                     return problem
                             return ("stopped", f"Stopped by the user at step {self.step}")
+                    self._set_phase()
                     self._due = self._single or self._report_due(
                         pending, every, interval, last_step
                     )
@@ -650,6 +664,7 @@ class Trainer:
                             self._report(pending, self.epoch, self._grad_norms(monitor))
                             pending = Pending(self.step, host)
                         continue  # the loop restores the best weights and ends
+                    self._set_phase()
                     self._due = self._single or self._report_due(
                         pending, every, interval, last_step
                     )
@@ -666,6 +681,16 @@ class Trainer:
             run.close()
             if hook is not None:
                 hook.remove()
+
+    def _set_phase(self) -> None:
+        """The part of an iteration the coming step does: a single step's phase (Step D /
+        Step G), else the whole iteration (the kernel reads ``state["phase"]``)."""
+        phase = self._phase if self._single else None
+        if self.kernel_state.get("phase") != phase:
+            if phase is None:
+                del self.kernel_state["phase"]
+            else:
+                self.kernel_state["phase"] = phase
 
     def _report_due(self, pending: Pending, every: int, interval: float, last: int) -> bool:
         """Whether the coming step is reported (decided before it, for the pre-step hook)."""

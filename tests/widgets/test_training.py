@@ -4,7 +4,6 @@ thread, relayed on the panel's timer; every trainer is stopped and joined in tea
 from __future__ import annotations
 
 import gc
-import threading
 
 import pytest
 from PySide6.QtGui import QColor
@@ -13,12 +12,10 @@ import assets
 from builder import CATALOG
 from graph.project_file import load
 from widgets import theme
-from widgets.canvas import Canvas
 from widgets.commands import SetParam
 from widgets.dashboard import Dashboard
-from widgets.editor_document import EditorDocument
 from widgets.health_panel import EMPTY_TEXT
-from widgets.training_panel import EDIT_NOTE, TrainingPanel
+from widgets.training_panel import EDIT_NOTE
 
 WAIT = 30_000  # ms; runs take well under a second, the bound only guards against hangs
 
@@ -32,38 +29,6 @@ def last_run(dashboard: Dashboard) -> tuple[list, object]:
 def run_steps(dashboard) -> int:
     """The newest step the dashboard's current run received."""
     return max((r.step for r in last_run(dashboard)[0]), default=0)
-
-
-@pytest.fixture
-def errors():
-    return []
-
-
-@pytest.fixture
-def make_panel(qtbot, errors):
-    panels: list[TrainingPanel] = []
-
-    def make(example: str = "xor_mlp", **training) -> TrainingPanel:
-        project = load(assets.example(example), CATALOG)
-        project.training.update(training)
-        doc = EditorDocument(project)
-        canvas = Canvas(doc)
-        qtbot.addWidget(canvas)
-        dashboard = Dashboard()
-        qtbot.addWidget(dashboard)
-        panel = TrainingPanel(doc, canvas, dashboard)
-        panel.show_error = lambda title, message: errors.append((title, message))
-        qtbot.addWidget(panel)
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:
-        trainer = panel.trainer
-        assert panel.shutdown(10.0)
-        if trainer is not None:
-            assert trainer.join(10.0)
-    assert not [t for t in threading.enumerate() if t.name == "neuralcanvas-trainer"]
 
 
 def wait_idle(qtbot, panel):

@@ -382,3 +382,37 @@ def test_curves_payload_reads_the_runs_series_and_epoch_metrics(dash):
     assert x.tolist() == list(range(1, 13)) and len(y) == 12
     assert payload["epochs"]["kl"][0].tolist() == [6.0, 12.0]
     assert payload["split"] == "validation"
+
+
+def test_a_view_with_history_scrubs_back_and_stays_there_while_the_run_goes_on(dash):
+    """A GAN's sample grid: every probe is kept (thinned); the slider shows an earlier grid
+    and keeps it while new ones come, and at its right end follows the run again."""
+    dash.begin_run("gan #1", HealthThresholds(), procedure="gan")
+    dash.set_run_data(sample_shape=(1, 8, 8))
+    grid = dash.views.widgets["samples"]
+    assert grid.scrub is not None and grid.live
+    drawn = []
+    for i in range(5):
+        dash.add_records([ViewRecord("samples", "image_grid", i, 10 * i, frozen(image_grid()))])
+        dash.refresh()
+        drawn.append(grid.plot.image.image.copy())
+    assert grid.scrub.maximum() == 4 and grid.scrub.value() == 4
+    assert grid.scrub_label.text() == "epoch 4 · step 40 (live)"
+    assert not np.array_equal(drawn[0], drawn[4])
+    grid.scrub.setValue(1)
+    assert np.array_equal(grid.plot.image.image, drawn[1])
+    assert grid.scrub_label.text() == "epoch 1 · step 10" and not grid.live
+    dash.add_records([ViewRecord("samples", "image_grid", 5, 50, frozen(image_grid()))])
+    dash.refresh()
+    assert grid.scrub.maximum() == 5 and grid.scrub.value() == 1  # stays where it was
+    assert np.array_equal(grid.plot.image.image, drawn[1])
+    grid.scrub.setValue(5)
+    assert grid.live and grid.scrub_label.text().endswith("(live)")
+    assert not np.array_equal(grid.plot.image.image, drawn[4])
+    # the history is bounded: at most twice the view's declared number of records
+    for i in range(6, 400):
+        dash.add_records([ViewRecord("samples", "image_grid", i, 10 * i, frozen(image_grid(8)))])
+    run = dash.current
+    kept = list(run.history.view_history["samples"])
+    limit = grid.view.history
+    assert len(kept) <= 2 * limit and kept[0].step == 0 and kept[-1].step == 3990

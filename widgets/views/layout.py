@@ -244,6 +244,8 @@ class ProcedureViews:
             if widget.view.kind == "curves":
                 widget.update(curves_payload(run, widget.view))
                 curves = True
+            elif key in run.history.view_history:  # with the slider to scrub back
+                widget.show_records(list(run.history.view_history[key]))
             else:
                 record = run.history.views.get(key)
                 if record is None:

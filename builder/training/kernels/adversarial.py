@@ -245,25 +245,35 @@ def _update(state: dict[str, Any], role: str, loss: torch.Tensor) -> None:
 
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
+    """One iteration: ``d_steps`` updates of D, then ``g_steps`` of G. ``state["phase"]``
+    (set by the app's Step D / Step G controls, absent otherwise) makes it one update of that
+    network only; the other's loss is then measured without an update."""
     settings = state["settings"]
     generator, discriminator = state["generator"], state["discriminator"]
     gen = state["generators"]["noise"]
     n, device = x.shape[0], x.device
     sigma = sigma_at(state, step)
     wasserstein = settings["loss"] == "wasserstein_gp"
-    for _ in range(settings["d_steps"]):
+    phase = state.get("phase")
+    d_steps = settings["d_steps"] if phase is None else int(phase == "discriminator")
+    g_steps = settings["g_steps"] if phase is None else int(phase == "generator")
+    for _ in range(max(d_steps, 1)):
         with torch.no_grad():
             fake = generator(noise(state, n, gen, device))
-        real_out = discriminator(_seen(x, sigma, gen))
-        fake_out = discriminator(_seen(fake, sigma, gen))
-        d_loss = d_loss_of(state, real_out, fake_out, gen)
+        with torch.set_grad_enabled(d_steps > 0):
+            real_out = discriminator(_seen(x, sigma, gen))
+            fake_out = discriminator(_seen(fake, sigma, gen))
+            d_loss = d_loss_of(state, real_out, fake_out, gen)
         if wasserstein:
             d_loss = d_loss + settings["gp_weight"] * gradient_penalty(discriminator, x, fake, gen)
-        _update(state, "discriminator", d_loss)
-    for _ in range(settings["g_steps"]):
-        fake_out_g = discriminator(_seen(generator(noise(state, n, gen, device)), sigma, gen))
-        g_loss = g_loss_of(state, fake_out_g)
-        _update(state, "generator", g_loss)
+        if d_steps > 0:
+            _update(state, "discriminator", d_loss)
+    for _ in range(max(g_steps, 1)):
+        with torch.set_grad_enabled(g_steps > 0):
+            fake_out_g = discriminator(_seen(generator(noise(state, n, gen, device)), sigma, gen))
+            g_loss = g_loss_of(state, fake_out_g)
+        if g_steps > 0:
+            _update(state, "generator", g_loss)
     d_loss, g_loss = d_loss.detach(), g_loss.detach()
     return {
         "loss": d_loss + g_loss,

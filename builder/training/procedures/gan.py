@@ -209,6 +209,18 @@ GAN = ProcedureSpec(
     series=("loss", "d_loss", "g_loss", "d_x", "d_g_z1", "d_g_z2"),
     blowup=0.0,  # a GAN's losses rise and fall as the two networks trade places
     role_losses=(("discriminator", "d_loss"), ("generator", "g_loss")),
+    phases=(
+        (
+            "discriminator",
+            "Step D",
+            "Paused: one update of the discriminator only (the generator stays), then pause",
+        ),
+        (
+            "generator",
+            "Step G",
+            "Paused: one update of the generator only (the discriminator stays), then pause",
+        ),
+    ),
     views=(
         View("losses", "curves", "Discriminator and generator losses", series=("d_loss", "g_loss")),
         View(
@@ -223,6 +235,7 @@ GAN = ProcedureSpec(
             "Generated samples (fixed noise)",
             probe=f"{PROBES}:samples",
             data="image",
+            history=60,
         ),
         View(
             "points",

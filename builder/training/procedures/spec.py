@@ -83,8 +83,14 @@ class View:
     # points (2-D vectors: a GAN Lab view); the dashboard leaves out the views that do not
     # apply to the run's data and the trainer does not probe them.
     data: str = "any"
+    # Earlier payloads the dashboard keeps to scrub back through with a slider (the newest
+    # ``history`` at full resolution, older ones thinned: at most twice as many); 0: only
+    # the newest.
+    history: int = 0
 
     def __post_init__(self) -> None:
+        if self.history < 0:
+            raise ValueError(f"view {self.key!r}: history must be >= 0")
         if self.kind not in VIEW_KINDS:
             raise ValueError(f"view {self.key!r}: unknown kind {self.kind!r}")
         if self.data not in VIEW_DATA:
@@ -150,6 +156,10 @@ class ProcedureSpec:
     # (role, series) pairs: the series that is each role's own loss, so a loss that becomes
     # NaN is reported with the network it came from (a GAN's d_loss and g_loss).
     role_losses: tuple[tuple[str, str], ...] = ()
+    # Single steps of one part of an iteration, for the learner who watches one move at a
+    # time: (phase, button label, what it does). The trainer sets ``state["phase"]`` for
+    # that one step; the kernel reads it (a GAN: Step D, Step G).
+    phases: tuple[tuple[str, str, str], ...] = ()
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
