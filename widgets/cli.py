@@ -247,6 +247,7 @@ def _run(args, project, config, trainer, writer, out: Path) -> int:
     error: ErrorRecord | None = None
     status: StatusRecord | None = None
     failed: FileWriteError | None = None
+    raised: set[str] = set()  # the procedure's alarms now raised (by key)
     try:
         try:
             trainer.start()
@@ -270,6 +271,11 @@ def _run(args, project, config, trainer, writer, out: Path) -> int:
                     if "accuracy" in record.metrics:
                         post["acc"] = f"{record.metrics['accuracy']:.3f}"
                     bar.set_postfix(post)
+                    alarms = record.metrics.get("alarms") or ()
+                    for key, what, remedy in alarms:  # said once when raised
+                        if key not in raised:
+                            bar.write(f"alarm (epoch {record.epoch}): {what}; try: {remedy}")
+                    raised = {a[0] for a in alarms}
                 elif isinstance(record, EvaluationRecord):
                     evaluation = record
                 elif isinstance(record, ErrorRecord):

@@ -16,6 +16,7 @@ trainer may lose. The views' ranges then move only when the data outgrows them
 from __future__ import annotations
 
 import csv
+import html
 import math
 import os
 import re
@@ -71,6 +72,7 @@ from widgets.plots import (
     LossPlot,
     MetricsPlot,
     Ring,
+    on_white,
 )
 from widgets.views import ProcedureViews, dirty_key, procedure_spec
 
@@ -151,6 +153,7 @@ class Run:
     probe: ProbeRecord | None = None
     confusion: Any = None
     confusion_split: str = ""
+    alarms: tuple = ()  # the newest epoch's alarms: (key, what is wrong, what to try) each
     state: str = ""
     error: str = ""
 
@@ -189,6 +192,10 @@ class Run:
                         ring = self.metrics[name] = Ring(2, CURVE_CAP)
                     ring.append(record.step, float(value))
             dirty = {"epochs", "metrics"}
+            alarms = tuple(tuple(a) for a in record.metrics.get("alarms") or ())
+            if alarms != self.alarms:
+                self.alarms = alarms
+                dirty.add("status")
             if record.metrics.get("confusion") is not None:
                 # without a validation split (no validation loss) the trainer measures on
                 # the training data
@@ -456,6 +463,19 @@ class Dashboard(QWidget):
         outer.setContentsMargins(8, 6, 8, 8)
         outer.addLayout(self._top_rows[0])
         outer.addLayout(self._top_rows[1])
+        # what goes wrong in the shown run, with what to try (a procedure's alarms)
+        self.alarms = QLabel()
+        self.alarms.setObjectName("runAlarms")
+        self.alarms.setWordWrap(True)
+        self.alarms.setTextFormat(Qt.TextFormat.RichText)
+        self.alarms.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.alarms.setStyleSheet(
+            f"QLabel#runAlarms {{ color: {theme.TEXT.name()}; background: "
+            f"{on_white(theme.ERROR, 28).name()}; border-left: 3px solid {theme.ERROR.name()};"
+            " padding: 4px 8px; }"
+        )
+        self.alarms.hide()
+        outer.addWidget(self.alarms)
         outer.addWidget(self.tabs, 1)
         self._arrange_top(True)
 
@@ -599,6 +619,7 @@ class Dashboard(QWidget):
         self.layer_combo.clear()
         self.title.setText(NO_RUN)
         self.state_label.setText("")
+        self._show_alarms(())
 
     @property
     def shown(self) -> Run | None:
@@ -804,6 +825,18 @@ class Dashboard(QWidget):
         if run.error:
             text = f"{text}  ·  {run.error.splitlines()[0]}"
         self.state_label.setText(text)
+        self._show_alarms(run.alarms)
+
+    def _show_alarms(self, alarms: Sequence[Sequence[str]]) -> None:
+        """The run's newest alarms: what is wrong, then what to try, one line each."""
+        lines = [
+            f"<b>{html.escape(what)}</b> · try: {html.escape(remedy)}"
+            for _key, what, remedy in alarms
+        ]
+        text = "<br>".join(lines)
+        if text != self.alarms.text():
+            self.alarms.setText(text)
+        self.alarms.setVisible(bool(lines))
 
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")

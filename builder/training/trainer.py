@@ -29,6 +29,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -82,6 +83,7 @@ from graph.errors import NeuralCanvasError
 
 SATURATING = {"Sigmoid", "Tanh"}
 STOP_POLL = 0.05  # seconds between checks of the stop flag while paused
+ALARM_EPOCHS = 200  # the newest epoch evaluations a procedure's alarms judge
 
 
 def pick_device(name: str) -> torch.device:
@@ -182,6 +184,9 @@ class Trainer:
         self.progress = loop.Progress()  # epoch, step, early stopping's best loss and count
         self._single = False  # pause after the next step (single-step mode)
         self._phase: str | None = None  # the part of the procedure that single step does
+        self._alarms: Any = None  # the procedure's alarms (see ProcedureSpec.alarms)
+        self._evaluations: deque[dict[str, Any]] = deque(maxlen=ALARM_EPOCHS)
+        self._grad_max: tuple[str, float] | None = None  # the newest report's largest norm
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -350,6 +355,8 @@ class Trainer:
         data_int = not ds.x.is_floating_point()
         spec.check(binding)
         settings = spec.configure(binding, cfg)
+        self.kernel_settings = settings
+        self._alarms = spec.load_alarms()
         self.models = {role: model.to(self.device) for role, model in models.items()}
         self.model = next(iter(self.models.values()))
         self.attr_to_name = {}
@@ -712,6 +719,11 @@ class Trainer:
         evaluation = dict(event.evaluation)
         val_loss = evaluation.pop("loss", None) if self.has_val else None
         evaluation.pop("loss", None)
+        if self._alarms is not None:  # what goes wrong, with what to try
+            self._evaluations.append(dict(evaluation))
+            raised = self._alarms(list(self._evaluations), self._grad_max, self.kernel_settings)
+            if raised:
+                evaluation["alarms"] = raised
         self._emit(
             EpochRecord(
                 self.epoch,
@@ -849,6 +861,8 @@ class Trainer:
         if g is not None:
             names = self.layers.names
             grad_map = dict(zip(names, g))
+            if grad_map:
+                self._grad_max = max(grad_map.items(), key=lambda item: item[1])
             layer_maps = {
                 "grad_norms": frozen(grad_map),
                 "health": frozen(classify(grad_map, self.config.health)),

@@ -94,6 +94,13 @@ def test_the_image_example_trains_both_networks_and_shows_fixed_noise_samples(tm
     assert {"generator/fc1", "discriminator/fc1"} <= set(step.grad_norms)
     samples = [r for r in records if isinstance(r, ViewRecord) and r.key == "samples"][-1]
     assert samples.payload["images"].shape == (64, 1, 8, 8) and samples.payload["cols"] == 8
+    # the generated images measured by the feature classifier: classes, FID, KID per epoch
+    (epoch,) = [r for r in records if isinstance(r, EpochRecord)]
+    assert 0 <= epoch.metrics["classes"] <= 10 and epoch.metrics["fid"] > 0
+    assert math.isfinite(epoch.metrics["kid"]) and 0 < epoch.metrics["diversity"]
+    coverage = [r for r in records if isinstance(r, ViewRecord) and r.key == "coverage"][-1]
+    assert coverage.payload["values"].shape == (10,)
+    assert sum(coverage.payload["values"]) == pytest.approx(1.0)
     files = trainer.weight_files()
     assert set(files) == {"weights.pt", "weights_discriminator.pt"}
     assert files["weights.pt"].keys() == trainer.models["generator"].state_dict().keys()

@@ -416,3 +416,17 @@ def test_a_view_with_history_scrubs_back_and_stays_there_while_the_run_goes_on(d
     kept = list(run.history.view_history["samples"])
     limit = grid.view.history
     assert len(kept) <= 2 * limit and kept[0].step == 0 and kept[-1].step == 3990
+
+
+def test_a_runs_alarms_are_shown_with_what_to_try_and_go_when_cleared(dash):
+    dash.begin_run("gan #2", HealthThresholds(), procedure="gan")
+    assert dash.alarms.isHidden()
+    raised = (("mode_collapse", "Mode collapse: 2 classes, down from 9", "lower <both> rates"),)
+    dash.add_records([epoch(1, 10, 1.0, None, alarms=raised)])
+    dash.refresh()
+    assert not dash.alarms.isHidden()
+    assert "Mode collapse: 2 classes" in dash.alarms.text()
+    assert "lower &lt;both&gt; rates" in dash.alarms.text()  # text, not markup
+    dash.add_records([epoch(2, 20, 1.0, None)])
+    dash.refresh()
+    assert dash.alarms.isHidden()

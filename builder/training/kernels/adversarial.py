@@ -11,7 +11,8 @@ procedure's ``loss``, ``d_steps``, ``g_steps``, ``label_smoothing``, ``label_noi
 ``instance_noise``, ``instance_noise_epochs``, ``gp_weight``, ``init``, ``noise``,
 ``fixed_samples``; and what the binding found: ``latent_shape`` (the generator's Input, one
 sample), ``probabilities`` (the discriminator ends in a Sigmoid: its output is a probability,
-not a score) and ``density`` (2-D data: the evaluation compares densities on a grid).
+not a score), ``density`` (2-D data: the evaluation compares densities on a grid) and
+``quality`` (images with class labels: the evaluation measures classes covered, FID, KID).
 
 Losses (``s`` a score, ``p`` a probability; with a Sigmoid the score is its probability):
 
@@ -48,6 +49,7 @@ from builder.training.kernels.common import (
     step_scheduler,
     update,
 )
+from builder.training.kernels.quality import QUALITY_DRAWS, measure_images, train_classifier
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
 NOISE_SEED = 6  # training draws from seed + 6; evaluation from seed + 7; the views from seed + 8
@@ -55,6 +57,7 @@ DENSITY_BINS = 24  # the density grid of 2-D data is DENSITY_BINS x DENSITY_BINS
 DENSITY_DRAWS = 4096  # generated points the density of the generator is estimated from
 # a mode counts as covered with at least this share of the points a uniform cover gives it
 MODE_SHARE = 0.2
+DIVERSITY_ROWS = 256  # generated and real samples whose spreads are compared
 
 
 def dcgan_init(model: nn.Module) -> None:
@@ -131,6 +134,10 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
 
 
 def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
+    """With ``quality`` (images with class labels): the feature classifier that measures the
+    generated images (:mod:`quality`), trained on the training split."""
+    if state["settings"].get("quality") and y is not None:
+        state["quality"] = train_classifier(x, y, state["settings"]["seed"])
     return x, y
 
 
@@ -320,7 +327,9 @@ def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[st
     """The two losses and D's outputs on a split, against generated samples drawn with the
     same noise at every evaluation (networks in evaluation mode, no instance noise): ``loss``
     (D's + G's), ``d_loss``, ``g_loss``, ``d_x``, ``d_g_z``; for 2-D data also ``kl`` and
-    ``js``, the divergences of the generated density from the data's."""
+    ``js``, the divergences of the generated density from the data's; for labelled images
+    ``classes`` (covered), ``fid`` and ``kid`` (:func:`quality.measure_images`); ``diversity``: the
+    generated samples' mean pairwise distance over the real ones' (near 1: as diverse)."""
     generator, discriminator = state["generator"], state["discriminator"]
     generator.eval()
     discriminator.eval()
@@ -340,6 +349,10 @@ def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[st
         sums["d_g_z"] += float(shown(state, fake_out)) * m
     out = {k: v / n for k, v in sums.items()}
     out = {"loss": out["d_loss"] + out["g_loss"], **out}
+    made = state.get("quality")
+    if made is not None:
+        images = generator(noise(state, QUALITY_DRAWS, gen, x.device))
+        out.update(measure_images(made, images))
     if settings["density"]:
         draws = max(n, DENSITY_DRAWS)
         fake = generator(noise(state, draws, gen, x.device)).reshape(draws, -1)
@@ -347,7 +360,17 @@ def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[st
         out["kl"], out["js"] = kl, js
         if y is not None and y.dim() == 1 and not y.is_floating_point():
             out["modes"] = modes_covered(x.reshape(n, -1), y, fake)
+    m = min(n, DIVERSITY_ROWS)
+    if m > 1:
+        out["diversity"] = spread(generator(noise(state, m, gen, x.device))) / max(
+            spread(x[:m]), 1e-12
+        )
     return out
+
+
+def spread(samples: torch.Tensor) -> float:
+    """The mean distance between two of ``samples`` (how diverse they are)."""
+    return float(torch.pdist(samples.reshape(samples.shape[0], -1).double()).mean())
 
 
 def modes_covered(real: torch.Tensor, labels: torch.Tensor, fake: torch.Tensor) -> int:

@@ -118,3 +118,31 @@ def manifold(ctx: ViewContext) -> dict[str, Any] | None:
         "equal_axes": True,
         "mesh": (rows, MANIFOLD),
     }
+
+
+def coverage(ctx: ViewContext) -> dict[str, Any] | None:
+    """The share of generated images the feature classifier puts in each class (labelled
+    images only: the kernel's ``quality``), from fixed noise; the dashed line is the share
+    from which a class counts as covered."""
+    made = ctx.state.get("quality")
+    if made is None:
+        return None
+    from builder.training.kernels import quality
+
+    z = ctx.scratch.get("coverage")
+    if z is None:
+        seed = ctx.state["settings"]["seed"] + ctx.kernel.NOISE_SEED + 3
+        gen = torch.Generator(device=ctx.x.device).manual_seed(seed)
+        z = ctx.scratch["coverage"] = ctx.kernel.noise(
+            ctx.state, quality.QUALITY_DRAWS, gen, ctx.x.device
+        )
+    shares = quality.class_shares(made, _generate(ctx, z))
+    threshold = quality.CLASS_SHARE / made["classes"]
+    names = list(ctx.class_names or [str(i) for i in range(made["classes"])])
+    missing = [names[i] for i in range(made["classes"]) if float(shares[i]) < threshold]
+    return {
+        "values": readonly(shares.float()),
+        "labels": tuple(names),
+        "threshold": threshold,
+        "warning": f"Not covered: {', '.join(missing)}" if missing else "",
+    }

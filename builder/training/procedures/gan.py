@@ -107,6 +107,8 @@ def configure(binding: Binding, config: Any) -> dict[str, Any]:
         "latent_shape": [int(d) for d in g_input.shape[1:]],
         "probabilities": probabilities,
         "density": tuple(binding.dataset.input_shape) == (2,),
+        "quality": len(binding.dataset.input_shape) in (2, 3)
+        and binding.dataset.task == "classification",
     }
 
 
@@ -209,6 +211,7 @@ GAN = ProcedureSpec(
     series=("loss", "d_loss", "g_loss", "d_x", "d_g_z1", "d_g_z2"),
     blowup=0.0,  # a GAN's losses rise and fall as the two networks trade places
     role_losses=(("discriminator", "d_loss"), ("generator", "g_loss")),
+    alarms="builder.training.procedures.gan_alarms:alarms",
     phases=(
         (
             "discriminator",
@@ -236,6 +239,20 @@ GAN = ProcedureSpec(
             probe=f"{PROBES}:samples",
             data="image",
             history=60,
+        ),
+        View(
+            "quality",
+            "curves",
+            "Sample quality: feature Fréchet distance and KID (lower is better)",
+            series=("fid", "kid"),
+            data="image",
+        ),
+        View(
+            "coverage",
+            "bars",
+            "Classes of the generated images (feature classifier)",
+            probe=f"{PROBES}:coverage",
+            data="image",
         ),
         View(
             "points",

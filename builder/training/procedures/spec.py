@@ -160,6 +160,9 @@ class ProcedureSpec:
     # time: (phase, button label, what it does). The trainer sets ``state["phase"]`` for
     # that one step; the kernel reads it (a GAN: Step D, Step G).
     phases: tuple[tuple[str, str, str], ...] = ()
+    # "module:function" (evaluations, grad_max, settings) -> alarms: what goes wrong, said
+    # after each epoch with what to try (builder.training.procedures.gan_alarms); None: none
+    alarms: str | None = None
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -179,6 +182,12 @@ class ProcedureSpec:
                 module, _, name = view.probe.partition(":")
                 out[view.key] = getattr(importlib.import_module(module), name)
         return out
+
+    def load_alarms(self) -> Callable[..., Any] | None:
+        if self.alarms is None:
+            return None
+        module, _, name = self.alarms.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     def param(self, name: str) -> Param | None:
         return self._by_name.get(name)
