@@ -65,6 +65,12 @@ class ViewWidget(QWidget):
         plot.hide_legend()
         return plot
 
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt)
+        """No: the rows of a tab share its height alike. A word-wrapped note would make the
+        view's height depend on its width, and the grid would give its row the plot's whole
+        size hint (a bars view with a warning: four times the others' rows)."""
+        return False
+
     def update(self, *args: Any) -> None:
         if len(args) == 1 and isinstance(args[0], Mapping):
             self.draw(args[0])
