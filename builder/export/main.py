@@ -3,7 +3,9 @@ has (the command line, the device, torchrun, the printed epochs and the JSON log
 app's code it carries: ``make_dataset`` calls the dataset's copied loader, ``train`` sets up
 the copied kernel with the settings literal and iterates the copied ``fit`` as the Trainer
 does (the seeds: SEED + 1 shuffling, + 2 augmentation, + 3 dropout). No training is written
-here; :mod:`builder.export.script` fills in the names (``__LOADER__``, ``__MODEL__``...).
+here; :mod:`builder.export.script` fills in the names (``__LOADER__``, ``__MODEL__``...) and
+``__SAMPLES__``: nothing, or for a GAN whose generator makes images the lines that save its
+fixed-noise samples as ``samples.png`` beside the weights.
 """
 
 DOC_TRAIN = '''
@@ -253,6 +255,7 @@ def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -
             for name, model in files.items():
                 torch.save(model.state_dict(), out / name)
                 print(f"Wrote {out / name}")
+__SAMPLES__
         if args.log_json:
             text = json.dumps({"outcome": outcome, **log}, indent=1)
             Path(args.log_json).write_text(text)
@@ -296,6 +299,15 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 '''
+
+# What ``run`` adds (for ``__SAMPLES__``, after the weights) for a procedure that saves its
+# generated images (builder.export.script.SAMPLE_GRIDS): __SAVE__ is the copied function.
+SAVE_SAMPLES = """\
+            # the __ROLE_NAME__'s images from the fixed noise (the app's Samples view)
+            png = out / "samples.png"
+            __SAVE__(models[__ROLE__], SETTINGS, splits["train"][0], png)
+            print(f"Wrote {png}")
+"""
 
 MAIN_MODEL_ONLY = """
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ data flow step 6).
   dataset's loader, the splits, normalisation and augmentation, the procedure's kernel
   (chosen by ``spec.kernel``) with what it uses, and the generic loop ``fit``;
 - a short main that makes the data, builds the model and the kernel's state and iterates
-  ``fit``, printing each epoch, runnable with ``python model.py`` or under ``torchrun``.
+  ``fit``, printing each epoch, runnable with ``python model.py`` or under ``torchrun``;
+  for a procedure of :data:`SAMPLE_GRIDS` whose network makes images (a GAN's generator),
+  it then saves that network's fixed-noise samples as ``samples.png`` beside the weights.
 
 The script is therefore the app's training by construction; the tests run both and compare
 (docs/export.md). Every string from a project enters it only through
@@ -42,7 +44,7 @@ from builder.export.layout import (
     py_literal,
     py_str,
 )
-from builder.export.main import DOC_MODEL, DOC_TRAIN, MAIN, MAIN_MODEL_ONLY
+from builder.export.main import DOC_MODEL, DOC_TRAIN, MAIN, MAIN_MODEL_ONLY, SAVE_SAMPLES
 from builder.export.model import SCRIPT_NAMES, _model, class_name_for
 from builder.export.source import Block, Copier, Import, NotPortableError
 from graph.document import Network, Project
@@ -59,6 +61,12 @@ MAIN_USES = (
     (LOOP, "Epoch"),
     (LOOP, "Diverged"),
 )
+# Procedures whose script saves generated images after training: the role whose network
+# makes them and the portable function that writes them (called with that network, SETTINGS,
+# the training inputs and the file), used when that network's samples are images.
+SAMPLE_GRIDS = {
+    "gan": ("generator", ("builder.training.kernels.adversarial_samples", "save_samples")),
+}
 DATA_USES = (
     ("builder.data.dataset", "Dataset"),
     ("builder.data.splits", "split_dataset"),
@@ -95,6 +103,7 @@ class _Plan:
     loader: tuple[str, str]  # (module, function) of the dataset's portable loader
     files: bool  # the loader reads the user's files (relative to PROJECT_DIR)
     project_dir: str
+    samples: bool = False  # the script saves generated images (SAMPLE_GRIDS)
 
 
 def _plan(
@@ -131,6 +140,8 @@ def _plan(
         ) from None
     info = dataset_info(cfg.dataset["name"])
     loader = (info.loader.__module__, info.loader.__name__)
+    grid = SAMPLE_GRIDS.get(procedure.id)
+    samples = grid is not None and _makes_images(binding, grid[0])
     return _Plan(
         config=cfg,
         procedure=procedure,
@@ -139,7 +150,16 @@ def _plan(
         loader=loader,
         files=info.needs_files,
         project_dir=str(Path(base_dir).resolve()) if base_dir is not None else ".",
+        samples=samples,
     )
+
+
+def _makes_images(binding: Any, role: str) -> bool:
+    """Whether ``role``'s network has one Output and its samples are images a PNG holds."""
+    from builder.training.kernels.image_png import is_image
+
+    outputs = list(binding.outputs.get(role, {}).values())
+    return len(outputs) == 1 and is_image(outputs[0].shape[1:])
 
 
 # ============================================================================ assembly
@@ -212,8 +232,15 @@ def _training(plan: _Plan, copier: Copier, models: Mapping[str, str]) -> list[st
         if copier.name_of(module, name) != name:
             raise ExportError(f"internal: the script's main needs {module}.{name} by its name")
     table = "{" + ", ".join(f"{py_str(role)}: {cls}" for role, cls in models.items()) + "}"
+    samples = ""
+    if plan.samples:
+        role, save = SAMPLE_GRIDS[plan.procedure.id]
+        blocks += copier.take([save])
+        samples = SAVE_SAMPLES.replace("__SAVE__", copier.name_of(*save))
+        samples = samples.replace("__ROLE__", py_str(role)).replace("__ROLE_NAME__", role)
     main = (
-        MAIN.replace("__KERNEL__", _kernel_namespace(copier, kernel))
+        MAIN.replace("__SAMPLES__\n", samples)
+        .replace("__KERNEL__", _kernel_namespace(copier, kernel))
         .replace("__LOADER__", copier.name_of(*plan.loader))
         .replace("__BASE__", "Path(PROJECT_DIR)" if plan.files else "None")
         .replace("__MODELS__", table)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from builder.training.kernels import adversarial_samples
 from builder.training.probes import ViewContext, readonly
 
 POINTS = 500  # real and generated points each in the scatter
@@ -22,12 +23,12 @@ def _range(*tensors: torch.Tensor) -> tuple[float, float]:
 
 
 def fixed_noise(ctx: ViewContext, count: int) -> torch.Tensor:
-    """The same ``count`` latent codes in every probe (seeded: seed + 8)."""
+    """The same ``count`` latent codes in every probe: the exported script's sample grid's
+    (:func:`adversarial_samples.fixed_noise`, seed + 8)."""
     z = ctx.scratch.get("fixed")
     if z is None or z.shape[0] != count:
-        seed = ctx.state["settings"]["seed"] + ctx.kernel.NOISE_SEED + 2
-        gen = torch.Generator(device=ctx.x.device).manual_seed(seed)
-        z = ctx.scratch["fixed"] = ctx.kernel.noise(ctx.state, count, gen, ctx.x.device)
+        settings = {**ctx.state["settings"], "fixed_samples": count}
+        z = ctx.scratch["fixed"] = adversarial_samples.fixed_noise(settings, ctx.x.device)
     return z
 
 
