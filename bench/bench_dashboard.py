@@ -6,6 +6,7 @@ against headless ``neuralcanvas train`` (D). Goals are printed as PASS / FAIL, n
     .venv/bin/python bench/bench_dashboard.py            # full run (7 to 10 minutes on 2 cores)
     .venv/bin/python bench/bench_dashboard.py --quick    # smoke run (under 2 minutes)
     .venv/bin/python bench/bench_dashboard.py --only B --profile   # B with cProfile listings
+    .venv/bin/python bench/bench_dashboard.py --only A --example gan_digits   # A with a GAN
 
 Everything runs on Qt's ``offscreen`` platform (raster painting, no GPU). See bench/README.md
 ("Dashboard") for what each figure means and the latest numbers.
@@ -58,6 +59,7 @@ GOAL_LATE_MAX_MS = 50.0
 GOAL_REFRESH_P95_MS = 16.0
 GOAL_GROWTH_MIB = 50e6 / 2**20  # 50 MB
 GOAL_SPEED_RATIO = 0.9
+GOAL_GRID_AGE_S = 1.0  # figure A: how far behind the trainer an image grid may be
 CURVES, POINTS = 10, 10_000  # figure B
 MEMORY_STEPS = 100_000  # figure C
 D_EPOCHS = 20  # figure D: digits_cnn.json as the file sets it
@@ -366,6 +368,108 @@ class TrainerCpu:
         return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0])
 
 
+class GridWatch:
+    """What :class:`SampleAge` saw during one probe: the image-grid payloads the worker made
+    while it trained (time, step) and the draws of them (time drawn, time made, step, the
+    trainer's step then)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[float, int]] = []
+        self.draws: list[tuple[float, float, int, int]] = []
+
+
+class SampleAge:
+    """How far behind the trainer the dashboard's image grids (a GAN's or a VAE's samples)
+    are: the worker's probes (``ViewProber.records``) note when each image-grid payload was
+    made, and each ``ImageGridView.draw`` of one notes when it reached the widget (its paint
+    follows in the same turn of the event loop) and the trainer's step then. Both wrappers are
+    installed on the classes when this module is imported (the worker looks the method up at
+    every call); outside :meth:`watch` they only note the probe times."""
+
+    _probed: dict[int, tuple[float, int]] = {}  # id(payload) -> (time made, step)
+    _watch: GridWatch | None = None
+    window: MainWindow | None = None
+
+    @classmethod
+    def install(cls) -> None:
+        from builder.training.probes import ViewProber
+        from widgets.views.images import ImageGridView
+
+        records, draw = ViewProber.records, ImageGridView.draw
+
+        def timed_records(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = records(self, *args, **kwargs)
+            final = kwargs.get("final", args[2] if len(args) > 2 else False)
+            t = now()
+            for record in out:
+                if record.view_kind == "image_grid":
+                    if len(cls._probed) > 10_000:
+                        cls._probed.clear()
+                    cls._probed[id(record.payload)] = (t, record.step)
+                    if cls._watch is not None and not final:  # the last, after the run: no
+                        cls._watch.made.append((t, record.step))
+            return out
+
+        def timed_draw(self: Any, payload: Any) -> None:
+            draw(self, payload)
+            made = cls._probed.get(id(payload))
+            trainer = cls.window.training.trainer if cls.window is not None else None
+            if cls._watch is not None and made is not None and trainer is not None:
+                if trainer.alive:  # a grid drawn after the run ended is behind nothing
+                    cls._watch.draws.append((now(), made[0], made[1], trainer.step))
+
+        ViewProber.records = timed_records
+        ImageGridView.draw = timed_draw
+
+    @classmethod
+    @contextmanager
+    def watch(cls, window: MainWindow) -> Iterator[GridWatch]:
+        cls._watch, cls.window = seen, _ = GridWatch(), window
+        try:
+            yield seen
+        finally:
+            cls._watch, cls.window = None, None
+
+    @staticmethod
+    def summary(seen: GridWatch) -> dict[str, Any]:
+        """From the first payload made to the last one made while the trainer trained: at
+        each draw, how old the drawn samples were (made -> drawn) and how many steps the
+        trainer had gone on; and how old the grid on screen got (now - made of the grid shown,
+        largest just before each draw and at the end; before the first draw of the run, the
+        age of the first payload that was not shown): what the learner sees lags by up to it."""
+        made, draws = seen.made, [d for d in seen.draws if seen.made and d[0] >= seen.made[0][0]]
+        if not made:
+            return {}
+        start, end = made[0][0], made[-1][0]
+        at_draw = [(d - m) * 1e3 for d, m, _, _ in draws]
+        behind = [s_now - s for _, _, s, s_now in draws]
+        shown_made = start  # nothing of this run on screen yet: stale since the first payload
+        ages = []
+        for drawn, made_at, _, _ in draws:
+            if drawn > end:
+                break
+            ages.append((drawn - shown_made) * 1e3)
+            shown_made = made_at
+        ages.append((end - shown_made) * 1e3)
+        gaps = [(b[0] - a[0]) * 1e3 for a, b in zip(draws, draws[1:])]
+        return {
+            "made": len(made),
+            "seconds": end - start,
+            "draws": len(draws),
+            "at_draw_ms": (
+                {"p50": pct(at_draw, 50), "p95": pct(at_draw, 95), "max": max(at_draw)}
+                if at_draw
+                else {}
+            ),
+            "steps_behind": {"p50": pct(behind, 50), "max": max(behind)} if behind else {},
+            "shown_age_ms": {"p50": pct(ages, 50), "p95": pct(ages, 95), "max": max(ages)},
+            "between_draws_ms": {"p50": pct(gaps, 50), "max": max(gaps)} if gaps else {},
+        }
+
+
+SampleAge.install()
+
+
 def overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
     return sum(max(0.0, min(e, b) - max(s, a)) for s, e in spans if s < b and e > a)
 
@@ -398,7 +502,12 @@ def probe_lateness(window: MainWindow, seconds: float, train: bool) -> dict[str,
             gcs.append((started.pop(), now(), info["generation"]))
 
     gc.callbacks.append(collected)
-    with Meter.spans() as paints, tick_spans(window) as panel_ticks, TrainerCpu() as worker:
+    with (
+        Meter.spans() as paints,
+        tick_spans(window) as panel_ticks,
+        TrainerCpu() as worker,
+        SampleAge.watch(window) as grids,
+    ):
         timer.start()
         t0 = now()
         if train:
@@ -481,6 +590,8 @@ def probe_lateness(window: MainWindow, seconds: float, train: bool) -> dict[str,
             out["steps"] = step.step
             out["steps_per_s"] = step.step / step.elapsed if step.elapsed > 0 else math.nan
         out["refreshes"] = window.dashboard.refreshes
+        if grids.made:
+            out["sample_age"] = SampleAge.summary(grids)
     return out
 
 
@@ -542,6 +653,23 @@ def describe_probe(name: str, p: dict[str, Any]) -> None:
             for w in late["worst"]
         )
         print(f"      worst, ms late (GUI CPU / in ticks / of it in gc / in paints; when): {worst}")
+    age = p.get("sample_age")
+    if age:
+        a, shown, behind = age["at_draw_ms"], age["shown_age_ms"], age["steps_behind"]
+        when = (
+            f": samples {a['p50']:.0f} ms old when drawn (p95 {a['p95']:.0f}, max"
+            f" {a['max']:.0f}), the trainer {behind['p50']:.0f} steps further (max"
+            f" {behind['max']:.0f})"
+            if a
+            else ""
+        )
+        gaps = age["between_draws_ms"]
+        apart = f"; draws {gaps['p50']:.0f} ms apart (max {gaps['max']:.0f})" if gaps else ""
+        print(
+            f"      image grid: {age['made']} payloads made in {age['seconds']:.1f} s, drawn"
+            f" {age['draws']} times{when}; the grid on screen up to {shown['max']:.0f} ms old"
+            f" (p50 {shown['p50']:.0f}){apart}"
+        )
     g = p["gc"]
     if g["full"] or g["young"]:
         print(
@@ -551,7 +679,16 @@ def describe_probe(name: str, p: dict[str, Any]) -> None:
         )
 
 
-def figure_a(quick: bool, profile: bool) -> None:
+def window_view_every(example: str) -> float:
+    """The shortest probe interval of the example's procedure's image-grid views."""
+    from builder.training.procedures import procedure
+
+    project = load(assets.example(example), CATALOG)
+    spec = procedure(project.training.get("procedure", "supervised"))
+    return min((v.every for v in spec.views if v.kind == "image_grid"), default=math.nan)
+
+
+def figure_a(quick: bool, profile: bool, example: str = "digits_cnn") -> None:
 
     from widgets.training_panel import training_threads
 
@@ -559,12 +696,20 @@ def figure_a(quick: bool, profile: bool) -> None:
     threads = training_threads()  # what Train > Start sets: every core but one
     print(
         f"\n== A. GUI timer lateness ({PROBE_MS} ms PreciseTimer in the GUI thread) while"
-        " digits_cnn.json trains from Train > Start with the Dashboard shown (main window"
+        f" {example}.json trains from Train > Start with the Dashboard shown (main window"
         f" 1400x860, offscreen); the window trains with {threads} torch thread(s)"
     )
-    window = open_window("digits_cnn", {"epochs": 100_000})
+    window = open_window(example, {"epochs": 100_000})
     cold = probe_lateness(window, cold_s, train=True)
     describe_probe("first run after launch", cold)
+    grids = {
+        k: w for k, w in window.dashboard.views.widgets.items() if w.view.kind == "image_grid"
+    }  # they exist once a run has begun
+    if grids:
+        shown = ", ".join(
+            f"{k} ({'shown' if w.isVisible() else 'hidden'})" for k, w in grids.items()
+        )
+        print(f"   the procedure's image grids: {shown}")
     probes: dict[str, list[dict[str, Any]]] = {"idle": [], "training": []}
     prof = cProfile.Profile(cpu) if profile else None
     for r in range(rounds):
@@ -582,9 +727,13 @@ def figure_a(quick: bool, profile: bool) -> None:
     close_window(window)
     base = merge(probes["idle"])
     goal = f"p99 <= {GOAL_LATE_P99_MS:.0f} ms, max <= {GOAL_LATE_MAX_MS:.0f} ms"
+    what = "" if example == "digits_cnn" else f" {example}"
     for name, p in (
-        (f"A  lateness while training ({threads} torch thread(s))", merge(probes["training"])),
-        ("A  lateness, first run after launch", merge([cold])),
+        (
+            f"A  lateness while{what} training ({threads} torch thread(s))",
+            merge(probes["training"]),
+        ),
+        (f"A  lateness,{what} first run after launch", merge([cold])),
     ):
         row(
             f"{name}; {p['ticks']:,} ticks",
@@ -593,10 +742,29 @@ def figure_a(quick: bool, profile: bool) -> None:
             goal,
             p["p99"] <= GOAL_LATE_P99_MS and p["max"] <= GOAL_LATE_MAX_MS,
         )
+    ages = [p["sample_age"] for p in probes["training"] if p.get("sample_age")]
+    if ages:  # the image grids' lag behind the trainer, over the training probes
+        age = max(a["shown_age_ms"]["max"] for a in ages)
+        drawn = [a["at_draw_ms"] for a in ages if a["at_draw_ms"]]
+        when = (
+            f"; when drawn: p50 {med([d['p50'] for d in drawn]):.0f} ms, max"
+            f" {max(d['max'] for d in drawn):.0f} ms"
+            if drawn
+            else ""
+        )
+        row(
+            f"A  image grid behind the trainer; {sum(a['draws'] for a in ages)} draws of"
+            f" {sum(a['made'] for a in ages)} payloads in {sum(a['seconds'] for a in ages):.0f} s",
+            f"grid on screen up to {age / 1e3:.2f} s old (p50"
+            f" {med([a['shown_age_ms']['p50'] for a in ages]) / 1e3:.2f} s){when}",
+            f"probed every {window_view_every(example):.2f} s",
+            f"<= {GOAL_GRID_AGE_S:g} s",
+            age / 1e3 <= GOAL_GRID_AGE_S,
+        )
     for group in (*probes.values(), [cold]):
         for p in group:
             p.pop("lateness", None)
-    RESULTS["A"] = {"cold": cold, **probes}
+    RESULTS["A"] = {"example": example, "threads": threads, "cold": cold, **probes}
     if prof is not None:
         print("\n   cProfile of the GUI thread (CPU time) over the training probes:")
         pstats.Stats(prof).sort_stats("tottime").print_stats(20)
@@ -1202,6 +1370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
     parser.add_argument("--only", choices=("A", "B", "C", "D"), help="run one figure only")
     parser.add_argument("--profile", action="store_true", help="cProfile listings for A and B")
+    parser.add_argument(
+        "--example",
+        default="digits_cnn",
+        help="figure A: the example project trained (assets/examples/NAME.json; default"
+        " digits_cnn; gan_digits: a GAN, its sample grid's lag behind the trainer too)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # a run in a fresh process
     args = parser.parse_args(argv)
@@ -1236,7 +1410,7 @@ def run_all(args: argparse.Namespace) -> int:
     )
     t0 = now()
     figures = {
-        "A": lambda: figure_a(args.quick, args.profile),
+        "A": lambda: figure_a(args.quick, args.profile, args.example),
         "B": lambda: figure_b(args.quick, args.profile),
         "C": lambda: figure_c(args.quick),
         "D": lambda: figure_d(args.quick),

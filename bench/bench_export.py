@@ -90,13 +90,12 @@ def load_script(case: Case, folder: Path) -> ModuleType:
 def run_script(module: ModuleType, epochs: int) -> dict[str, Any]:
     device = torch.device("cpu")
     splits = module.load_splits(device)  # data: not training time (as prepare())
-    torch.manual_seed(module.SEED)
-    model = module.MODEL_CLASS().to(device)
+    models = module.build_models(device)  # every role's network, the app's initial weights
     log: dict[str, Any] = {"steps": [], "epochs": [], "test": None}
     gc.collect()
     with contextlib.redirect_stdout(io.StringIO()):  # its per-epoch lines
         t0 = time.perf_counter()
-        outcome = module.train(model, splits, epochs, 0, 1, log)
+        outcome = module.train(models, splits, epochs, 0, 1, log)
         total = time.perf_counter() - t0
     assert outcome == "finished", outcome
     return {"steps": len(log["steps"]), "total_s": total, "losses": log["steps"]}
