@@ -6,10 +6,10 @@ The training panel feeds it from a timer (at most 30 Hz) with whatever the train
 :meth:`Dashboard.refresh` redraws the dirty plots (nothing when nothing changed).
 
 While a run goes, :meth:`Dashboard.refresh_live` redraws one visible plot group at a time,
-at most every ``live_interval`` (100 ms) and so that redrawing (drawing and painting) takes
-at most ``live_budget`` (3 %) of the GUI thread: the trainer's Python waits for the
-interpreter lock whenever the GUI thread holds it, so every millisecond drawn is one the
-trainer may lose. The views' ranges then move only when the data outgrows them
+each group at most every ``live_interval`` (100 ms) and so that redrawing (drawing and
+painting, in the GUI thread's CPU time) takes at most ``live_budget`` (3 %) of the GUI
+thread: the trainer's Python waits for the interpreter lock whenever the GUI thread holds
+it, so every millisecond drawn is one the trainer may lose. The views' ranges then move only when the data outgrows them
 (:class:`widgets.plots.StickyViewBox`); a full refresh fits them exactly.
 """
 
@@ -74,7 +74,7 @@ from widgets.plots import (
     Ring,
     on_white,
 )
-from widgets.views import ProcedureViews, dirty_key, procedure_spec
+from widgets.views import VIEW_PREFIX, ProcedureViews, dirty_key, procedure_spec
 
 GRAD_CAP = 20_000  # points per layer's gradient-norm curve (thinned beyond)
 HISTORY_STEPS = 500  # step records kept whole per run (History thins beyond, <= 2x)
@@ -311,7 +311,8 @@ class Dashboard(QWidget):
         self.live_budget = LIVE_BUDGET
         self._live_t = -math.inf
         self._live_cost = 0.0  # what the last live redraw cost the GUI thread, in seconds
-        self._paint_mark = 0.0  # self._painted() at the last live redraw
+        self._group_due: dict[frozenset[str], float] = {}  # when a group may redraw next
+        self._group_marks: dict[frozenset[str], float] = {}  # its paint time at its redraw
         # where the save dialogs open: the folder of the last export, else this (the main
         # window sets it to its project's folder), else the home folder
         self.start_folder: Callable[[], Path] | None = None
@@ -528,7 +529,8 @@ class Dashboard(QWidget):
         set_views = getattr(trainer, "set_views", None)  # trainers without views: none
         if set_views is not None and self.views.probed():
             set_views(True)
-        self._paint_mark, self._live_cost = self._painted(), 0.0
+        self._live_cost = 0.0
+        self._group_due, self._group_marks = {}, {}
         self._sync_compare()
         self.runs_changed.emit()
         return run
@@ -659,33 +661,49 @@ class Dashboard(QWidget):
 
     def refresh_live(self) -> None:
         """One step of live redrawing, for the training panel's 30 Hz timer: the labels,
-        then at most one *visible* plot whose data changed, taken in turn. A tick then
-        blocks the interface for one plot's redraw at most (a few ms even with long
-        curves), and plots on hidden tabs wait until they are shown."""
+        then at most one *visible* plot group whose data changed and whose turn has come,
+        taken in turn. A tick then blocks the interface for one group's redraw at most (a
+        few ms even with long curves), and plots on hidden tabs wait until they are shown.
+
+        Redraws are at least ``live_interval`` apart, and each group is paced on its own:
+        after a redraw that cost it ``t`` seconds of the GUI thread's CPU (drawing, and its
+        paints since its last redraw), it waits :meth:`live_wait` ``(t)`` =
+        max(``live_interval``, n · t / ``live_budget``) with n the visible groups, so all of
+        them together keep to the budget and a cheap view (a GAN's sample grid) is not held
+        back behind costly ones."""
         if self._shown is None or not self._dirty:
             return
-        if time.monotonic() - self._live_t < self.live_wait:
+        clock = time.monotonic()
+        if clock - self._live_t < self.live_interval:  # one redraw per interval at most
             return
         dirty = self._dirty
         now = dirty & CHEAP
         groups = LIVE_GROUPS + self.views.groups()
+        visible = [keys for keys in groups if self._group_visible(keys)]
         self._live_next %= len(groups)
         order = groups[self._live_next :] + groups[: self._live_next]
+        chosen = None
         for keys in order:
-            if dirty & keys and self._group_visible(keys):
-                now |= dirty & keys
+            if dirty & keys and keys in visible and clock >= self._group_due.get(keys, -math.inf):
+                chosen = keys
                 self._live_next = (groups.index(keys) + 1) % len(groups)
                 break
-        if now:
-            self._dirty = dirty - now
-            start = time.perf_counter()
-            self._draw(now, live=True)
-            # the cost: this redraw, and the paints since the last one (the last redraw's)
-            painted = self._painted()
-            cost = time.perf_counter() - start + painted - self._paint_mark
-            self._paint_mark = painted
+        if chosen is not None:
+            now |= dirty & chosen
+        if not now:
+            return
+        self._dirty = dirty - now
+        start = time.thread_time()
+        self._draw(now, live=True)
+        self._live_t = time.monotonic()
+        if chosen is not None:
+            # what the group cost the GUI thread: this redraw, and its own paints since its
+            # last redraw (that redraw's: painting follows drawing)
+            painted = self._group_painted(chosen)
+            cost = time.thread_time() - start + painted - self._group_marks.get(chosen, painted)
+            self._group_marks[chosen] = painted
             self._live_cost = cost
-            self._live_t = time.monotonic()  # the interval counts from the end of a redraw
+            self._group_due[chosen] = self._live_t + self.live_wait(cost, len(visible))
 
     def _plots(self) -> tuple[Any, ...]:
         return (
@@ -702,15 +720,15 @@ class Dashboard(QWidget):
         """Seconds the plots have spent painting, ever."""
         return sum(plot.painted for plot in self._plots()) + self.views.painted()
 
-    @property
-    def live_wait(self) -> float:
-        """Seconds from the end of a live redraw to the next one: at least
-        ``live_interval``, and long enough that the last redraw's cost is at most
-        ``live_budget`` of the time."""
-        share = self._live_cost / self.live_budget if self.live_budget > 0 else 0.0
+    def live_wait(self, cost: float, groups: int = 1) -> float:
+        """Seconds a plot group waits after a live redraw that cost it ``cost`` seconds
+        of the GUI thread, among ``groups`` visible groups: at least ``live_interval``, and
+        long enough that the groups together redraw in at most ``live_budget`` of the time."""
+        share = groups * cost / self.live_budget if self.live_budget > 0 else 0.0
         return max(self.live_interval, share)
 
-    def _group_visible(self, keys: frozenset[str]) -> bool:
+    def _group_widgets(self, keys: frozenset[str]) -> list[Any]:
+        """The widgets a live-redraw group draws (the dashboard's plots, the views)."""
         widgets = {
             "loss": (self.loss_plot,),
             "metrics": (self.metrics_plot,),
@@ -719,10 +737,24 @@ class Dashboard(QWidget):
             "probe": (self.boundary, self.weights_hist, self.activations_hist),
             "confusion": (self.confusion,),
         }
-        return any(
-            self.views.visible(key) or any(w.isVisible() for w in widgets.get(key, ()))
-            for key in keys
-        )
+        out: list[Any] = []
+        for key in keys:
+            out += widgets.get(key, ())
+            view = (
+                self.views.widgets.get(key[len(VIEW_PREFIX) :])
+                if key.startswith(VIEW_PREFIX)
+                else None
+            )
+            if view is not None:
+                out.append(view)
+        return out
+
+    def _group_visible(self, keys: frozenset[str]) -> bool:
+        return any(w.isVisible() for w in self._group_widgets(keys))
+
+    def _group_painted(self, keys: frozenset[str]) -> float:
+        """CPU seconds the group's widgets have spent painting, ever."""
+        return sum(getattr(w, "painted", 0.0) for w in self._group_widgets(keys))
 
     def _on_tab(self, _index: int) -> None:
         self.refresh()  # what waited while its tab was hidden

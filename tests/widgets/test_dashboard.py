@@ -687,10 +687,13 @@ def test_live_view_ranges_move_only_when_the_data_outgrows_them(dash, qtbot):
 
 
 def test_live_redraws_keep_to_their_share_of_the_gui_thread(dash, qtbot, monkeypatch):
-    """A live redraw that cost t seconds (drawing and the paints since the previous one)
-    is followed by t / live_budget seconds without another: the trainer's Python waits
-    for the interpreter lock while the GUI thread draws."""
+    """A plot group whose live redraw cost t seconds of the GUI thread (drawing and the
+    paints since the previous one) waits n * t / live_budget seconds (n visible groups)
+    before its next: the groups together keep to the budget (the trainer's Python waits for
+    the interpreter lock while the GUI thread draws), and a costly group does not hold the
+    others back."""
     import widgets.dashboard as dashboard_module
+    from widgets.dashboard import LIVE_GROUPS
 
     clock = [100.0]
     monkeypatch.setattr(dashboard_module.time, "monotonic", lambda: clock[0])
@@ -701,26 +704,37 @@ def test_live_redraws_keep_to_their_share_of_the_gui_thread(dash, qtbot, monkeyp
     # The redraw's cost is measured on a clock the test moves: a redraw costs 20 ms of it,
     # painting nothing more, however busy the machine is.
     spent = [0.0]
-    monkeypatch.setattr(dashboard_module.time, "perf_counter", lambda: spent[0])
-    monkeypatch.setattr(dash, "_painted", lambda: 0.0)
-    dash._paint_mark = 0.0
+    monkeypatch.setattr(dashboard_module.time, "thread_time", lambda: spent[0])
+    monkeypatch.setattr(dash, "_group_painted", lambda keys: 0.0)
+    drawn: list[set] = []
 
     def costly(dirty, live=False):  # a redraw that takes 20 ms of the GUI thread
         slow(dirty, live)
+        drawn.append(set(dirty))
         spent[0] += 0.02
 
     monkeypatch.setattr(dash, "_draw", costly)
-    drawn = dash.refreshes
+    visible = [g for g in LIVE_GROUPS if dash._group_visible(g)]
+    assert len(visible) == 3  # loss, gradients, metrics on the Overview
     dash.refresh_live()
-    assert dash.refreshes == drawn + 1
-    assert dash.live_wait == pytest.approx(0.4)  # 20 ms / 5 %
+    assert "loss" in drawn[-1]
+    loss = LIVE_GROUPS[0]
+    assert dash.live_wait(0.02, 3) == pytest.approx(1.2)  # 3 x 20 ms / 5 %
+    assert dash._group_due[loss] == pytest.approx(100.0 + 1.2)
+    dash.refresh_live()  # within live_interval of any redraw: nothing
+    assert len(drawn) == 1
+    clock[0] += 0.15  # the next group goes: the loss plot's wait is its own
+    dash.refresh_live()
+    assert "grads" in drawn[-1]
     dash.add_records([step(100, [0.5], epoch=4)])
-    clock[0] += 0.2  # past live_interval, within the redraw's share
+    count = len(drawn)
+    for _ in range(3):  # within the loss group's wait: the others only (metrics)
+        clock[0] += 0.3
+        dash.refresh_live()
+    assert all("loss" not in d for d in drawn[count:]) and clock[0] < 101.2
+    clock[0] += 0.3
     dash.refresh_live()
-    assert dash.refreshes == drawn + 1
-    clock[0] += 0.4
-    dash.refresh_live()
-    assert dash.refreshes == drawn + 2
+    assert "loss" in drawn[-1]
 
 
 def test_discarding_a_run_shows_the_one_before_and_never_a_run_over_itself(dash):

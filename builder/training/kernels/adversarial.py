@@ -1,7 +1,7 @@
 """Adversarial training (GANs): a generator turns noise into samples, a discriminator scores
 samples as real or generated, and each learns against the other (Goodfellow et al. 2014;
 the recipe of pytorch/examples' DCGAN: the discriminator on real, then on ``fake.detach()``,
-then the generator on the real label).
+then the generator on the real label, with the same ``fake``).
 
 Portable kernel (see builder/training/loop.py for the contract): standard library and torch
 only, with :mod:`common` beside it; the exported script carries its source. ``settings`` are
@@ -264,20 +264,26 @@ def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: in
     phase = state.get("phase")
     d_steps = settings["d_steps"] if phase is None else int(phase == "discriminator")
     g_steps = settings["g_steps"] if phase is None else int(phase == "generator")
-    for _ in range(max(d_steps, 1)):
-        with torch.no_grad():
+    # As the DCGAN recipe: D's last step sees ``fake.detach()`` and G's first step reuses
+    # the same ``fake`` (one generator forward for both when d_steps = g_steps = 1).
+    fake = None
+    for i in range(max(d_steps, 1)):
+        keep = g_steps > 0 and i == max(d_steps, 1) - 1
+        with torch.set_grad_enabled(keep):
             fake = generator(noise(state, n, gen, device))
         with torch.set_grad_enabled(d_steps > 0):
             real_out = discriminator(_seen(x, sigma, gen))
-            fake_out = discriminator(_seen(fake, sigma, gen))
+            fake_out = discriminator(_seen(fake.detach(), sigma, gen))
             d_loss = d_loss_of(state, real_out, fake_out, gen)
         if wasserstein:
-            d_loss = d_loss + settings["gp_weight"] * gradient_penalty(discriminator, x, fake, gen)
+            penalty = gradient_penalty(discriminator, x, fake.detach(), gen)
+            d_loss = d_loss + settings["gp_weight"] * penalty
         if d_steps > 0:
             _update(state, "discriminator", d_loss)
-    for _ in range(max(g_steps, 1)):
+    for j in range(max(g_steps, 1)):
         with torch.set_grad_enabled(g_steps > 0):
-            fake_out_g = discriminator(_seen(generator(noise(state, n, gen, device)), sigma, gen))
+            made = fake if j == 0 else generator(noise(state, n, gen, device))
+            fake_out_g = discriminator(_seen(made, sigma, gen))
             g_loss = g_loss_of(state, fake_out_g)
         if g_steps > 0:
             _update(state, "generator", g_loss)
