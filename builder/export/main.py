@@ -157,7 +157,7 @@ def describe(train_loss: float, evaluation: dict[str, Any], has_val: bool) -> st
     figures += [
         f"{key} {value:.4g}"
         for key, value in evaluation.items()
-        if key != "loss" and isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key != "loss" and type(value) in (int, float)  # numbers, not booleans
     ]
     return ", ".join(figures)
 
