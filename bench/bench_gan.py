@@ -157,10 +157,10 @@ class Recipe:
     order), the trainer's shuffling (a randperm per epoch from seed + 1) and its noise
     generator (seed + 6).
 
-    ``kernel_passes``: the same loop doing what the gan kernel does instead (the D step on a
-    fake made under ``no_grad`` with one backward of the summed loss; the G step on a fake
-    made from fresh noise): the trainer's own algorithm, written as a plain loop, whose losses
-    equal the trainer's step for step."""
+    ``kernel_passes``: the same loop doing what the gan kernel does instead (the D step on
+    ``fake.detach()`` with one backward of the summed loss; the G step on the same fake):
+    the trainer's own algorithm, written as a plain loop, whose losses equal the trainer's
+    step for step."""
 
     def __init__(self, case: Case, kernel_passes: bool = False) -> None:
         cfg = case.config
@@ -219,20 +219,19 @@ class Recipe:
                 real = x.index_select(0, perm[start : start + batch])
                 b = real.shape[0]
                 if self.kernel_passes:
-                    with torch.no_grad():
-                        fake = netG(self.noise(b, gen))
+                    fake = netG(self.noise(b, gen))
                     label = torch.full((b, 1), real_label)
                     output = netD(real)
                     errD_real = criterion(output, label)
                     D_x = self.shown(output)
-                    output = netD(fake)
+                    output = netD(fake.detach())
                     errD_fake = criterion(output, torch.full((b, 1), fake_label))
                     D_G_z1 = self.shown(output)
                     errD = errD_real + errD_fake
                     optimizerD.zero_grad(set_to_none=True)
                     errD.backward()
                     optimizerD.step()
-                    output = netD(netG(self.noise(b, gen)))
+                    output = netD(fake)  # the same fake, as the kernel
                     errG = criterion(output, label)
                     optimizerG.zero_grad(set_to_none=True)
                     errG.backward()
