@@ -161,7 +161,8 @@ def test_every_declared_view_draws_a_payload_of_its_kind(qtbot, dash, spec, view
             )
             assert data(widget.epoch[name]) == ([5.0], [1.5])
         names = [label.text for _, label in widget.plot.legend.items]
-        assert names[:2] == [view.series[0], f"{view.series[0]} (validation)"]
+        first = view.label(view.series[0])
+        assert names[:2] == [first, f"{first} (validation)"]
     elif kind in ("heatmap", "grid_map"):
         widget.update(values_map())
         assert widget.image.image.shape == (6, 9)

@@ -47,7 +47,7 @@ class CurvesView(ViewWidget):
             colour = series_colour(i)
             light = STEP_RAW if i == 0 else on_white(colour, 90)
             self.raw[name] = self._curve(light, None)
-            self.smooth[name] = self._curve(colour, name)
+            self.smooth[name] = self._curve(colour, view.label(name))
             self.epoch[name] = self._curve(colour, None, Qt.PenStyle.DashLine)
             self.epoch[name].setSymbolBrush(pg.mkBrush("w"))
         self._legend: list[pg.PlotDataItem] = []
@@ -80,7 +80,7 @@ class CurvesView(ViewWidget):
                 *finite_points(x, smooth, positive=log) if log else (x, smooth)
             )
             ex, ev = epochs.get(name, (np.empty(0), np.empty(0)))
-            self.epoch[name].opts["name"] = f"{name} ({when})"
+            self.epoch[name].opts["name"] = f"{self.view.label(name)} ({when})"
             set_marked_data(self.epoch[name], *finite_points(ex, ev, positive=log), "o")
         self._sync_legend()
 

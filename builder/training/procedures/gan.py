@@ -225,12 +225,19 @@ GAN = ProcedureSpec(
         ),
     ),
     views=(
-        View("losses", "curves", "Discriminator and generator losses", series=("d_loss", "g_loss")),
+        View(
+            "losses",
+            "curves",
+            "Discriminator and generator losses",
+            series=("d_loss", "g_loss"),
+            labels=("D loss", "G loss"),
+        ),
         View(
             "d_outputs",
             "curves",
             "D(x) on real samples, D(G(z)) at D's step and at G's step",
             series=("d_x", "d_g_z1", "d_g_z2"),
+            labels=("D(x)", "D(G(z)), D's step", "D(G(z)), G's step"),
         ),
         View(
             "samples",
@@ -245,6 +252,7 @@ GAN = ProcedureSpec(
             "curves",
             "Sample quality: feature Fréchet distance and KID (lower is better)",
             series=("fid", "kid"),
+            labels=("FID", "KID"),
             data="image",
         ),
         View(
@@ -283,6 +291,7 @@ GAN = ProcedureSpec(
             "curves",
             "Divergence of the generated density (KL, JS)",
             series=("kl", "js"),
+            labels=("KL", "JS"),
             data="points",
         ),
         View("gradients", "layer_norms", "Gradient norms (both networks)", tab="Gradients"),

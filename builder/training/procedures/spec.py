@@ -87,14 +87,24 @@ class View:
     # ``history`` at full resolution, older ones thinned: at most twice as many); 0: only
     # the newest.
     history: int = 0
+    # What the legend calls each of ``series`` (a curves view; default: the series' names)
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.labels and len(self.labels) != len(self.series):
+            raise ValueError(f"view {self.key!r}: one label per series")
         if self.history < 0:
             raise ValueError(f"view {self.key!r}: history must be >= 0")
         if self.kind not in VIEW_KINDS:
             raise ValueError(f"view {self.key!r}: unknown kind {self.kind!r}")
         if self.data not in VIEW_DATA:
             raise ValueError(f"view {self.key!r}: unknown data {self.data!r}")
+
+    def label(self, series: str) -> str:
+        """What the legend calls ``series``."""
+        if self.labels and series in self.series:
+            return self.labels[self.series.index(series)]
+        return series
 
     def applies(self, sample_shape: tuple[int, ...]) -> bool:
         """Whether the view shows something for samples of ``sample_shape``."""
