@@ -52,7 +52,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 import torch  # noqa: E402
-from bench_training import Case, cpu, med, now  # noqa: E402
+from bench_training import Case, cpu, med, now, summary  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 
@@ -641,20 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         figure_b(args.quick, examples, args.epochs)
     if args.only in (None, "C"):
         figure_c(args.quick)
-    with open("/proc/loadavg") as f:
-        loadavg = " ".join(f.read().split()[:3])
-    print("\n== Summary")
-    for name, ok, detail in VERDICTS:
-        result = "    " if ok is None else ("PASS" if ok else "FAIL")
-        print(f"   {result}  {name:<72} {detail}")
-    print(f"   ({now() - t0:.0f} s; load average at the end {loadavg})")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "results": RESULTS,
-            "verdicts": [{"goal": n, "pass": ok, "value": d} for n, ok, d in VERDICTS],
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
+    summary(VERDICTS, RESULTS, now() - t0, args.json)
     return 0
 
 

@@ -530,6 +530,25 @@ def profile(which: str) -> None:
 # ----------------------------------------------------------------------------- main
 
 
+def summary(verdicts: list, results: dict, seconds: float, path: Path | None) -> None:
+    """Print a bench's verdicts (PASS / FAIL; None: a figure without a goal) and the load
+    average, and write them with the results as JSON to ``path`` (when given)."""
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    print("\n== Summary")
+    for name, ok, detail in verdicts:
+        result = "    " if ok is None else ("PASS" if ok else "FAIL")
+        print(f"   {result}  {name:<72} {detail}")
+    print(f"   ({seconds:.0f} s; load average at the end {load})")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "results": results,
+            "verdicts": [{"goal": n, "pass": ok, "value": d} for n, ok, d in verdicts],
+        }
+        path.write_text(json.dumps(payload, indent=2, default=str))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -567,17 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "D"):
         torch.set_num_threads(1)
         figure_d(args.quick)
-    print("\n== Summary")
-    for name, ok, detail in VERDICTS:
-        print(f"   {'PASS' if ok else 'FAIL'}  {name:<70} {detail}")
-    print(f"   ({now() - t0:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "results": RESULTS,
-            "verdicts": [{"goal": n, "pass": ok, "value": d} for n, ok, d in VERDICTS],
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
+    summary(VERDICTS, RESULTS, now() - t0, args.json)
     return 0
 
 

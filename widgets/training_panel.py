@@ -665,11 +665,11 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(s in (STARTING, RUNNING))
         self.resume_button.setEnabled(s == PAUSED)
         self.step_button.setEnabled(s == PAUSED)
-        running = self.config.procedure if self.config is not None and s != IDLE else None
-        for phase, button in getattr(self, "phase_buttons", {}).items():
-            spec = PROCEDURES.get(running) if running else None
-            has = spec is not None and any(p == phase for p, _l, _t in spec.phases)
-            button.setEnabled(s == PAUSED and has)
+        # a phase steps the running procedure: the one the run was started with
+        spec = PROCEDURES.get(self.config.procedure) if self.config and s != IDLE else None
+        phases = {p for p, _label, _tip in spec.phases} if spec is not None else set()
+        for phase, button in self.phase_buttons.items():
+            button.setEnabled(s == PAUSED and phase in phases)
         self.stop_button.setEnabled(s in (STARTING, RUNNING, PAUSED))
         self.device_combo.setEnabled(s == IDLE)
 
