@@ -172,17 +172,24 @@ def close_window(window: MainWindow) -> None:
 
 def train_in_window(window: MainWindow, seconds: float | None, limit: float = 600.0) -> bool:
     """Train > Start, run the event loop, Train > Stop after ``seconds`` (None: let the run
-    finish); returns once the training panel is idle again (False if it never started)."""
+    finish); returns once the training panel is idle again and the dashboard has drawn the
+    run's end (False if it never started)."""
     panel = window.training
     loop = QEventLoop()
     began: list[str] = []
     t0 = now()
 
+    def settled() -> None:  # the run's end drawn too (a plot group per turn)
+        if panel.settled:
+            QTimer.singleShot(100, loop.quit)
+        else:
+            QTimer.singleShot(10, settled)
+
     def changed(state: str) -> None:
         if state != "idle":
             began.append(state)
         elif began:
-            QTimer.singleShot(100, loop.quit)
+            settled()
 
     def guard() -> None:  # a run that failed to start, or one far over its time
         if (not began and now() - t0 > 10) or now() - t0 > limit:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -305,6 +305,8 @@ class Dashboard(QWidget):
         self._chosen_layer: str | None = None  # the user's choice, kept across runs
         self.refreshes = 0  # redraws (refresh or refresh_live) that drew something
         self._live_next = 0  # the plot group refresh_live tries first
+        self._turns = 0  # refresh_in_turns' passes (a newer one supersedes an older)
+        self.in_turns = False  # a pass of refresh_in_turns is under way
         # Seconds between live redraws: each plot then redraws a few times a second while
         # a run goes, and the GUI thread leaves the interpreter lock to the trainer.
         self.live_interval = LIVE_INTERVAL
@@ -535,6 +537,16 @@ class Dashboard(QWidget):
         self.runs_changed.emit()
         return run
 
+    def prepare_views(self, procedure: str | ProcedureSpec | None) -> None:
+        """The open project trains with ``procedure``: its views are made ahead of the first
+        run, a widget per turn of the event loop, so that Start does not wait for them; with
+        no run shown they are then laid out, empty, as the run will show them."""
+        self.views.prepare(procedure, ready=lambda: self._show_prepared(procedure))
+
+    def _show_prepared(self, procedure: str | ProcedureSpec | None) -> None:
+        if self._shown is None and self.views.show(procedure):
+            self.views.arrange(boundary=True)
+
     def set_run_data(
         self,
         points: tuple[np.ndarray, np.ndarray] | None = None,
@@ -651,6 +663,8 @@ class Dashboard(QWidget):
         to its data exactly (live redraws leave room to grow)."""
         if self._shown is None:
             return
+        self._turns += 1  # what a pass in turns had left is drawn now
+        self.in_turns = False
         dirty = self._dirty
         self._dirty = self.views.waiting(dirty)  # views on hidden tabs: when they are shown
         dirty = dirty - self._dirty
@@ -658,6 +672,44 @@ class Dashboard(QWidget):
             self._draw(dirty, live=False)
         for plot in (self.loss_plot, self.metrics_plot, self.gradient_plot):
             plot.settle(live=False)
+
+    def refresh_in_turns(self) -> None:
+        """What :meth:`refresh` does, one plot group per turn of the event loop: each
+        group is drawn and painted before the next (a run's end redraws every plot; at once
+        that blocks the window for a tenth of a second or more)."""
+        if self._shown is None:
+            return
+        self._turns += 1
+        self.in_turns = True
+        turn, shown = self._turns, self._shown
+        groups = [CHEAP, *LIVE_GROUPS, *self.views.groups()]
+        builtin = {
+            "loss": self.loss_plot,
+            "metrics": self.metrics_plot,
+            "grads": self.gradient_plot,
+        }
+
+        def step(i: int) -> None:
+            if turn != self._turns or self._shown is not shown:  # superseded
+                return
+            if i == len(groups):
+                for plot in builtin.values():  # fit exactly (live redraws leave room)
+                    plot.settle(live=False)
+                self.in_turns = False
+                return
+            keys = groups[i]
+            dirty = self._dirty & keys
+            dirty -= self.views.waiting(dirty)
+            if dirty:
+                self._dirty -= dirty
+                self._draw(dirty, live=False)
+                for key in keys & builtin.keys():
+                    builtin[key].settle(live=False)
+                QTimer.singleShot(0, self, lambda: step(i + 1))
+            else:
+                step(i + 1)
+
+        step(0)
 
     def refresh_live(self) -> None:
         """One step of live redrawing, for the training panel's 30 Hz timer: the labels,
@@ -670,7 +722,8 @@ class Dashboard(QWidget):
         paints since its last redraw), it waits :meth:`live_wait` ``(t)`` =
         max(``live_interval``, n · t / ``live_budget``) with n the visible groups, so all of
         them together keep to the budget and a cheap view (a GAN's sample grid) is not held
-        back behind costly ones."""
+        back behind costly ones. A live view (``View.live``: the view that shows the run
+        moving) waits at most half its probe's period, so each of its payloads is drawn."""
         if self._shown is None or not self._dirty:
             return
         clock = time.monotonic()
@@ -703,7 +756,11 @@ class Dashboard(QWidget):
             cost = time.thread_time() - start + painted - self._group_marks.get(chosen, painted)
             self._group_marks[chosen] = painted
             self._live_cost = cost
-            self._group_due[chosen] = self._live_t + self.live_wait(cost, len(visible))
+            wait = self.live_wait(cost, len(visible))
+            live = self.views.live_every(chosen)
+            if live is not None:  # each payload soon after it comes: half its probe's period
+                wait = min(wait, max(self.live_interval, live / 2))
+            self._group_due[chosen] = self._live_t + wait
 
     def _plots(self) -> tuple[Any, ...]:
         return (

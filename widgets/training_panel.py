@@ -541,6 +541,8 @@ class TrainingPanel(QWidget):
             params = spec.settings if spec is not None else ()
             self.procedure_form.set_fields([from_param(p) for p in params])
             self._phase_buttons(spec)
+        if self.dashboard is not None and spec is not None:
+            self.dashboard.prepare_views(spec)  # made while the user looks, not at Start
         self.roles_form.load(spec, list(self.doc.project.networks), t)
         # a procedure whose every role has an optimiser of its own (a GAN's) does not use
         # the shared one: its rows go, the roles form holds each role's
@@ -652,6 +654,12 @@ class TrainingPanel(QWidget):
     @property
     def running(self) -> bool:
         return self.state != IDLE
+
+    @property
+    def settled(self) -> bool:
+        """Idle, and the dashboard has drawn the end of the last run (it does so a plot
+        group per turn of the event loop)."""
+        return self.state == IDLE and not (self.dashboard is not None and self.dashboard.in_turns)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -925,7 +933,8 @@ class TrainingPanel(QWidget):
             if self.dashboard_run is not None:
                 if records:
                     self.dashboard.add_records(records)
-                self.dashboard.refresh()  # everything the live ticks had not drawn yet
+                # everything the live ticks had not drawn yet, a plot group per turn
+                self.dashboard.refresh_in_turns()
             self.last_trainer = trainer
         self._release_gc()
         self.note.setVisible(False)

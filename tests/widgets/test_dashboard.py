@@ -541,7 +541,7 @@ def test_a_real_run_plots_the_trainers_step_losses(qtbot, panel):
     dashboard.add_records = lambda records: (relayed.extend(records), add(records))
     assert panel.start()
     trainer = panel.trainer
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)
     assert trainer.join(0) and panel.last_trainer is trainer and trainer.state == "finished"
     steps = [r for r in trainer.history.steps()]
     assert steps and steps[-1].step == 40  # xor: 4 rows, full batch, 1 step per epoch

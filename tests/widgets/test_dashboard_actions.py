@@ -444,7 +444,8 @@ def test_a_run_on_iris_names_the_species(qtbot, tmp_path):
     qtbot.addWidget(panel)
     try:
         assert panel.start()
-        qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+        # the run's end is drawn a plot group per turn of the event loop
+        qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)
         run = dashboard.current
         assert run.class_names == ["setosa", "versicolor", "virginica"]
         table = dashboard.confusion

@@ -42,7 +42,7 @@ def test_roles_are_chosen_in_the_panel_and_undone(qtbot, make_panel, errors):
     box.activated.emit(box.currentIndex())
     assert doc.project.training["roles"]["discriminator"] == "generator"
     assert panel.start()  # the networks are bound in the worker: it says why it cannot
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)
     assert "bound to both" in errors[-1][1] and "training.roles" in errors[-1][1]
     doc.undo.undo()
     assert "discriminator" not in doc.project.training.get("roles", {})
@@ -91,4 +91,4 @@ def test_step_d_and_step_g_move_one_network_and_badge_both_tabs(qtbot, make_pane
     assert {"fc1", "fc2"} <= badged(panel)
     assert panel.doc.current == "discriminator"
     panel.stop()
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)

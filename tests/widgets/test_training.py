@@ -32,7 +32,7 @@ def run_steps(dashboard) -> int:
 
 
 def wait_idle(qtbot, panel):
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)
 
 
 def by_name(doc) -> dict[str, str]:

@@ -317,7 +317,7 @@ def test_a_supervised_run_chosen_in_the_list_trains(qtbot, make_panel):
     choose(panel.procedure_combo, data="supervised")
     assert panel.training["procedure"] == "supervised"
     assert panel.start()
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.settled, timeout=WAIT)
     assert panel.last_error is None and panel.status.text().startswith("Finished")
     assert panel.last_trainer.config.procedure == "supervised"
 

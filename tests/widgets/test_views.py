@@ -431,3 +431,77 @@ def test_a_runs_alarms_are_shown_with_what_to_try_and_go_when_cleared(dash):
     dash.add_records([epoch(2, 20, 1.0, None)])
     dash.refresh()
     assert dash.alarms.isHidden()
+
+
+def test_a_procedures_views_are_made_ahead_a_widget_per_turn_and_start_takes_them(dash, qtbot):
+    made: list[str] = []
+    real = dash.views._make
+
+    def counted(view):
+        widget = real(view)
+        if widget is not None:
+            made.append(view.key)
+        return widget
+
+    dash.views._make = counted
+    dash.prepare_views("vae")
+    assert made == []  # nothing in the call itself: one widget per turn of the event loop
+    keys = [v.key for v in PROCEDURES["vae"].views if widget_for(v) is not None]
+    qtbot.waitUntil(lambda: set(dash.views.widgets) == set(keys))  # no run: laid out, empty
+    assert made == keys and "Latent" in tab_names(dash)
+    before = dict(dash.views.widgets)
+    dash.begin_run("vae #1", HealthThresholds(), procedure="vae")
+    assert dash.views.widgets == before and made == keys  # Start made none of them
+    dash.prepare_views("gan")  # another procedure's, while a run is shown: made, not shown
+    qtbot.waitUntil(lambda: len(made) > len(keys))
+    assert dash.views.widgets == before
+    qtbot.waitUntil(
+        lambda: len(dash.views._made) == len([v for v in PROCEDURES["gan"].views if widget_for(v)])
+    )
+    ahead = dict(dash.views._made)
+    dash.begin_run("gan #1", HealthThresholds(), procedure="gan")
+    assert set(ahead.values()) <= set(dash.views.widgets.values())
+
+
+def test_a_runs_end_is_drawn_a_plot_group_per_turn(dash, qtbot):
+    dash.begin_run("vae", HealthThresholds(), procedure="vae")
+    dash.add_records(vae_records())
+    drawn: list[set[str]] = []
+    real = dash._draw
+    dash._draw = lambda dirty, live=False: (drawn.append(set(dirty)), real(dirty, live))
+    dash.refresh_in_turns()
+    assert dash.in_turns and len(drawn) == 1  # the first group now, the others later
+    qtbot.waitUntil(lambda: not dash.in_turns)
+    assert len(drawn) > 3 and all(not (a & b) for a, b in zip(drawn, drawn[1:]))
+    views = dash.views.widgets
+    assert data(views["terms"].raw["kl"])[0] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert dash._dirty == {"view:latent", "view:manifold", "view:prior", "view:kl_per_dim"}
+    # a refresh meanwhile draws what was left at once, and the pass in turns stops
+    dash.add_records(vae_records(7, epoch_no=2))
+    dash.refresh_in_turns()
+    dash.refresh()
+    assert not dash.in_turns and dash._dirty == {
+        "view:latent",
+        "view:manifold",
+        "view:prior",
+        "view:kl_per_dim",
+    }
+    count = len(drawn)
+    qtbot.wait(50)
+    assert len(drawn) == count
+
+
+def test_a_live_view_is_drawn_at_its_probes_pace_whatever_the_others_cost(dash):
+    dash.begin_run("gan", HealthThresholds(), procedure="gan")
+    samples = next(v for v in PROCEDURES["gan"].views if v.key == "samples")
+    assert samples.live and dash.views.live_every(frozenset({"view:samples"})) == samples.every
+    assert dash.views.live_every(frozenset({"view:losses"})) is None
+    dash.live_interval, dash.live_budget = 0.0, 1e-6  # every redraw "costs" hours of budget
+    due = dash._group_due
+    dash.add_records([ViewRecord("samples", "image_grid", 1, 1, frozen(image_grid()))])
+    for _ in range(20):
+        dash.refresh_live()
+    group = frozenset({"view:samples"})
+    assert group in due and due[group] - dash._live_t <= samples.every / 2 + 1e-9
+    others = [g for g in due if g != group]
+    assert others and all(due[g] - dash._live_t > 60 for g in others)

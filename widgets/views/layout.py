@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QTabWidget, QWidget
 
 from builder.training.procedures import ProcedureSpec
@@ -101,6 +102,9 @@ class ProcedureViews:
         self.smoothing = 0.6
         self.log_y = False
         self.sample_shape: tuple[int, ...] | None = None  # the run's data (None: not known)
+        # Widgets made ahead of a procedure's first run (see prepare), by view key
+        self._ahead: ProcedureSpec | None = None
+        self._made: dict[str, ViewWidget] = {}
 
     # -- which views ----------------------------------------------------------------------
 
@@ -111,15 +115,16 @@ class ProcedureViews:
         if spec is self.spec:
             self.reset()
             return False
+        made = self._made if spec is self._ahead else {}
+        self._ahead, self._made = None, {}
         self.clear()
         self.spec = spec
         tabs: dict[str, list[ViewWidget]] = {}
         for view in spec.views:
-            kind = widget_for(view)
-            if kind is None:
+            widget = made.pop(view.key, None) or self._make(view)
+            if widget is None:
                 continue
-            widget = kind(view)
-            if isinstance(widget, CurvesView):
+            if isinstance(widget, CurvesView):  # as the dashboard's controls are now
                 widget.set_smoothing(self.smoothing)
                 widget.set_log_y(self.log_y)
             self.widgets[view.key] = widget
@@ -136,6 +141,43 @@ class ProcedureViews:
             self.tabs.addTab(page, name)
             self.pages[name] = page
         return True
+
+    def prepare(
+        self, procedure: str | ProcedureSpec | None, ready: Callable[[], None] | None = None
+    ) -> None:
+        """Make the procedure's view widgets ahead of its first run, one per turn of the
+        event loop (a plot widget takes 30-50 ms to make: nine at once at Start would block
+        the window for a third of a second); :meth:`show` then takes them. ``ready`` is
+        called once all are made."""
+        spec = procedure_spec(procedure)
+        if spec is self.spec or spec is self._ahead:
+            return
+        self._discard(self._made)
+        self._ahead, self._made = spec, {}
+        QTimer.singleShot(0, self.tabs, lambda: self._make_next(spec, ready))
+
+    def _make_next(self, spec: ProcedureSpec, ready: Callable[[], None] | None) -> None:
+        if spec is not self._ahead:  # shown meanwhile, or another procedure's turn
+            return
+        for view in spec.views:
+            if view.key not in self._made and widget_for(view) is not None:
+                self._made[view.key] = self._make(view)
+                QTimer.singleShot(0, self.tabs, lambda: self._make_next(spec, ready))
+                return
+        if ready is not None:
+            ready()
+
+    def _make(self, view: View) -> ViewWidget | None:
+        kind = widget_for(view)
+        if kind is None:
+            return None
+        return kind(view)
+
+    @staticmethod
+    def _discard(widgets: dict[str, ViewWidget]) -> None:
+        for widget in widgets.values():
+            widget.deleteLater()
+        widgets.clear()
 
     def clear(self) -> None:
         """No procedure views (the dashboard of supervised runs, as at first)."""
@@ -217,6 +259,16 @@ class ProcedureViews:
     def groups(self) -> list[frozenset[str]]:
         """The views as live-redraw groups, one each."""
         return [frozenset({dirty_key(k)}) for k in self.widgets]
+
+    def live_every(self, group: frozenset[str]) -> float | None:
+        """The probe period of the group's live view (View.live), None when it has none."""
+        for key in group:
+            widget = (
+                self.widgets.get(key[len(VIEW_PREFIX) :]) if key.startswith(VIEW_PREFIX) else None
+            )
+            if widget is not None and widget.view.live:
+                return widget.view.every
+        return None
 
     def dirtied(self, dirty: set[str]) -> set[str]:
         """The views that a run's changed plots (``dirty``) change too: the curves views

@@ -246,6 +246,7 @@ GAN = ProcedureSpec(
             probe=f"{PROBES}:samples",
             data="image",
             history=60,
+            live=True,
         ),
         View(
             "quality",

@@ -89,6 +89,9 @@ class View:
     history: int = 0
     # What the legend calls each of ``series`` (a curves view; default: the series' names)
     labels: tuple[str, ...] = ()
+    # True: the view that shows the run moving (a GAN's samples, a SOM's map): the dashboard
+    # draws each of its payloads soon after it comes, whatever the other plots cost
+    live: bool = False
 
     def __post_init__(self) -> None:
         if self.labels and len(self.labels) != len(self.series):
