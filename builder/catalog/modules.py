@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -35,3 +37,170 @@ class Sample(nn.Module):
         if not self.training:
             return mean
         return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+
+
+# MiniSom's spacing of the rows of a hexagonal map: (3/2)/√3 = √3/2, written as MiniSom
+# writes it (Y_HEX_CONV_FACTOR), so that the positions are MiniSom's to the last bit.
+SOM_HEX_ROW = (3.0 / 2.0) / math.sqrt(3)
+SOM_TOPOLOGIES = ("rectangular", "hexagonal")
+SOM_DISTANCES = ("euclidean", "cosine", "manhattan")
+
+
+def som_layout(
+    rows: int, cols: int, hexagonal: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where a map's units are, in float64, unit ``i * cols + j`` for grid cell ``(i, j)``:
+
+    - ``positions`` (units, 2): the unit's point on the plane, as MiniSom lays maps out:
+      ``(i, j)`` on a rectangular map; on a hexagonal one every other column of units
+      (those whose ``cols - 1 - j`` is even) is moved by -0.5 along ``i`` and the columns are
+      √3/2 apart, so that each unit is 1 from its six neighbours;
+    - ``index`` (units, 2): the cell ``(i, j)`` itself (bubble and triangle neighbourhoods and
+      the rectangular topographic error count cells, as MiniSom does, on either topology);
+    - ``period`` (2,): how far the plane repeats along each axis when the map is toroidal
+      (``rows``, and ``cols`` or ``cols·√3/2``).
+    """
+    i = torch.arange(rows, dtype=torch.float64).repeat_interleave(cols)
+    j = torch.arange(cols, dtype=torch.float64).repeat(rows)
+    index = torch.stack([i, j], dim=1)
+    if not hexagonal:
+        period = torch.tensor([float(rows), float(cols)], dtype=torch.float64)
+        return index.clone(), index, period
+    shifted = torch.remainder(cols - 1 - j, 2) == 0
+    x = torch.where(shifted, i - 0.5, i)
+    positions = torch.stack([x, j * SOM_HEX_ROW], dim=1)
+    period = torch.tensor([float(rows), cols * SOM_HEX_ROW], dtype=torch.float64)
+    return positions, index, period
+
+
+def som_delta(points: torch.Tensor, at: torch.Tensor, period: torch.Tensor | None) -> torch.Tensor:
+    """``points`` (units, 2) less each of ``at`` (k, 2): (k, units, 2). With a ``period``
+    (a toroidal map) each difference is the shortest way round (the minimum-image
+    convention, as TorchSOM's periodic boundaries)."""
+    delta = points.unsqueeze(0) - at.unsqueeze(1)
+    if period is not None:
+        delta = delta - period * torch.round(delta / period)
+    return delta
+
+
+def som_distances(x: torch.Tensor, weight: torch.Tensor, kind: str) -> torch.Tensor:
+    """The distance from every row of ``x`` (n, features) to every unit's weights (units,
+    features): (n, units), as MiniSom measures them.
+
+    - ``euclidean``: ‖x - w‖, computed as √max(0, ‖x‖² - 2x·w + ‖w‖²) (one matrix product);
+    - ``cosine``: 1 - x·w / (‖x‖‖w‖ + 1e-8);
+    - ``manhattan``: Σ|x - w|.
+    """
+    if kind == "euclidean":
+        x_sq = x.square().sum(1, keepdim=True)
+        w_sq = weight.square().sum(1)
+        return torch.addmm(x_sq, x, weight.t(), alpha=-2).add_(w_sq).clamp_(min=0).sqrt_()
+    if kind == "cosine":
+        norms = torch.outer(
+            torch.linalg.vector_norm(x, dim=1), torch.linalg.vector_norm(weight, dim=1)
+        )
+        return 1 - (x @ weight.t()) / (norms + 1e-8)
+    if kind == "manhattan":
+        return torch.cdist(x, weight, p=1)
+    raise ValueError(f"unknown SOM distance {kind!r}: expected one of {', '.join(SOM_DISTANCES)}")
+
+
+class SOM(nn.Module):
+    """A self-organizing map (Kohonen): ``rows`` × ``cols`` units on a grid, each with a
+    weight vector of ``features`` values (the codebook, ``weight``: one row per unit, unit
+    ``i * cols + j`` for cell ``(i, j)``, MiniSom's order).
+
+    A sample (any shape, flattened) is won by its best-matching unit, the unit whose weights
+    are nearest (``distance``: euclidean, cosine or manhattan). ``forward`` returns
+    ``(coords, unit, distances)``: the winner's position on the grid's plane (N, 2), its
+    index (N, 1) and the distances to every unit (N, units).
+
+    The weights learn by a rule, not by gradients (``requires_grad`` is off): the ``som``
+    training procedure moves the winner and its grid neighbours towards each sample.
+    Hexagonal maps are laid out as MiniSom lays them (:func:`som_layout`); a toroidal map
+    wraps round both edges (a hexagonal one needs an even number of columns for that).
+    """
+
+    def __init__(
+        self,
+        features: int,
+        rows: int,
+        cols: int,
+        topology: str = "rectangular",
+        toroidal: bool = False,
+        distance: str = "euclidean",
+        weights_init: str = "random",
+    ):
+        super().__init__()
+        if topology not in SOM_TOPOLOGIES:
+            raise ValueError(
+                f"unknown SOM topology {topology!r}: expected rectangular or hexagonal"
+            )
+        if distance not in SOM_DISTANCES:
+            raise ValueError(
+                f"unknown SOM distance {distance!r}: expected one of {', '.join(SOM_DISTANCES)}"
+            )
+        if min(features, rows, cols) < 1:
+            raise ValueError(
+                f"a SOM needs features, rows and cols >= 1, got {features}, {rows}, {cols}"
+            )
+        if toroidal and topology == "hexagonal" and cols % 2:
+            raise ValueError(f"a toroidal hexagonal map needs an even number of cols, got {cols}")
+        self.features, self.rows, self.cols = int(features), int(rows), int(cols)
+        self.topology, self.toroidal, self.distance = topology, bool(toroidal), distance
+        self.weights_init = weights_init  # how the som procedure sets the codebook first
+        units = self.rows * self.cols
+        self.weight = nn.Parameter(
+            torch.empty(units, self.features).uniform_(-1, 1), requires_grad=False
+        )
+        positions, _, _ = som_layout(self.rows, self.cols, topology == "hexagonal")
+        self.register_buffer("positions", positions.to(torch.get_default_dtype()), persistent=False)
+
+    @property
+    def units(self) -> int:
+        return self.rows * self.cols
+
+    def layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """:func:`som_layout` of this map, in float64 on the weights' device; the period is
+        None unless the map is toroidal."""
+        positions, index, period = som_layout(self.rows, self.cols, self.topology == "hexagonal")
+        device = self.weight.device
+        period = period.to(device) if self.toroidal else None
+        return positions.to(device), index.to(device), period
+
+    def grid_distance_sq(self, units: torch.Tensor | None = None) -> torch.Tensor:
+        """Squared distances on the grid's plane from ``units`` (indices; default every unit)
+        to every unit: (k, units), in the weights' dtype (computed in float64; toroidal maps
+        the shortest way round)."""
+        positions, _, period = self.layout()
+        at = positions if units is None else positions[units.to(positions.device)]
+        return som_delta(positions, at, period).square().sum(-1).to(self.weight.dtype)
+
+    def grid_offsets(self, units: torch.Tensor | None = None) -> torch.Tensor:
+        """How many cells apart ``units`` (default every unit) and every unit are along the
+        rows and along the columns: (k, units, 2), the absolute values (toroidal maps the
+        shortest way round), in the weights' dtype."""
+        _, index, period = self.layout()
+        if period is not None:
+            period = torch.tensor(
+                [float(self.rows), float(self.cols)], dtype=torch.float64, device=index.device
+            )
+        at = index if units is None else index[units.to(index.device)]
+        return som_delta(index, at, period).abs().to(self.weight.dtype)
+
+    def distances(self, x: torch.Tensor) -> torch.Tensor:
+        """The distance from every row of ``x`` (N, features) to every unit: (N, units)."""
+        return som_distances(x, self.weight, self.distance)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        flat = x.reshape(x.shape[0], -1)
+        d = self.distances(flat)
+        unit = d.argmin(dim=1)
+        return self.positions[unit], unit.unsqueeze(1).to(d.dtype), d
+
+    def extra_repr(self) -> str:
+        return (
+            f"features={self.features}, rows={self.rows}, cols={self.cols},"
+            f" topology={self.topology!r}, toroidal={self.toroidal}, distance={self.distance!r},"
+            f" weights_init={self.weights_init!r}"
+        )

@@ -127,6 +127,16 @@ register(
 
 
 register(
+    "colors",
+    "random colours: red, green, blue uniform in [0, 1], each labelled with the nearest of 8"
+    " named colours (black, red, ..., white): the classic self-organizing map demo",
+    "tabular",
+    [_samples(1000)],
+    size=lambda o: (o["samples"], 4),
+)(generated.colors)
+
+
+register(
     "ring",
     "a ring of Gaussians, one class per Gaussian (a GAN's modes)",
     "points2d",

@@ -1,5 +1,5 @@
 """The built-in generated datasets: truth tables (and, or, xor), 2-D point sets (moons,
-circles, blobs, spirals), sine regression, sine sequences and token sequences. Each draws
+circles, blobs, spirals), random colours, sine regression, sine sequences and token sequences. Each draws
 from its own stream of ``training.seed``.
 
 Portable: standard library, numpy and torch only (scikit-learn imported where a dataset
@@ -192,4 +192,35 @@ def token_sequences(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
         ["1 first", "2 first"],
         None,
         2,
+    )
+
+
+# The colours a random RGB colour is labelled with: the nearest corner of the RGB cube.
+COLOURS = {
+    "black": (0, 0, 0),
+    "red": (1, 0, 0),
+    "green": (0, 1, 0),
+    "blue": (0, 0, 1),
+    "yellow": (1, 1, 0),
+    "magenta": (1, 0, 1),
+    "cyan": (0, 1, 1),
+    "white": (1, 1, 1),
+}
+
+
+def colors(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    """``samples`` colours uniform in the RGB cube [0, 1]³ (red, green, blue), each labelled
+    with its nearest corner (the classic SOM demo: the map sorts the colours)."""
+    rng = np.random.default_rng(rng_seed(seed, "colors"))
+    x = rng.random((o["samples"], 3))
+    corners = np.array(list(COLOURS.values()), dtype=np.float64)
+    y = ((x[:, None, :] - corners[None]) ** 2).sum(-1).argmin(1)
+    return class_dataset(
+        "colors",
+        x,
+        y,
+        "tabular",
+        feature_names=["red", "green", "blue"],
+        class_names=list(COLOURS),
+        num_classes=len(COLOURS),
     )

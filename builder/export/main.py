@@ -175,7 +175,8 @@ def train(
     device = splits["train"][0].device
     kernel = KERNEL if world == 1 else Distributed(KERNEL, world, device)
     state = kernel.setup(dict(models), {**SETTINGS, "epochs": epochs})
-    shuffle = torch.Generator().manual_seed(SEED + 1)  # the same in every process
+    # the same in every process; None: the rows in their order
+    shuffle = torch.Generator().manual_seed(SEED + 1) if SHUFFLE else None
     augment = DATASET["augment"]
     transform = None
     if any(augment.values()):
@@ -205,14 +206,16 @@ def train(
         if not isinstance(event, Epoch):
             continue
         log["steps"] += event.losses
-        optimizer = next(iter(state["optimizers"].values()))
+        lr = state.get("lr", 0.0)  # a rule's (a SOM's η), else the first optimiser's
+        for optimizer in list(state["optimizers"].values())[:1]:
+            lr = optimizer.param_groups[0]["lr"]
         if rank == 0:
             text = describe(event.train_loss, event.evaluation, val is not None)
             print(f"epoch {event.epoch}/{epochs}: {text}", flush=True)
             entry = {"epoch": event.epoch, "train_loss": event.train_loss}
             entry["val_loss"] = event.evaluation["loss"] if val is not None else None
             entry.update({k: v for k, v in event.evaluation.items() if k != "loss"})
-            log["epochs"].append({**entry, "lr": optimizer.param_groups[0]["lr"]})
+            log["epochs"].append({**entry, "lr": lr})
         if event.stop:
             outcome = "early_stopped"
             if rank == 0:

@@ -69,6 +69,7 @@ SCRIPT_NAMES = frozenset(
         "SEED",
         "EPOCHS",
         "BATCH_SIZE",
+        "SHUFFLE",
         "DEVICE",
         "EARLY_STOPPING",
         "DATASET",

@@ -193,6 +193,7 @@ def _settings(plan: _Plan | None, seed: int) -> str:
     const("SEED", cfg.seed, "model init; SEED + 1 shuffling; + 2 augmentation; + 3 dropout")
     const("EPOCHS", cfg.epochs)
     const("BATCH_SIZE", cfg.batch_size, "None: the whole training split in every step")
+    const("SHUFFLE", cfg.shuffle, "False: the training rows in their order every epoch")
     const("DEVICE", cfg.device, "auto: CUDA, then MPS, then the CPU")
     es = cfg.early_stopping
     stopping = {"patience": es.patience, "min_delta": es.min_delta, "restore_best": es.restore_best}
@@ -323,7 +324,7 @@ def export(
     loop; ``note`` says why.
     """
     net = project.network(network)
-    nets = _role_networks(project, network) or {"model": net}
+    nets = _role_networks(project, network) or {_single_role(project): net}
     seed = _seed(project)
     base = Path(base_dir) if base_dir is not None else None
     names: dict[str, str] = {}
@@ -405,6 +406,15 @@ def _role_networks(project: Project, network: str | None) -> dict[str, Network] 
         return role_networks(project, spec, cfg.roles, network)
     except NeuralCanvasError:
         return None
+
+
+def _single_role(project: Project) -> str:
+    """The role a one-network procedure's network has (``model``; a SOM's ``map``)."""
+    from builder.training import procedures
+
+    name = project.training.get("procedure") if isinstance(project.training, Mapping) else None
+    spec = procedures.PROCEDURES.get(name) if isinstance(name, str) else None
+    return spec.roles[0].name if spec is not None and len(spec.roles) == 1 else "model"
 
 
 def _seed(project: Project) -> int:

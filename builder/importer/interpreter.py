@@ -45,6 +45,7 @@ from builder.importer.values import (
     LstmStates,
     MhaResult,
     Opaque,
+    PortsResult,
     Ref,
     RnnResult,
     ShapeOf,
@@ -52,6 +53,8 @@ from builder.importer.values import (
     as_tensor,
 )
 
+# layers whose module returns one tensor per output port, in the ports' order
+MULTI_OUTPUT = {"SOM": ("out", "unit", "distances")}
 HINT = (
     "NeuralCanvas imports the layers of its catalog (torch.nn modules such as Linear, Conv2d,"
     " LSTM, MultiheadAttention, BatchNorm, the activations), +, *, torch.cat, reshape / view"
@@ -279,6 +282,8 @@ class Importer(NetworkDraft):
         node_id = self._layer_from_module(node, path, sub, type_id, params, value)
         if type_id in ("RNN", "LSTM", "GRU"):
             return RnnResult(node_id)
+        if type_id in MULTI_OUTPUT:
+            return PortsResult(node_id, MULTI_OUTPUT[type_id])
         return Ref(node_id)
 
     def _layer_from_module(
@@ -537,6 +542,10 @@ class Importer(NetworkDraft):
                 f"uses h_n[{index}], the final state of a lower layer; only the top layer's is"
                 " an output of the layer"
             )
+        if isinstance(value, PortsResult):
+            index = normalise_index(index, len(value.ports))
+            if isinstance(index, int) and 0 <= index < len(value.ports):
+                return Ref(value.node, value.ports[index])
         if isinstance(value, MhaResult):
             index = normalise_index(index, 2)
             if index == 0:

@@ -216,6 +216,14 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "LogSoftmax": _softmax,
     "Identity": lambda m: {},
     "Sample": lambda m: {},
+    "SOM": lambda m: {
+        "rows": int(m.rows),
+        "cols": int(m.cols),
+        "topology": m.topology,
+        "toroidal": bool(m.toroidal),
+        "distance": m.distance,
+        "weights_init": getattr(m, "weights_init", "random"),
+    },
 }
 
 

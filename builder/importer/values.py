@@ -90,6 +90,15 @@ class MhaResult:
     node: str
 
 
+@dataclass(frozen=True)
+class PortsResult:
+    """The tuple a layer of several outputs returns (a SOM's ``(out, unit, distances)``):
+    item ``i`` is its port ``ports[i]``."""
+
+    node: str
+    ports: tuple[str, ...]
+
+
 class _Poison:
     """Downstream of an unsupported operation: already reported, report nothing more."""
 
@@ -115,6 +124,11 @@ def as_tensor(value: Any, role: str) -> Ref:
         raise Unsupported(
             f"{role} one direction's final state of a bidirectional layer; use"
             " torch.cat((h_n[-2], h_n[-1]), dim=1)"
+        )
+    if isinstance(value, PortsResult):
+        raise Unsupported(
+            f"{role} the whole result tuple of a layer with outputs {', '.join(value.ports)};"
+            f" pick one: `{', '.join(value.ports)} = layer(x)`"
         )
     if isinstance(value, MhaResult):
         raise Unsupported(

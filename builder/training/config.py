@@ -104,6 +104,7 @@ class TrainingConfig:
     schedule: ScheduleConfig = ScheduleConfig()
     epochs: int = 100
     batch_size: int | None = 32  # None = full batch
+    shuffle: bool = True  # False: the training rows in their order every epoch
     l1: float = 0.0
     l2: float = 0.0
     clip: ClipConfig = ClipConfig()
@@ -420,6 +421,7 @@ def parse_training(data: Any) -> TrainingConfig:
         schedule=schedule,
         epochs=r.integer("epochs", 100, lo=1),
         batch_size=batch_size,
+        shuffle=r.boolean("shuffle", True),
         l1=l1,
         l2=l2,
         clip=clip,

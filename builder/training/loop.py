@@ -35,19 +35,23 @@ import torch
 class EpochSampler:
     """The training rows of every epoch, shared out among processes.
 
-    One process: one torch.randperm per epoch from ``generator``. Several processes
+    One process: one torch.randperm per epoch from ``generator`` (None: the rows in their
+    order, every epoch: a worked example's samples as the textbook takes them). Several processes
     (torchrun): the same permutation in every process, padded to a multiple of the number of
     processes and dealt out the way torch.utils.data.DistributedSampler deals it.
     """
 
-    def __init__(self, n: int, generator: torch.Generator, rank: int = 0, world: int = 1):
+    def __init__(self, n: int, generator: torch.Generator | None, rank: int = 0, world: int = 1):
         self.n, self.rank, self.world = n, rank, world
         self.num_samples = math.ceil(n / world)
         self.generator = generator
 
     def indices(self) -> torch.Tensor:
         """The next epoch's rows (of this process)."""
-        order = torch.randperm(self.n, generator=self.generator)
+        if self.generator is None:
+            order = torch.arange(self.n)
+        else:
+            order = torch.randperm(self.n, generator=self.generator)
         if self.world == 1:
             return order
         total = self.num_samples * self.world
@@ -193,7 +197,7 @@ def fit(
     val: tuple[torch.Tensor, torch.Tensor] | None,
     epochs: int,
     batch_size: int | None,
-    shuffle: torch.Generator,
+    shuffle: torch.Generator | None,
     progress: Progress,
     early_stopping: EarlyStopping = EarlyStopping(),
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,

@@ -370,7 +370,8 @@ class Trainer:
         self.kernel_state = self.kernel.setup(dict(self.models), settings)
         # The optimiser that steps first in a step: its pre-step hook takes the report's
         # gradient norms of every network (a GAN's discriminator's, then the generator's).
-        self.optimizer = next(iter(self.kernel_state["optimizers"].values()))
+        # None for a learning rule (a SOM's): no optimiser, no gradients to monitor.
+        self.optimizer = next(iter(self.kernel_state.get("optimizers", {}).values()), None)
         self.scheduler = self.kernel_state.get("scheduler")
         self.task = settings.get("task")
         self.hints = {
@@ -561,7 +562,7 @@ class Trainer:
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
         batches = math.ceil(n / batch)
         every, interval = cfg.report_every, cfg.report_interval
-        monitor = cfg.monitor and bool(self.layers)
+        monitor = cfg.monitor and bool(self.layers) and self.optimizer is not None
         hook = None
         if monitor:
             # Where each parameter's gradient, weight and update norm goes among the per-layer
@@ -598,7 +599,7 @@ class Trainer:
             self.eval_split,
             cfg.epochs,
             cfg.batch_size,
-            self.shuffle,
+            self.shuffle if cfg.shuffle else None,
             self.progress,
             loop.EarlyStopping(es.patience, es.min_delta, es.restore_best),
             transform,
@@ -671,6 +672,14 @@ class Trainer:
                             self._report(pending, self.epoch, self._grad_norms(monitor))
                             pending = Pending(self.step, host)
                         continue  # the loop restores the best weights and ends
+                    if stop.is_set():  # asked during the epoch's end: stop on its boundary
+                        if pending.losses:
+                            _, problem = self._report(
+                                pending, self.epoch, self._grad_norms(monitor)
+                            )
+                            if problem:
+                                return problem
+                        return ("stopped", f"Stopped by the user at step {self.step}")
                     self._set_phase()
                     self._due = self._single or self._report_due(
                         pending, every, interval, last_step
@@ -731,7 +740,7 @@ class Trainer:
                 event.train_loss,
                 val_loss,
                 frozen(evaluation),
-                self.optimizer.param_groups[0]["lr"],
+                self._lr(),
                 self._elapsed(),
                 event.best,
             )
@@ -786,9 +795,16 @@ class Trainer:
         what = "validation" if self.has_val else "training"
         return f"Kept the best weights: epoch {p.best_epoch}, {what} loss {p.best_loss:.4g}."
 
+    def _lr(self) -> float:
+        """The learning rate now: the first optimiser's, else the rule's (``state["lr"]``:
+        a SOM's η(t))."""
+        if self.optimizer is None:
+            return float(self.kernel_state.get("lr", 0.0))
+        return self.optimizer.param_groups[0]["lr"]
+
     def _blown_up(self, event: loop.Diverged) -> tuple[str, str]:
         """Emit the diagnosis of a run whose loss or weights blew up (staying finite)."""
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self._lr()
         message = blowup_message(event, self.epoch + 1, lr, self.hints) + "\n" + self._kept()
         self.state = "error"
         self._emit(ErrorRecord(message, self.epoch + 1, event.step, diverged=True))
@@ -831,7 +847,7 @@ class Trainer:
             if not math.isfinite(value):
                 step = first + i + 1
                 at = epoch - sum(1 for end in ends if step <= end < first + len(values))
-                lr = self.optimizer.param_groups[0]["lr"]
+                lr = self._lr()
                 message = divergence_message(step, at, value, lr, self.hints)
                 culprits = self._diverged_roles(pending, i)
                 if culprits:
@@ -880,7 +896,7 @@ class Trainer:
                 losses=tuple(values),
                 train_loss=math.fsum(values) / len(values),
                 samples_per_sec=rate,
-                lr=self.optimizer.param_groups[0]["lr"],
+                lr=self._lr(),
                 elapsed=self._elapsed(),
                 epoch_ends=ends,
                 series=frozen(pending.series_values(len(values))),

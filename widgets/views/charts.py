@@ -194,9 +194,19 @@ class ScatterView(ViewWidget):
         self.set_note(str(payload.get("note") or ""))
 
     def _draw_mesh(self, points: np.ndarray, mesh: Any) -> None:
-        """The grid's rows and columns as lines (broken where a point is not finite)."""
+        """The grid's rows and columns as lines (broken where a point is not finite):
+        ``mesh`` is ``(rows, cols)`` (every point, a grid in row order) or ``{"offset": k,
+        "edges": (E, 2)}`` (a line between points ``k + a`` and ``k + b`` for each edge: a
+        SOM's neighbouring units)."""
         if not mesh:
             self.mesh.clear()
+            return
+        if isinstance(mesh, Mapping):
+            edges = np.asarray(mesh["edges"], dtype=np.int64).reshape(-1, 2) + int(mesh["offset"])
+            ends = points.reshape(-1, 2)[edges]  # (E, 2 ends, xy)
+            gap = np.full((len(ends), 1, 2), np.nan)
+            line = np.concatenate([ends, gap], axis=1).reshape(-1, 2)
+            self.mesh.setData(line[:, 0], line[:, 1], connect="finite")
             return
         rows, cols = (int(v) for v in mesh)
         grid = points.reshape(rows, cols, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from builder.catalog.layers import (
     activations,
+    competitive,
     convolution,
     core,
     generative,
@@ -28,6 +29,7 @@ FAMILIES = (
     merge,
     activations,
     generative,
+    competitive,
 )
 
 CATALOG = Catalog()

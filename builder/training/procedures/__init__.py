@@ -10,11 +10,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from builder.training.procedures import autoencoder, gan, supervised, vae
+from builder.training.procedures import autoencoder, gan, som, supervised, vae
 from builder.training.procedures.spec import BindingError, ProcedureSpec
 
 PROCEDURES: dict[str, ProcedureSpec] = {
-    spec.id: spec for module in (supervised, autoencoder, vae, gan) for spec in module.SPECS
+    spec.id: spec for module in (supervised, autoencoder, vae, gan, som) for spec in module.SPECS
 }
 DEFAULT = "supervised"
 

@@ -30,8 +30,9 @@ VIEW_KINDS = (
     "layer_norms",
     "grid_map",
     "bars",
+    "arithmetic",
 )
-VIEW_DATA = ("any", "image", "points")
+VIEW_DATA = ("any", "image", "points", "low_dim")
 
 
 class BindingError(NeuralCanvasError):
@@ -79,8 +80,9 @@ class View:
     series: tuple[str, ...] = ()
     probe: str | None = None
     every: float = 0.5
-    # The data the view shows something for: any, image (samples of 2 or 3 dimensions) or
-    # points (2-D vectors: a GAN Lab view); the dashboard leaves out the views that do not
+    # The data the view shows something for: any, image (samples of 2 or 3 dimensions),
+    # points (2-D vectors: a GAN Lab view) or low_dim (2-D or 3-D vectors: a SOM's elastic
+    # net over the data); the dashboard leaves out the views that do not
     # apply to the run's data and the trainer does not probe them.
     data: str = "any"
     # Earlier payloads the dashboard keeps to scrub back through with a slider (the newest
@@ -115,6 +117,8 @@ class View:
             return len(sample_shape) in (2, 3)
         if self.data == "points":
             return tuple(sample_shape) == (2,)
+        if self.data == "low_dim":
+            return tuple(sample_shape) in ((2,), (3,))
         return True
 
 
