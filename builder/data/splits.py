@@ -21,10 +21,13 @@ from builder.data.seeds import rng_seed
 def split_dataset(ds: Dataset, options: dict[str, Any], seed: int) -> Splits:
     """Train / validation / test splits of ``ds`` by the split options (``validation`` and
     ``test`` fractions, stratified for classification), all three normalised with
-    statistics of the training split (``normalise``). Same seed, same splits."""
+    statistics of the training split (``normalise``); a training split of every row keeps the
+    data's order. Same seed, same splits."""
     rng = np.random.default_rng(rng_seed(seed, "splits"))
     labels = class_labels(ds)
     val, test, train = partition(labels, len(ds), [options["validation"], options["test"]], rng)
+    if not len(val) and not len(test):  # all rows train: in the data's order (epochs
+        train = np.sort(train)  # shuffle them unless training.shuffle is off: a worked example)
     return assemble(
         ds, train, val if len(val) else None, test if len(test) else None, options["normalise"]
     )

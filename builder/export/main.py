@@ -4,8 +4,9 @@ app's code it carries: ``make_dataset`` calls the dataset's copied loader, ``tra
 the copied kernel with the settings literal and iterates the copied ``fit`` as the Trainer
 does (the seeds: SEED + 1 shuffling, + 2 augmentation, + 3 dropout). No training is written
 here; :mod:`builder.export.script` fills in the names (``__LOADER__``, ``__MODEL__``...) and
-``__SAMPLES__``: nothing, or for a GAN whose generator makes images the lines that save its
-fixed-noise samples as ``samples.png`` beside the weights.
+``__AFTER__``: nothing, or the lines that save what the procedure's script saves after
+training beside the weights (builder.export.script.AFTER_TRAINING: a GAN's fixed-noise
+samples as ``samples.png``, a SOM's codebook, hit map and U-matrix).
 """
 
 DOC_TRAIN = '''
@@ -258,7 +259,7 @@ def run(args: argparse.Namespace, device: torch.device, rank: int, world: int) -
             for name, model in files.items():
                 torch.save(model.state_dict(), out / name)
                 print(f"Wrote {out / name}")
-__SAMPLES__
+__AFTER__
         if args.log_json:
             text = json.dumps({"outcome": outcome, **log}, indent=1)
             Path(args.log_json).write_text(text)
@@ -303,13 +304,22 @@ if __name__ == "__main__":
     raise SystemExit(main())
 '''
 
-# What ``run`` adds (for ``__SAMPLES__``, after the weights) for a procedure that saves its
-# generated images (builder.export.script.SAMPLE_GRIDS): __SAVE__ is the copied function.
-SAVE_SAMPLES = """\
-            # the __ROLE_NAME__'s images from the fixed noise (the app's Samples view)
-            png = out / "samples.png"
-            __SAVE__(models[__ROLE__], SETTINGS, splits["train"][0], png)
-            print(f"Wrote {png}")
+# What ``run`` adds (for ``__AFTER__``, after the weights) for a procedure whose script saves
+# something after training (builder.export.script.AFTER_TRAINING): __SAVE__ is the copied
+# function, called with the __ROLE__'s trained network, the settings and the training inputs.
+# SAVE_FILE: it writes one file (__TARGET__, in the output folder); SAVE_FILES: it writes
+# several in the output folder and returns them.
+SAVE_FILE = """\
+            # __WHAT__
+            saved = out / __TARGET__
+            __SAVE__(models[__ROLE__], SETTINGS, splits["train"][0], saved)
+            print(f"Wrote {saved}")
+"""
+
+SAVE_FILES = """\
+            # __WHAT__
+            saved = __SAVE__(models[__ROLE__], SETTINGS, splits["train"][0], out)
+            print(f"Wrote {', '.join(path.name for path in saved)} in {out}")
 """
 
 MAIN_MODEL_ONLY = """

@@ -14,8 +14,10 @@ data flow step 6).
   (chosen by ``spec.kernel``) with what it uses, and the generic loop ``fit``;
 - a short main that makes the data, builds the model and the kernel's state and iterates
   ``fit``, printing each epoch, runnable with ``python model.py`` or under ``torchrun``;
-  for a procedure of :data:`SAMPLE_GRIDS` whose network makes images (a GAN's generator),
-  it then saves that network's fixed-noise samples as ``samples.png`` beside the weights.
+  for a procedure of :data:`AFTER_TRAINING` it then saves what that procedure's script
+  saves beside the weights: a GAN's fixed-noise samples as ``samples.png`` (when its
+  generator makes images), a SOM's codebook, hit map and U-matrix (``.npy``, and PNGs when
+  matplotlib is installed).
 
 The script is therefore the app's training by construction; the tests run both and compare
 (docs/export.md). Every string from a project enters it only through
@@ -44,7 +46,14 @@ from builder.export.layout import (
     py_literal,
     py_str,
 )
-from builder.export.main import DOC_MODEL, DOC_TRAIN, MAIN, MAIN_MODEL_ONLY, SAVE_SAMPLES
+from builder.export.main import (
+    DOC_MODEL,
+    DOC_TRAIN,
+    MAIN,
+    MAIN_MODEL_ONLY,
+    SAVE_FILE,
+    SAVE_FILES,
+)
 from builder.export.model import SCRIPT_NAMES, _model, class_name_for
 from builder.export.source import Block, Copier, Import, NotPortableError
 from graph.document import Network, Project
@@ -61,11 +70,37 @@ MAIN_USES = (
     (LOOP, "Epoch"),
     (LOOP, "Diverged"),
 )
-# Procedures whose script saves generated images after training: the role whose network
-# makes them and the portable function that writes them (called with that network, SETTINGS,
-# the training inputs and the file), used when that network's samples are images.
-SAMPLE_GRIDS = {
-    "gan": ("generator", ("builder.training.kernels.adversarial_samples", "save_samples")),
+
+
+@dataclass(frozen=True)
+class AfterTraining:
+    """What a procedure's script saves after training, beside the weights (rank 0, unless
+    the run diverged): the portable function ``save``, called with ``role``'s trained
+    network, SETTINGS, the training inputs and either the file ``target`` in the output
+    folder (it writes that file) or, when ``target`` is None, the output folder itself (it
+    writes its files there and returns them); ``what`` is the comment above the call."""
+
+    role: str
+    save: tuple[str, str]  # (module, function), copied into the script
+    what: str
+    target: str | None = None
+    images: bool = False  # only when the role's network makes images a PNG holds
+
+
+# Procedures whose script saves something after training.
+AFTER_TRAINING = {
+    "gan": AfterTraining(
+        "generator",
+        ("builder.training.kernels.adversarial_samples", "save_samples"),
+        "the generator's images from the fixed noise (the app's Samples view)",
+        target="samples.png",
+        images=True,
+    ),
+    "som": AfterTraining(
+        "map",
+        ("builder.training.kernels.som_outputs", "save_outputs"),
+        "the codebook, hits and U-matrix as .npy (PNGs too if matplotlib is installed)",
+    ),
 }
 DATA_USES = (
     ("builder.data.dataset", "Dataset"),
@@ -103,7 +138,7 @@ class _Plan:
     loader: tuple[str, str]  # (module, function) of the dataset's portable loader
     files: bool  # the loader reads the user's files (relative to PROJECT_DIR)
     project_dir: str
-    samples: bool = False  # the script saves generated images (SAMPLE_GRIDS)
+    after: AfterTraining | None = None  # what the script saves after training
 
 
 def _plan(
@@ -140,8 +175,9 @@ def _plan(
         ) from None
     info = dataset_info(cfg.dataset["name"])
     loader = (info.loader.__module__, info.loader.__name__)
-    grid = SAMPLE_GRIDS.get(procedure.id)
-    samples = grid is not None and _makes_images(binding, grid[0])
+    after = AFTER_TRAINING.get(procedure.id)
+    if after is not None and after.images and not _makes_images(binding, after.role):
+        after = None
     return _Plan(
         config=cfg,
         procedure=procedure,
@@ -150,7 +186,7 @@ def _plan(
         loader=loader,
         files=info.needs_files,
         project_dir=str(Path(base_dir).resolve()) if base_dir is not None else ".",
-        samples=samples,
+        after=after,
     )
 
 
@@ -233,20 +269,30 @@ def _training(plan: _Plan, copier: Copier, models: Mapping[str, str]) -> list[st
         if copier.name_of(module, name) != name:
             raise ExportError(f"internal: the script's main needs {module}.{name} by its name")
     table = "{" + ", ".join(f"{py_str(role)}: {cls}" for role, cls in models.items()) + "}"
-    samples = ""
-    if plan.samples:
-        role, save = SAMPLE_GRIDS[plan.procedure.id]
-        blocks += copier.take([save])
-        samples = SAVE_SAMPLES.replace("__SAVE__", copier.name_of(*save))
-        samples = samples.replace("__ROLE__", py_str(role)).replace("__ROLE_NAME__", role)
+    after = ""
+    if plan.after is not None:
+        blocks += copier.take([plan.after.save])
+        after = _after_training(plan.after, copier.name_of(*plan.after.save))
     main = (
-        MAIN.replace("__SAMPLES__\n", samples)
+        MAIN.replace("__AFTER__\n", after)
         .replace("__KERNEL__", _kernel_namespace(copier, kernel))
         .replace("__LOADER__", copier.name_of(*plan.loader))
         .replace("__BASE__", "Path(PROJECT_DIR)" if plan.files else "None")
         .replace("__MODELS__", table)
     )
     return [b.code for b in blocks] + [_section("main") + "\n" + main.strip("\n")]
+
+
+def _after_training(after: AfterTraining, save: str) -> str:
+    """The lines of ``run`` that call ``save`` (the copied function's name) after training."""
+    lines = SAVE_FILES if after.target is None else SAVE_FILE
+    if after.target is not None:
+        lines = lines.replace("__TARGET__", py_str(after.target))
+    return (
+        lines.replace("__WHAT__", after.what)
+        .replace("__SAVE__", save)
+        .replace("__ROLE__", py_str(after.role))
+    )
 
 
 # Imports in the order isort writes them: __future__, the standard library, then third

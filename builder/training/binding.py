@@ -70,12 +70,21 @@ def role_networks(
     return chosen
 
 
-def adversarial_hint(project: Project, spec: ProcedureSpec) -> str | None:
-    """For a one-network procedure on a project that holds a generator and a discriminator
-    (a network whose output a second network takes, scored by one value): the advice to
-    choose the gan procedure rather than to change the layers; None otherwise."""
+def procedure_hint(project: Project, spec: ProcedureSpec) -> str | None:
+    """The advice to choose another procedure rather than to change the layers, when the
+    project is built for one: a SOM layer (som), or a generator and a discriminator (a
+    network whose output a second network takes, scored by one value: gan); None
+    otherwise."""
     from builder.shapes import check_compilable
 
+    if spec.id != "som":
+        for name, net in project.networks.items():
+            if any(net.type_of(n) == "SOM" for n in net.nodes):
+                return (
+                    f"Network {name!r} has a SOM layer, which learns by a rule of its own:"
+                    ' set training.procedure to "som" (the Training panel\'s procedure)'
+                    " rather than changing its layers"
+                )
     if len(spec.roles) != 1 or len(project.networks) < 2:
         return None
     shapes: dict[str, tuple[Any, Any]] = {}

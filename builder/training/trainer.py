@@ -47,10 +47,10 @@ from builder.training import loop, procedures
 from builder.training import resume as resuming
 from builder.training.binding import (
     TrainingError,
-    adversarial_hint,
     bind,
     check_ports,
     ports,
+    procedure_hint,
     role_networks,
 )
 from builder.training.checkpoint import (
@@ -63,8 +63,10 @@ from builder.training.checkpoint import (
 )
 from builder.training.config import ConfigError, TrainingConfig, parse_training
 from builder.training.health import blowup_message, classify, divergence_message
+from builder.training.objectives import TargetError
 from builder.training.probes import ViewProber, view_prober
 from builder.training.probes.layers import LayerProber
+from builder.training.procedures.spec import BindingError
 from builder.training.records import (
     EpochRecord,
     ErrorRecord,
@@ -341,7 +343,7 @@ class Trainer:
             try:
                 check_ports(net, *ports(net, results), ds, spec.id, role.takes_data)
             except TrainingError as exc:
-                hint = adversarial_hint(self.project, spec)
+                hint = procedure_hint(self.project, spec)
                 if hint is None:
                     raise
                 raise TrainingError(f"{exc}. {hint}") from None
@@ -353,8 +355,14 @@ class Trainer:
         }
         binding = bind(self.nets, models, self.splits, spec)
         data_int = not ds.x.is_floating_point()
-        spec.check(binding)
-        settings = spec.configure(binding, cfg)
+        try:
+            spec.check(binding)
+            settings = spec.configure(binding, cfg)
+        except (BindingError, TargetError) as exc:  # built for another procedure: say which
+            hint = procedure_hint(self.project, spec)
+            if hint is None:
+                raise
+            raise type(exc)(f"{exc}. {hint}") from None
         self.kernel_settings = settings
         self._alarms = spec.load_alarms()
         self.models = {role: model.to(self.device) for role, model in models.items()}

@@ -25,7 +25,11 @@ from builder.training import procedures
 
 MODULES = portable_modules()
 # scikit-learn makes some built-in datasets; its loaders import it where they need it.
-LAZY = {"builder.data.generated": {"sklearn"}, "builder.data.sklearn_data": {"sklearn"}}
+LAZY = {
+    "builder.data.generated": {"sklearn"},
+    "builder.data.sklearn_data": {"sklearn"},
+    "builder.training.kernels.som_outputs": {"matplotlib"},  # a SOM's optional PNGs
+}
 
 
 def _imports(module: str) -> list[tuple[str, bool]]:

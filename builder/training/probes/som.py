@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from builder.training.kernels import som_outputs
 from builder.training.probes import ViewContext, readonly
 
 NET_POINTS = 500  # data points under the elastic net
@@ -39,12 +40,7 @@ def _neighbours(ctx: ViewContext) -> torch.Tensor:
     """(units, units) True where two units are neighbours (the topographic error's)."""
     adj = ctx.scratch.get("adjacency")
     if adj is None:
-        state, units = ctx.state, ctx.state["units"]
-        a = torch.arange(units, device=state["weight"].device)
-        rows = [ctx.kernel.adjacent(state, a, torch.full_like(a, u)) for u in range(units)]
-        adj = torch.stack(rows) if rows else torch.zeros((0, 0), dtype=torch.bool)
-        adj.fill_diagonal_(False)
-        ctx.scratch["adjacency"] = adj
+        adj = ctx.scratch["adjacency"] = som_outputs.neighbours(ctx.state)
     return adj
 
 
@@ -78,11 +74,7 @@ def _marker(ctx: ViewContext) -> dict[str, Any] | None:
 
 def umatrix(ctx: ViewContext) -> dict[str, Any]:
     """Each unit's mean distance to its neighbours' weights; the winner and σ marked."""
-    weight = ctx.state["weight"].detach().float()
-    adj = _neighbours(ctx)
-    dist = torch.cdist(weight, weight)
-    count = adj.sum(dim=1).clamp(min=1)
-    values = (dist * adj).sum(dim=1) / count
+    values = som_outputs.umatrix(ctx.state, _neighbours(ctx))  # as the exported script's
     out = {**_layout(ctx), "values": readonly(values), "value_name": "mean distance"}
     marker = _marker(ctx)
     if marker is not None:

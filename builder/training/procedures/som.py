@@ -156,8 +156,7 @@ SOM = ProcedureSpec(
         View(
             "errors",
             "curves",
-            "Quantisation error (mean distance to the winner) and topographic error (share"
-            " of samples whose two nearest units are not neighbours)",
+            "Quantisation error QE and topographic error TE",
             series=("loss", "qe", "te"),
             labels=("QE (batch)", "QE", "TE"),
         ),
@@ -171,8 +170,7 @@ SOM = ProcedureSpec(
         View(
             "umatrix",
             "grid_map",
-            "U-matrix: mean distance of each unit's weights to its neighbours' (light: a"
-            " border between clusters); the ring is the current winner's neighbourhood σ",
+            "U-matrix (light: borders between clusters; ring: the winner's σ)",
             probe=f"{PROBES}:umatrix",
             every=0.5,
             history=60,
@@ -181,22 +179,21 @@ SOM = ProcedureSpec(
         View(
             "hits",
             "grid_map",
-            "Hit map: how many samples each unit wins",
+            "Hit map: samples each unit wins",
             probe=f"{PROBES}:hits",
             every=1.0,
         ),
         View(
             "classes",
             "grid_map",
-            "Class map: the class most of each unit's samples have (click a unit for them)",
+            "Class map: each unit's most frequent class (click a unit)",
             probe=f"{PROBES}:classes",
             every=1.0,
         ),
         View(
             "net",
             "scatter",
-            "The map as an elastic net over the data (each unit at its weights, joined to"
-            " its grid neighbours)",
+            "The map over the data (an elastic net)",
             probe=f"{PROBES}:net",
             every=0.5,
             data="low_dim",
@@ -205,7 +202,7 @@ SOM = ProcedureSpec(
         View(
             "components",
             "grid_map",
-            "Component planes: each input feature's weight over the map",
+            "Component planes: each feature's weight over the map",
             tab="Components",
             probe=f"{PROBES}:components",
             every=1.0,
