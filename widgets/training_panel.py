@@ -31,6 +31,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -308,6 +309,14 @@ class TrainingPanel(QWidget):
         self.batch_combo.setToolTip('Rows per step: "full" = the whole training set (batch GD)')
         self.batch_combo.lineEdit().editingFinished.connect(self._batch_edited)
         self.batch_combo.activated.connect(lambda _i: self._batch_edited())
+        self.shuffle_check = QCheckBox("each epoch")
+        self.shuffle_check.setObjectName("shuffleCheck")
+        self.shuffle_check.setToolTip(
+            "Shuffle the training rows every epoch (off: in their order, as a worked example"
+            " takes them)"
+        )
+        self.shuffle_check.setChecked(True)
+        self.shuffle_check.toggled.connect(lambda on: self.set_field(("shuffle",), bool(on)))
         self.l1_spin = self._double(("penalties", "l1"), 0.0, 10.0, 6, 0.0, step=1e-4)
         self.l2_spin = self._double(("penalties", "l2"), 0.0, 10.0, 6, 0.0, step=1e-4)
         self.clip_combo = self._combo(CLIP_MODES, ("clip", "mode"))
@@ -322,6 +331,7 @@ class TrainingPanel(QWidget):
         form.addRow("Schedule", self.schedule_combo)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Batch size", self.batch_combo)
+        form.addRow("Shuffle", self.shuffle_check)
         form.addRow("L1 penalty", self.l1_spin)
         form.addRow("L2 penalty", self.l2_spin)
         form.addRow("Clip", self.clip_combo)
@@ -501,6 +511,7 @@ class TrainingPanel(QWidget):
             _set_spin(self.epochs_spin, t.get("epochs", 100))
             batch = t.get("batch_size", 32)
             self.batch_combo.setEditText(str(batch))
+            self.shuffle_check.setChecked(t.get("shuffle", True) is not False)
             pen = _section(t, "penalties")
             _set_spin(self.l1_spin, pen.get("l1", 0.0))
             _set_spin(self.l2_spin, pen.get("l2", 0.0))
@@ -547,12 +558,24 @@ class TrainingPanel(QWidget):
         # a procedure whose every role has an optimiser of its own (a GAN's) does not use
         # the shared one: its rows go, the roles form holds each role's
         own = spec is not None and all(r.optimizer is not None for r in spec.roles)
+        # a learning rule (a SOM's) has no optimiser, loss, schedule, penalties or clipping
+        rule = spec is not None and not any(r.optimised for r in spec.roles)
         for row in (self.optimizer_combo, self.lr_spin, self.momentum_spin):
-            self.training_form.setRowVisible(row, not own)
+            self.training_form.setRowVisible(row, not (own or rule))
+        for row in (
+            self.schedule_combo,
+            self.l1_spin,
+            self.l2_spin,
+            self.clip_combo,
+            self.clip_spin,
+        ):
+            self.training_form.setRowVisible(row, not rule)
         self.procedure_form.setVisible(bool(self.procedure_form.specs))
         self.procedure_form.set_values(_section(t, "procedure_settings"))
         # the autoencoders' reconstruction loss is their own recon_loss setting
-        self.training_form.setRowVisible(self.loss_combo, spec is None or spec.uses_loss)
+        self.training_form.setRowVisible(
+            self.loss_combo, (spec is None or spec.uses_loss) and not rule
+        )
 
     def _phase_buttons(self, spec: ProcedureSpec | None) -> None:
         for button in self.phase_buttons.values():

@@ -24,6 +24,7 @@ from widgets.views import (
     tile,
     widget_for,
 )
+from widgets.views.som_layout import default_centers
 
 WARNING = (
     "KL is near 0 in 7 of 8 latent dimensions: posterior collapse; try KL warm-up, free bits"
@@ -80,6 +81,38 @@ def bars(warning: str = WARNING) -> dict:
 
 def values_map() -> dict:
     return {"values": ro(RNG.random((6, 9), dtype=np.float32))}
+
+
+def som_map(planes: bool = False) -> dict:
+    payload = {
+        "rows": 4,
+        "cols": 6,
+        "centers": ro(default_centers(4, 6, True).astype(np.float32)),
+        "hexagonal": True,
+    }
+    if planes:
+        return {
+            **payload,
+            "planes": ro(RNG.random((3, 24), dtype=np.float32)),
+            "names": ["R", "G", "B"],
+        }
+    return {
+        **payload,
+        "values": ro(RNG.random(24, dtype=np.float32)),
+        "value_name": "mean distance",
+        "marker": {"unit": 7, "radius": 1.5},
+    }
+
+
+def arithmetic() -> dict:
+    return {
+        "title": "One update",
+        "lines": ["η = 0.6, σ = 0: only the winner moves"],
+        "columns": ["w", "d", "w after"],
+        "rows": ["unit 1", "unit 2"],
+        "cells": [["[0.3, 0.5]", "1.07", "[0.3, 0.5]"], ["[0.6, 0.7]", "0.98", "[0.84, 0.28]"]],
+        "highlight": [1],
+    }
 
 
 DECLARED = [
@@ -163,9 +196,18 @@ def test_every_declared_view_draws_a_payload_of_its_kind(qtbot, dash, spec, view
         names = [label.text for _, label in widget.plot.legend.items]
         first = view.label(view.series[0])
         assert names[:2] == [first, f"{first} (validation)"]
-    elif kind in ("heatmap", "grid_map"):
+    elif kind == "heatmap":
         widget.update(values_map())
         assert widget.image.image.shape == (6, 9)
+    elif kind == "grid_map":
+        widget.update(som_map())
+        assert widget.canvas.cell_count() == 24
+        widget.update(som_map(planes=True))
+        widget.canvas.layout_maps()
+        assert len(widget.canvas.rects) == 3 and widget.canvas.content.names == ["R", "G", "B"]
+    elif kind == "arithmetic":
+        widget.update(arithmetic())
+        assert widget.cell_text(1, 1) == "0.98" and widget.is_highlighted(1)
     else:  # a new kind: give it a payload here
         pytest.fail(f"no synthetic payload for kind {kind!r}")
     widget.reset()  # a new run: empty again

@@ -13,10 +13,15 @@ series for curves (:func:`curves_payload`).
 - :mod:`~widgets.views.base`: :class:`ViewWidget`, what every view widget is;
 - :mod:`~widgets.views.charts`: curves, scatter, bars;
 - :mod:`~widgets.views.images`: samples, image grids, 2-D maps;
+- :mod:`~widgets.views.som_map`: a self-organizing map on its grid (hexagons or squares);
+  its parts in :mod:`~widgets.views.som_scale`, :mod:`~widgets.views.som_layout`,
+  :mod:`~widgets.views.som_canvas` and :mod:`~widgets.views.som_members`;
+- :mod:`~widgets.views.arithmetic`: one update worked by hand, number by number;
 - :mod:`~widgets.views.registry`: kind -> widget;
 - :mod:`~widgets.views.layout`: the dashboard's tabs, what each view draws.
 """
 
+from widgets.views.arithmetic import ArithmeticView
 from widgets.views.base import ViewWidget
 from widgets.views.charts import BarsView, CurvesView, ScatterView
 from widgets.views.images import ImageGridView, MapView, SamplesView, pixels, tile
@@ -35,12 +40,14 @@ from widgets.views.registry import (
     procedure_spec,
     widget_for,
 )
+from widgets.views.som_map import SomMapView
 
 __all__ = [
     "BUILTIN_KINDS",
     "OVERVIEW",
     "VIEW_PREFIX",
     "VIEW_WIDGETS",
+    "ArithmeticView",
     "BarsView",
     "CurvesView",
     "ImageGridView",
@@ -48,6 +55,7 @@ __all__ = [
     "ProcedureViews",
     "SamplesView",
     "ScatterView",
+    "SomMapView",
     "ViewWidget",
     "builtin_part",
     "curves_payload",

@@ -8,9 +8,11 @@ from builder.training.procedures.spec import View
 from widgets.plots import (
     METRIC_ORDER,
 )
+from widgets.views.arithmetic import ArithmeticView
 from widgets.views.base import ViewWidget
 from widgets.views.charts import BarsView, CurvesView, ScatterView
 from widgets.views.images import ImageGridView, MapView, SamplesView
+from widgets.views.som_map import SomMapView
 
 # the kinds the dashboard's own plots draw, from the records they have always read
 BUILTIN_KINDS = {
@@ -40,7 +42,8 @@ def procedure_spec(procedure: str | ProcedureSpec | None) -> ProcedureSpec:
     return PROCEDURES.get(procedure or DEFAULT, PROCEDURES[DEFAULT])
 
 
-# every other kind: the widget that draws it (heatmap and grid_map: a 2-D map of values)
+# every other kind: the widget that draws it (heatmap: a 2-D array of values; grid_map: a
+# self-organizing map on its grid; arithmetic: one update worked by hand)
 VIEW_WIDGETS: dict[str, type[ViewWidget]] = {
     "curves": CurvesView,
     "samples": SamplesView,
@@ -48,7 +51,8 @@ VIEW_WIDGETS: dict[str, type[ViewWidget]] = {
     "scatter": ScatterView,
     "bars": BarsView,
     "heatmap": MapView,
-    "grid_map": MapView,
+    "grid_map": SomMapView,
+    "arithmetic": ArithmeticView,
 }
 
 
