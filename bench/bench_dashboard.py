@@ -142,12 +142,21 @@ class OtherLoad:
 # ----------------------------------------------------------------------------- the app
 
 
+SOM_MAP: tuple[int, int] | None = None  # --som-map ROWSxCOLS
+
+
 def open_window(example: str, training: dict[str, Any]) -> MainWindow:
     """The main window on an example (its ``training`` section updated), as ``neuralcanvas``
     shows it: 1400x860, the Dashboard tab raised, torch loaded in the background."""
     app = application()
     project = load(assets.example(example), CATALOG)
     project.training.update(training)
+    if SOM_MAP is not None:  # --som-map: every SOM layer of the example that size
+        for net in project.networks.values():
+            for node in net.nodes:
+                if net.type_of(node) == "SOM":
+                    net.set_param(node, "rows", SOM_MAP[0])
+                    net.set_param(node, "cols", SOM_MAP[1])
     window = MainWindow(project, None, autosave_ms=0)
     # The dialogs a run may raise are recorded instead (a modal dialog would block the bench).
     window.show_error = lambda title, message: ERRORS.append(f"{title}: {message}")
@@ -1383,9 +1392,17 @@ def main(argv: list[str] | None = None) -> int:
         help="figure A: the example project trained (assets/examples/NAME.json; default"
         " digits_cnn; gan_digits: a GAN, its sample grid's lag behind the trainer too)",
     )
+    parser.add_argument(
+        "--som-map",
+        help="figure A: the example's SOM layers ROWSxCOLS (e.g. 30x30 with som_digits)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # a run in a fresh process
     args = parser.parse_args(argv)
+    if args.som_map:
+        global SOM_MAP
+        rows, _, cols = args.som_map.lower().partition("x")
+        SOM_MAP = (int(rows), int(cols))
 
     # The app's settings and autosaves go to a scratch folder (children inherit it).
     with tempfile.TemporaryDirectory() as scratch:

@@ -523,7 +523,10 @@ class Dashboard(QWidget):
         self.compared = None
         self.loss_plot.set_other(None)
         self.gradient_plot.set_thresholds(thresholds)
-        self.views.sample_shape = run.sample_shape
+        # Until the data is loaded (set_run_data), the last run's data is the best guess for
+        # a run of the same procedure: its layout stays, nothing is laid out twice.
+        guess = self.views.sample_shape if spec is self.views.spec else None
+        self.views.sample_shape = run.sample_shape if run.sample_shape is not None else guess
         self.views.show(run.procedure)  # its tabs; _set_points lays the Overview out
         self._set_points(points)
         self.layer_combo.clear()
@@ -690,7 +693,10 @@ class Dashboard(QWidget):
         }
 
         def step(i: int) -> None:
-            if turn != self._turns or self._shown is not shown:  # superseded
+            if turn != self._turns:  # superseded by a newer pass or a refresh
+                return
+            if self._shown is not shown:  # another run is shown (or none): nothing left
+                self.in_turns = False
                 return
             if i == len(groups):
                 for plot in builtin.values():  # fit exactly (live redraws leave room)

@@ -794,8 +794,8 @@ class TrainingPanel(QWidget):
             self.status.setText("Stopped before training began")
             self._finish()
             return
-        if self.dashboard_run is not None:
-            self.dashboard.refresh()
+        if self.dashboard_run is not None:  # the new run's empty plots, a group per turn
+            self.dashboard.refresh_in_turns()
         try:
             trainer.start()  # prepare() runs in the worker; its errors come as records
             self._launched = True

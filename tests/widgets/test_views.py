@@ -547,3 +547,12 @@ def test_a_live_view_is_drawn_at_its_probes_pace_whatever_the_others_cost(dash):
     assert group in due and due[group] - dash._live_t <= samples.every / 2 + 1e-9
     others = [g for g in due if g != group]
     assert others and all(due[g] - dash._live_t > 60 for g in others)
+
+
+def test_a_pass_in_turns_ends_when_another_run_is_shown(dash, qtbot):
+    dash.begin_run("vae", HealthThresholds(), procedure="vae")
+    dash.add_records(vae_records())
+    dash.refresh_in_turns()
+    assert dash.in_turns
+    dash.begin_run("mlp", HealthThresholds())  # shown before the pass is through
+    qtbot.waitUntil(lambda: not dash.in_turns)

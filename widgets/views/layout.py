@@ -109,11 +109,10 @@ class ProcedureViews:
     # -- which views ----------------------------------------------------------------------
 
     def show(self, procedure: str | ProcedureSpec | None) -> bool:
-        """Make the procedure's views: its tabs and widgets (emptied when it is already the
-        one shown). True when the layout changed."""
+        """Make the procedure's views: its tabs and widgets (kept when it is already the one
+        shown: the dashboard redraws them from the new run). True when the layout changed."""
         spec = procedure_spec(procedure)
-        if spec is self.spec:
-            self.reset()
+        if spec is self.spec:  # kept: the new run's (empty) payloads redraw them in turn
             return False
         made = self._made if spec is self._ahead else {}
         self._ahead, self._made = None, {}
