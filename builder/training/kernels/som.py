@@ -1,4 +1,7 @@
-"""Self-organizing maps (Kohonen): competitive learning on a grid of units, by a rule (no
+"""(A little over 600 lines: most of it is the settings' documentation below, which the
+exported script carries with the code.)
+
+Self-organizing maps (Kohonen): competitive learning on a grid of units, by a rule (no
 optimiser, no gradients). For each sample the best-matching unit (BMU, the unit whose
 weights are nearest) wins, and every unit moves towards the sample by
 ``η(t) · h(BMU, unit, σ(t))``: MiniSom's rule ``w += η·h·(x - w)``.
