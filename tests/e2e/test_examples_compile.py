@@ -27,11 +27,16 @@ def test_example_loads_validates_and_compiles(path):
     assert project.name and project.description
     training = project.training
     spec = procedure(training.get("procedure", DEFAULT))
-    # a procedure whose roles have optimisers of their own names them (training.optimizers)
+    # a procedure whose roles have optimisers of their own names them (training.optimizers);
+    # a learning rule (a SOM's) has none
     own = all(role.optimizer is not None for role in spec.roles)
-    optimizer = "optimizers" if own else "optimizer"
-    for key in ("dataset", optimizer, "epochs", "batch_size", "seed") + ("loss",) * spec.uses_loss:
+    optimised = any(role.optimised for role in spec.roles)
+    optimizer = ("optimizers" if own else "optimizer",) * optimised
+    keys = ("dataset", *optimizer, "epochs", "batch_size", "seed") + ("loss",) * spec.uses_loss
+    for key in keys:
         assert key in training, key
+    if not optimised:
+        assert "optimizer" not in training and "optimizers" not in training
     # the file is what saving the loaded project writes, except for parameters the catalog
     # gained since (they load with their defaults)
     saved, written = to_dict(project), json.loads(path.read_text(encoding="utf-8"))
