@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,22 @@ def apply_init(module: nn.Module, scheme: str) -> None:
                 nn.init.kaiming_uniform_(tensor, nonlinearity="relu")
             else:
                 raise ValueError(f"unknown initialiser {scheme!r}")
+
+
+def set_weights(module: nn.Module, weights: Mapping[str, Any]) -> None:
+    """Copy hand-set ``weights`` (nested lists of numbers by tensor name, as the project
+    file holds them) into ``module``'s parameters and buffers."""
+    own = module.state_dict(keep_vars=True)
+    with torch.no_grad():
+        for name, values in weights.items():
+            tensor = own[name]
+            value = torch.tensor(values, dtype=tensor.dtype, device=tensor.device)
+            if value.shape != tensor.shape:
+                raise ValueError(
+                    f"hand-set {name!r} has shape {list(value.shape)}, the layer's"
+                    f" {list(tensor.shape)}"
+                )
+            tensor.copy_(value)
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,9 @@ def compile_network(
                 module = spec.ctor(params, shapes).build()
                 if "init" in params:
                     apply_init(module, params["init"])
+                hand = net.weights_of(n)
+                if hand:
+                    set_weights(module, hand)
                 root.add_module(attrs[n], module)
                 emit = spec.emit or _default_emit
             elif spec.emit is not None:

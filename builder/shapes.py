@@ -27,7 +27,9 @@ from graph.document import (
     NodeRemoved,
     NodeRenamed,
     ParamChanged,
+    WeightsChanged,
 )
+from graph.weights import shape_of
 
 # The most values one sample may hold at any point of a network (2**31 - 1, the largest
 # index of a 32-bit tensor index; 8 GB of float32 for one sample).
@@ -100,7 +102,44 @@ def check_node(
     too_big = _oversized(net, node_id, outputs)
     if too_big:
         return NodeInfo("error", inputs=shapes, message=too_big)
+    misfit = _hand_weights_misfit(net, node_id, spec, shapes)
+    if misfit:
+        return NodeInfo("error", inputs=shapes, message=misfit)
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
+
+
+def tensor_shapes(spec: Any, params: Any, inputs: dict[str, Shape]) -> dict[str, tuple[int, ...]]:
+    """The shapes of the tensors a layer holds (its ``state_dict``: weights, biases, running
+    statistics), by name, built on the meta device (no memory taken)."""
+    import torch
+
+    if spec.ctor is None:
+        return {}
+    with torch.device("meta"):
+        module = spec.ctor(params, inputs).build()
+    return {name: tuple(t.shape) for name, t in module.state_dict().items()}
+
+
+def _hand_weights_misfit(net: Network, node_id: str, spec: Any, inputs: dict[str, Shape]) -> str:
+    """Why the layer's hand-set weights do not fit it ("" when they do or there are none)."""
+    weights = net.weights_of(node_id)
+    if not weights:
+        return ""
+    own = tensor_shapes(spec, net.params_of(node_id), inputs)
+    fix = "edit them in the Properties panel's Weights table, or clear them"
+    for name, values in weights.items():
+        if name not in own:
+            has = ", ".join(repr(k) for k in own) or "no tensors"
+            return (
+                f"{label(net, node_id)} has no tensor {name!r} to set by hand (it has {has}): {fix}"
+            )
+        given = list(shape_of(values))
+        if tuple(given) != own[name]:
+            return (
+                f"{label(net, node_id)}: the hand-set {name!r} has shape {given}, the layer's"
+                f" {name!r} has {list(own[name])}: {fix}"
+            )
+    return ""
 
 
 def values_per_sample(shape: Shape) -> int:
@@ -185,7 +224,7 @@ class ShapeChecker:
         if isinstance(event, (NodeAdded, NodeRenamed, NodeRemoved)) and self._is_output(event):
             # An Output's name can clash with another Output's (see output_name_clash).
             self._dirty.update(n for n in self.net.nodes if self.net.type_of(n) == "Output")
-        if isinstance(event, (NodeAdded, ParamChanged)):
+        if isinstance(event, (NodeAdded, ParamChanged, WeightsChanged)):
             self._dirty.add(event.node_id)
         elif isinstance(event, NodeRenamed):
             # A 'blocked' successor's message names this node ("waiting for 'fc' ...").

@@ -16,6 +16,7 @@ from graph.document import (
     NodeRenamed,
     ParamChanged,
     Project,
+    WeightsChanged,
 )
 from graph.errors import EditError, NeuralCanvasError, Problem, ProjectFileError
 
@@ -36,4 +37,5 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectFileError",
+    "WeightsChanged",
 ]

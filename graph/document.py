@@ -14,13 +14,26 @@ import copy
 import itertools
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
 import networkx as nx
 
 from graph.errors import EditError
+from graph.events import (  # noqa: F401  (re-exported: graph.document.Edge etc.)
+    Edge,
+    EdgeAdded,
+    EdgeRemoved,
+    Event,
+    Listener,
+    NodeAdded,
+    NodeMoved,
+    NodeRemoved,
+    NodeRenamed,
+    ParamChanged,
+    WeightsChanged,
+)
+from graph.weights import WeightsError, check_weights
 
 MAX_NAME_LENGTH = 100
 
@@ -42,74 +55,6 @@ class LayerSpecs(Protocol):
     def output_ports(self, type_id: str, params: Mapping[str, Any]) -> list[str]: ...
 
     def default_name(self, type_id: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A connection from an output port of ``src`` to an input port of ``dst``."""
-
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.src_port}>{self.dst_port}"
-
-
-# ----------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class Event:
-    """Base of the events a :class:`Network` emits after a successful edit."""
-
-
-@dataclass(frozen=True)
-class NodeAdded(Event):
-    node_id: str
-
-
-@dataclass(frozen=True)
-class NodeRemoved(Event):
-    node_id: str
-    record: dict[str, Any] = field(compare=False)
-
-
-@dataclass(frozen=True)
-class EdgeAdded(Event):
-    edge: Edge
-
-
-@dataclass(frozen=True)
-class EdgeRemoved(Event):
-    edge: Edge
-
-
-@dataclass(frozen=True)
-class ParamChanged(Event):
-    node_id: str
-    key: str
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True)
-class NodeRenamed(Event):
-    node_id: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class NodeMoved(Event):
-    node_id: str
-    old: tuple[float, float]
-    new: tuple[float, float]
-
-
-Listener = Callable[[Event], None]
 
 
 def check_name(name: Any) -> str:
@@ -137,7 +82,8 @@ class Network:
     """One network: a directed multigraph whose nodes are layers and whose edges connect ports.
 
     Node attributes: ``type`` (layer type id), ``name`` (unique, user-visible), ``params``
-    (dict, every parameter of the type present), ``pos`` (canvas position ``(x, y)``).
+    (dict, every parameter of the type present), ``pos`` (canvas position ``(x, y)``),
+    ``weights`` (hand-set starting values, :mod:`graph.weights`; None: the initialiser's).
     Edge attributes: ``src_port``, ``dst_port``; the multigraph key is ``Edge.key``.
     """
 
@@ -196,6 +142,11 @@ class Network:
 
     def params_of(self, node_id: str) -> Mapping[str, Any]:
         return MappingProxyType(self._data(node_id)["params"])
+
+    def weights_of(self, node_id: str) -> Mapping[str, Any] | None:
+        """The layer's hand-set weights (nested lists by tensor name), or None."""
+        weights = self._data(node_id).get("weights")
+        return None if weights is None else MappingProxyType(weights)
 
     def pos_of(self, node_id: str) -> tuple[float, float]:
         return self._data(node_id)["pos"]
@@ -266,6 +217,7 @@ class Network:
         params: Mapping[str, Any] | None = None,
         pos: tuple[float, float] = (0.0, 0.0),
         node_id: str | None = None,
+        weights: Mapping[str, Any] | None = None,
     ) -> str:
         """Add a layer; missing params take the type's defaults. Returns the node id."""
         if not isinstance(type_id, str) or not self.specs.has_type(type_id):
@@ -282,7 +234,8 @@ class Network:
         elif node_id in self.graph:
             raise EditError(f"A layer with id {node_id!r} already exists")
         pos = _check_pos(pos)
-        self.graph.add_node(node_id, type=type_id, name=name, params=full, pos=pos)
+        hand = None if weights is None else self._checked_weights(type_id, name, weights)
+        self.graph.add_node(node_id, type=type_id, name=name, params=full, pos=pos, weights=hand)
         self._names[name] = node_id
         self._emit(NodeAdded(node_id), structural=True)
         return node_id
@@ -297,6 +250,7 @@ class Network:
             "name": data["name"],
             "params": copy.deepcopy(data["params"]),
             "pos": data["pos"],
+            "weights": copy.deepcopy(data.get("weights")),
             "edges": self.in_edges(node_id) + self.out_edges(node_id),
         }
         for edge in record["edges"]:
@@ -310,7 +264,12 @@ class Network:
     def restore_node(self, record: Mapping[str, Any]) -> str:
         """Undo :meth:`remove_node`: the same id, name, params, position and edges."""
         node_id = self.add_node(
-            record["type"], record["name"], record["params"], record["pos"], record["id"]
+            record["type"],
+            record["name"],
+            record["params"],
+            record["pos"],
+            record["id"],
+            record.get("weights"),
         )
         index = record.get("index")
         if index is not None and index < len(self) - 1:
@@ -462,6 +421,19 @@ class Network:
         data["params"] = new_params
         self._emit(ParamChanged(node_id, key, old, value), structural=False)
 
+    def set_weights(self, node_id: str, weights: Mapping[str, Any] | None) -> None:
+        """Set (or with None clear) the layer's hand-set weights; whether they fit the layer
+        is the shape checker's to say."""
+        data = self._data(node_id)
+        new = (
+            None if weights is None else self._checked_weights(data["type"], data["name"], weights)
+        )
+        old = data.get("weights")
+        if new == old:
+            return
+        data["weights"] = new
+        self._emit(WeightsChanged(node_id, old, new), structural=False)
+
     def rename(self, node_id: str, name: str) -> None:
         data = self._data(node_id)
         name = check_name(name)
@@ -498,6 +470,12 @@ class Network:
             except ValueError as exc:
                 raise EditError(f"{type_id} '{name}': {key}: {exc}") from None
         return full
+
+    def _checked_weights(self, type_id: str, name: str, weights: Any) -> dict[str, Any]:
+        try:
+            return check_weights(weights)
+        except WeightsError as exc:
+            raise EditError(f"{type_id} '{name}': {exc}") from None
 
     def _check_unique(self, name: str) -> None:
         if self._named(name) is not None:

@@ -32,6 +32,7 @@ from graph.untrusted import (  # noqa: F401 (MAX_DEPTH, MAX_INTEGER re-exported)
     json_path,
     read_regular_file,
 )
+from graph.weights import WeightsError, check_weights
 
 FORMAT = "neuralcanvas-project"
 VERSION = 1
@@ -197,6 +198,8 @@ def _plain_item(key: str, item: Any) -> bool:
                 return False
     if key == "nodes":
         if "params" in item and type(item["params"]) is not dict:
+            return False
+        if "weights" in item and type(item["weights"]) is not dict:
             return False
         if "pos" in item:
             pos = item["pos"]
@@ -385,10 +388,20 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
             except ValueError as exc:
                 problems.append(Problem(json_path([*where, "params", key]), str(exc)))
                 bad = True
+        weights = node.get("weights")
+        if weights is not None:
+            try:
+                weights = check_weights(weights)
+            except WeightsError as exc:
+                inner = exc.path.split(".", 1)[1:]  # "weights.weight[1]" -> "weight[1]"
+                at = json_path([*where, "weights"]) + ("." + inner[0] if inner else "")
+                problems.append(Problem(at, str(exc).split(": ", 1)[-1]))
+                bad = True
         if bad:
             continue
         try:
-            net.add_node(type_id, name, params, tuple(node.get("pos", (0.0, 0.0))), node_id)
+            pos = tuple(node.get("pos", (0.0, 0.0)))
+            net.add_node(type_id, name, params, pos, node_id, weights)
         except EditError as exc:
             problems.append(Problem(json_path(where), str(exc)))
     wanted: list[tuple[str, str, str, str]] = []
@@ -430,15 +443,16 @@ def to_dict(project: Project) -> dict[str, Any]:
     for name, net in project.networks.items():
         nodes = []
         for node_id, d in net.iter_nodes():
-            nodes.append(
-                {
-                    "id": node_id,
-                    "type": d["type"],
-                    "name": d["name"],
-                    "params": _plain(d["params"]),
-                    "pos": [d["pos"][0], d["pos"][1]],
-                }
-            )
+            node = {
+                "id": node_id,
+                "type": d["type"],
+                "name": d["name"],
+                "params": _plain(d["params"]),
+                "pos": [d["pos"][0], d["pos"][1]],
+            }
+            if d.get("weights") is not None:
+                node["weights"] = _plain(d["weights"])
+            nodes.append(node)
         order = {n: i for i, n in enumerate(net.nodes)}
         ordered = sorted(
             net.edges(), key=lambda e: (order[e.src], e.src_port, order[e.dst], e.dst_port)

@@ -184,6 +184,24 @@ class SetParam(_Command):
         return True
 
 
+class SetWeights(_Command):
+    """Set, change or clear (None) a layer's hand-set weights (:mod:`graph.weights`)."""
+
+    def __init__(self, net: Network, node_id: str, weights: Mapping[str, Any] | None, text: str):
+        old = net.weights_of(node_id)
+        super().__init__(net, text)
+        self.node_id, self.old = node_id, None if old is None else copy.deepcopy(dict(old))
+        net.set_weights(node_id, weights)
+        new = net.weights_of(node_id)
+        self.new = None if new is None else copy.deepcopy(dict(new))
+
+    def _apply(self) -> None:
+        self.net.set_weights(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.net.set_weights(self.node_id, self.old)
+
+
 class Rename(_Command):
     def __init__(self, net: Network, node_id: str, name: str):
         old = net.name_of(node_id)
@@ -215,9 +233,9 @@ class Paste(_Command):
             for node in nodes:
                 name = net.unique_name(node["name"])
                 x, y = node.get("pos", (0.0, 0.0))
-                new = net.add_node(
-                    node["type"], name, node.get("params", {}), (x + offset[0], y + offset[1])
-                )
+                pos = (x + offset[0], y + offset[1])
+                params, weights = node.get("params", {}), node.get("weights")
+                new = net.add_node(node["type"], name, params, pos, weights=weights)
                 mapping[node["id"]] = new
                 self.node_ids.append(new)
             for e in clip.get("edges", []):
@@ -259,6 +277,7 @@ def copy_selection(net: Network, node_ids: Iterable[str]) -> dict[str, Any]:
             "name": net.name_of(n),
             "params": _plain(net.params_of(n)),
             "pos": list(net.pos_of(n)),
+            **({"weights": copy.deepcopy(dict(w))} if (w := net.weights_of(n)) else {}),
         }
         for n in chosen
     ]
@@ -299,6 +318,7 @@ def _record(net: Network, node_id: str) -> dict[str, Any]:
         "name": net.name_of(node_id),
         "params": copy.deepcopy(dict(net.params_of(node_id))),
         "pos": net.pos_of(node_id),
+        "weights": copy.deepcopy(dict(w)) if (w := net.weights_of(node_id)) else None,
         "edges": [],
     }
 

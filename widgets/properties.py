@@ -44,6 +44,7 @@ from widgets import theme
 from widgets.commands import Rename, SetParam
 from widgets.editor_document import EditorDocument
 from widgets.settings_form import WheelGuard, number_or_text
+from widgets.weights_table import WeightsEditor, editable
 
 NAME = "name"  # the key of the Name field in ``fields`` / ``errors`` (no param is called so)
 INT_LIMIT = 2_147_483_647  # QSpinBox holds a C int
@@ -211,6 +212,7 @@ class PropertyEditor(QWidget):
         self.spec: LayerSpec | None = None
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.weights: WeightsEditor | None = None  # the small layer's weight tables
         self._pushing = False  # our own edit is being applied: do not echo it into the fields
         self._wheel_guard = WheelGuard(self)
         self.setStyleSheet(_STYLE)
@@ -260,6 +262,7 @@ class PropertyEditor(QWidget):
             node_id = None
         self.node_id = node_id
         self.fields, self.errors = {}, {}
+        self.weights = None
         if node_id is None:
             self.spec = None
             old = self.scroll.takeWidget()
@@ -345,6 +348,9 @@ class PropertyEditor(QWidget):
         outer.addLayout(form)
         if not spec.params:
             outer.addWidget(_muted("This layer has no parameters."))
+        self.weights = WeightsEditor(self.doc, node_id) if editable(self.doc, node_id) else None
+        if self.weights is not None:
+            outer.addWidget(self.weights)
         outer.addStretch(1)
         return content
 

@@ -221,7 +221,10 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.stop_button = QPushButton("Stop")
         self.step_button = QPushButton("Step")
-        self.step_button.setToolTip("Paused: apply one update, report it and pause again")
+        self.step_button.setToolTip(
+            "Apply one update, report it and pause (before a run: start one, paused after its"
+            " first update)"
+        )
         self.step_button.clicked.connect(lambda _checked=False: self.single_step())
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.pause)
@@ -695,7 +698,7 @@ class TrainingPanel(QWidget):
         self.start_button.setEnabled(s == IDLE)
         self.pause_button.setEnabled(s in (STARTING, RUNNING))
         self.resume_button.setEnabled(s == PAUSED)
-        self.step_button.setEnabled(s == PAUSED)
+        self.step_button.setEnabled(s in (IDLE, PAUSED))
         # a phase steps the running procedure: the one the run was started with
         spec = PROCEDURES.get(self.config.procedure) if self.config and s != IDLE else None
         phases = {p for p, _label, _tip in spec.phases} if spec is not None else set()
@@ -826,6 +829,8 @@ class TrainingPanel(QWidget):
         that part of the procedure's iteration (a GAN's "discriminator" or "generator")."""
         if self.trainer is not None and self.state == PAUSED:
             self.trainer.step_once(phase)
+        elif self.state == IDLE and phase is None and self.start():
+            self.trainer.step_once()  # before its thread starts: paused after one update
 
     def stop(self) -> None:
         if self.trainer is not None and self.state in (STARTING, RUNNING, PAUSED):

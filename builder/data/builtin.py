@@ -16,6 +16,8 @@ from builder.data.options import (
     delimiter_check,
     float_check,
     int_check,
+    rows_check,
+    targets_check,
     text_check,
 )
 from builder.data.registry import register
@@ -71,6 +73,33 @@ for _name, _load, _what in (
         validation=0.0,
         size=lambda o: (4 * o["repeat"], 3),
     )(_load)
+
+
+register(
+    "table",
+    "rows typed into the project (a textbook's worked example): inputs, and a target per row"
+    " if there is one; trains on all of them, in their order",
+    None,
+    [
+        Option(
+            "rows",
+            [[0, 0], [0, 1], [1, 0], [1, 1]],
+            "the inputs: a list of rows, each a list of numbers",
+            rows_check,
+        ),
+        Option(
+            "targets",
+            None,
+            "one target per row (a class: 0, 1, ...; or numbers for regression), or null (none:"
+            " for a procedure that needs no targets, such as som)",
+            targets_check,
+        ),
+        Option("features", None, "the inputs' names, or null (x1, x2, ...)", columns_check),
+        TASK_OPTION,
+    ],
+    validation=0.0,
+    size=lambda o: (len(o["rows"]), len(o["rows"][0]) + 1),
+)(generated.table)
 
 
 register(

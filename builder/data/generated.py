@@ -47,6 +47,37 @@ def xor_table(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     return truth_table("xor", [0, 1, 1, 0], o["repeat"])
 
 
+def table(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
+    """The rows typed into the project (a textbook's worked example): ``rows`` the inputs,
+    ``targets`` one per row (whole numbers >= 0: classes, unless ``task`` says regression)
+    or null (no targets: 0 for every row, for a procedure that needs none), ``features``
+    their names."""
+    x = np.asarray(o["rows"], dtype=np.float64)
+    names = o["features"] or [f"x{i + 1}" for i in range(x.shape[1])]
+    if len(names) != x.shape[1]:
+        raise DataError(
+            f"{SPEC_PATH}.features: {len(names)} names for rows of {x.shape[1]} numbers:"
+            " give one name per number"
+        )
+    kind = "points2d" if x.shape[1] == 2 else "tabular"
+    targets = o["targets"]
+    if targets is None:  # for a procedure that needs none (a SOM): every target 0
+        return regression_dataset("table", x, np.zeros(len(x)), kind, names)
+    if len(targets) != len(x):
+        raise DataError(
+            f"{SPEC_PATH}.targets: {len(targets)} targets for {len(x)} rows: give one per row"
+        )
+    y = np.asarray(targets, dtype=np.float64)
+    whole = y.ndim == 1 and bool(np.all(y == np.round(y))) and bool(np.all(y >= 0))
+    if o["task"] == "classification" and not whole:
+        raise DataError(
+            f"{SPEC_PATH}.targets: classes must be whole numbers from 0, got {targets[:4]}"
+        )
+    if o["task"] == "regression" or (o["task"] == "auto" and not whole):
+        return regression_dataset("table", x, y, kind, names)
+    return class_dataset("table", x, y.astype(np.int64), kind, feature_names=names)
+
+
 def moons(o: dict[str, Any], base: Path | None, seed: int) -> Dataset:
     from sklearn.datasets import make_moons
 

@@ -119,6 +119,43 @@ def columns_check(v: Any) -> str | None:
     return None if ok else "a non-empty list of column names or 0-based indices, or null"
 
 
+MAX_TABLE_ROWS = 10_000  # rows typed into a project file (more: a CSV file)
+
+
+def rows_check(v: Any) -> str | None:
+    """A table's rows: a non-empty list of equally long, non-empty lists of numbers."""
+    ok = (
+        isinstance(v, list)
+        and 0 < len(v) <= MAX_TABLE_ROWS
+        and all(isinstance(r, list) and r and all(is_number(x) for x in r) for r in v)
+        and len({len(r) for r in v}) == 1
+    )
+    return (
+        None
+        if ok
+        else (
+            f"a list of 1 to {MAX_TABLE_ROWS:,} rows, each a list of as many numbers as the"
+            " first, such as [[1, 0], [0, 1]]"
+        )
+    )
+
+
+def targets_check(v: Any) -> str | None:
+    """A table's targets: null, or one number (or list of numbers) per row."""
+    ok = v is None or (
+        isinstance(v, list)
+        and 0 < len(v) <= MAX_TABLE_ROWS
+        and (
+            all(is_number(t) for t in v)
+            or (
+                all(isinstance(t, list) and t and all(is_number(x) for x in t) for t in v)
+                and len({len(t) for t in v}) == 1
+            )
+        )
+    )
+    return None if ok else "null, or one number (or list of numbers) per row, such as [0, 1]"
+
+
 def object_check(v: Any) -> str | None:
     return None if v is None or isinstance(v, dict) else "an object"
 

@@ -32,6 +32,7 @@ from builder.export.layout import (
     _def,
     _Expr,
     _list,
+    _literal,
     _name,
     _return,
     _statement,
@@ -206,7 +207,7 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
     header_lines = len(lines)
     helpers: list[tuple[str, str]] = []
     built: list[str] = []
-    uses_init = False
+    uses_init = uses_weights = False
     for n in net.topological_order():
         if n not in live or net.type_of(n) in ("Input", "Output"):
             continue
@@ -232,6 +233,12 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
             lines.append(
                 _statement(_call("apply_init", [f"self.{attr}", py_str(params["init"])]), 8)
             )
+        hand = net.weights_of(n)
+        if hand:
+            uses_weights = True
+            values = _literal({k: hand[k] for k in hand})
+            lines.append("        # set by hand in NeuralCanvas: training starts from these")
+            lines.append(_statement(_call("set_weights", [f"self.{attr}", values]), 8))
         built.append(attr)
     children = [attr for attr, _ in gm.named_children()]
     if children != built:  # the compiler changed how it builds: the export must follow
@@ -242,6 +249,8 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
     lines += _forward(gm)
     if uses_init:
         helpers.append(("builder.compile", "apply_init"))
+    if uses_weights:
+        helpers.append(("builder.compile", "set_weights"))
     return _Model("\n".join(lines) + "\n", name, helpers), gm
 
 

@@ -618,7 +618,8 @@ class Trainer:
         try:
             if stop.is_set():
                 return ("stopped", f"Stopped by the user at step {self.step}")
-            self._due = self._report_due(pending, every, interval, last_step)
+            # a single step asked before the run (Step on an idle panel) is reported too
+            self._due = self._single or self._report_due(pending, every, interval, last_step)
             self._set_phase()
             for event in run:
                 if type(event) is loop.Step:
@@ -914,7 +915,8 @@ class Trainer:
         if self._probe is not None:
             self._probe_now(self._probe)
         if self._views_on and self.prober is not None:
-            for record in self.prober.records(epoch, first + len(values)):
+            # a single step shows every view of that one update
+            for record in self.prober.records(epoch, first + len(values), now_all=self._single):
                 self._emit(record)
         return values, None
 

@@ -77,7 +77,7 @@ def test_every_built_in_dataset_loads_with_defaults(name):
     info = dataset_info(name)
     n = len(ds)
     assert n >= 4 and ds.y.shape[0] == n
-    assert ds.kind == info.kind and ds.kind in KINDS
+    assert ds.kind == (info.kind or ds.kind) and ds.kind in KINDS  # None: the data's own
     assert ds.input_shape == tuple(ds.x.shape[1:])
     if ds.kind == "tokens":
         assert ds.x.dtype == torch.int64 and ds.x.min() >= 0
@@ -95,6 +95,26 @@ def test_every_built_in_dataset_loads_with_defaults(name):
     splits = make_splits(ds, {"name": name})
     assert len(splits.train) + len(splits.val or []) == n
     assert name in describe(name)
+
+
+def test_a_typed_in_table_keeps_its_rows_and_order_and_says_what_is_wrong():
+    rows = [[1, -1, -1], [1, 1, 1]]
+    ds = load_dataset({"name": "table", "rows": rows, "targets": [0, 1]})
+    assert ds.x.tolist() == rows and ds.y.tolist() == [0, 1] and ds.task == "classification"
+    assert ds.kind == "tabular" and ds.feature_names == ["x1", "x2", "x3"]
+    splits = make_splits(ds, {"name": "table"})
+    assert splits.train.x.tolist() == rows  # no validation split: every row, in order
+    ds = load_dataset({"name": "table", "rows": [[0, 1]], "targets": [0.5], "features": ["a", "b"]})
+    assert ds.task == "regression" and ds.kind == "points2d" and ds.y.tolist() == [[0.5]]
+    for spec, words in [
+        ({"rows": [[1, 2], [3]]}, "as many numbers as the first"),
+        ({"rows": [[1, "a"]]}, "a list of 1 to 10,000 rows"),
+        ({"rows": [[1, 2]], "targets": [0, 1]}, "2 targets for 1 rows: give one per row"),
+        ({"rows": [[1, 2]], "features": ["a"]}, "1 names for rows of 2 numbers"),
+        ({"rows": [[1], [2]], "targets": [0.5, 1], "task": "classification"}, "whole numbers"),
+    ]:
+        with pytest.raises(DatasetError, match=words):
+            load_dataset({"name": "table", **spec})
 
 
 def test_shapes_and_sizes_of_the_built_ins():

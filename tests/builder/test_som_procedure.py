@@ -4,7 +4,6 @@ number in the arithmetic view, and bad input refused or warned about with what t
 from __future__ import annotations
 
 import pytest
-import torch
 
 import assets
 from builder import CATALOG
@@ -13,7 +12,7 @@ from builder.training.probes import som as som_probes
 from builder.training.procedures import BindingError
 from builder.training.records import EpochRecord, ErrorRecord
 from builder.training.trainer import Trainer
-from graph import Project, project_file
+from graph import project_file
 
 # Two units, four features, σ = 0, η = 0.6 (a classic worked example of competitive learning)
 UNITS = [[0.3, 0.5, 0.7, 0.2], [0.6, 0.7, 0.4, 0.3]]
@@ -26,41 +25,18 @@ def colors(**training):
     return project
 
 
-def textbook(tmp_path) -> Project:
-    rows = ["x1,x2,x3,x4,name"] + [
-        ",".join(map(str, s)) + f",s{i + 1}" for i, s in enumerate(SAMPLES)
-    ]
-    (tmp_path / "samples.csv").write_text("\n".join(rows) + "\n")
-    project = Project(CATALOG, name="textbook")
-    net = project.add_network("map")
-    a = net.add_node("Input", "x", {"shape": [4], "dtype": "float32"})
-    b = net.add_node("SOM", "map", {"rows": 1, "cols": 2})
-    c = net.add_node("Output", "bmu")
-    net.connect(a, b)
-    net.connect(b, c)
-    project.training = {
-        "dataset": {"name": "csv", "path": "samples.csv", "validation": 0.0, "test": 0.0},
-        "procedure": "som",
-        "procedure_settings": {
-            "sigma": 0.0,
-            "sigma_end": 0.0,
-            "learning_rate": 0.6,
-            "learning_rate_end": 0.6,
-            "decay": "linear",
-        },
-        "epochs": 1,
-        "batch_size": 1,
-        "shuffle": False,
-    }
-    return project
+def test_the_shipped_example_holds_the_textbook_s_units_and_samples():
+    project = project_file.load(assets.example("som_competitive_4x4"), CATALOG)
+    net = project.network("map")
+    assert net.weights_of(net.find("units"))["weight"] == UNITS  # set by hand, in the file
+    assert project.training["dataset"]["rows"] == SAMPLES
 
 
-def test_the_textbook_example_is_worked_number_for_number(tmp_path):
-    trainer = Trainer(textbook(tmp_path), base_dir=tmp_path)
+def test_the_textbook_example_is_worked_number_for_number():
+    project = project_file.load(assets.example("som_competitive_4x4"), CATALOG)
+    trainer = Trainer(project)
     trainer.prepare()
     state, kernel = trainer.kernel_state, trainer.kernel
-    with torch.no_grad():
-        state["weight"].copy_(torch.tensor(UNITS))  # set by hand: kept by the kernel
     x, y = kernel.prepare(state, trainer.train_x, trainer.train_y)
     assert x.tolist() == SAMPLES  # in their order (shuffle off), unnormalised
     ctx = ViewContext(kernel, state, trainer.train_x, None, image=False)

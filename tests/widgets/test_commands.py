@@ -45,7 +45,33 @@ EDITS = {
     "param": lambda net, i: c.SetParam(net, i["h"], "out_features", 7),
     "rename": lambda net, i: c.Rename(net, i["h"], "hidden"),
     "paste": lambda net, i: c.Paste(net, c.copy_selection(net, [i["h"], i["r"]])),
+    "weights": lambda net, i: c.SetWeights(net, i["h"], HAND, "Set the weights of 'h' by hand"),
 }
+HAND = {"weight": [[1.0, 0.0, 0.0, 0.0]] * 3, "bias": [0.5, -0.5, 0.0]}
+
+
+@pytest.mark.parametrize("kind", ["delete", "paste", "clear"])
+def test_hand_set_weights_survive_every_edit_of_their_layer(doc, kind):
+    i = ids(doc)
+    doc.net.set_weights(i["h"], HAND)
+    before = state(doc)
+    if kind == "clear":
+        doc.push(c.SetWeights(doc.net, i["h"], None, "Clear"))
+        assert doc.net.weights_of(i["h"]) is None
+    elif kind == "delete":
+        doc.push(c.RemoveNodes(doc.net, [i["h"]]))
+    else:
+        doc.push(
+            c.Paste(
+                doc.net, c.parse_clipboard(c.clipboard_text(c.copy_selection(doc.net, [i["h"]])))
+            )
+        )
+        assert dict(doc.net.weights_of(doc.net.find("h_2"))) == HAND
+    after = state(doc)
+    doc.undo.undo()
+    assert state(doc) == before and dict(doc.net.weights_of(i["h"])) == HAND
+    doc.undo.redo()
+    assert state(doc) == after
 
 
 @pytest.mark.parametrize("kind", sorted(EDITS))

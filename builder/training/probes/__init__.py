@@ -104,14 +104,18 @@ class ViewProber:
         self.probes = {k: probe for k, probe in probes.items() if k in self.views}
         self.last: dict[str, float] = {k: -math.inf for k in self.probes}
 
-    def records(self, epoch: int, step: int, final: bool = False) -> list[ViewRecord]:
+    def records(
+        self, epoch: int, step: int, final: bool = False, now_all: bool = False
+    ) -> list[ViewRecord]:
+        """The views due now (``now_all``: every view, whatever its interval: a single step,
+        which the learner reads view by view; ``final``: the same, on the final weights)."""
         out = []
         model_states = [(m, m.training) for m in self.context.state["models"].values()]
         try:
             for key, probe in self.probes.items():
                 view = self.views[key]
                 now = time.perf_counter()
-                if not final and now - self.last[key] < view.every:
+                if not (final or now_all) and now - self.last[key] < view.every:
                     continue
                 self.last[key] = now
                 with torch.no_grad():

@@ -85,7 +85,8 @@ def configure(binding: Binding, config: Any) -> dict[str, Any]:
         **settings,
         "epochs": config.epochs,
         "seed": config.seed,
-        "init": params["weights_init"],
+        # weights set by hand (the textbook's starting codebook) are kept as they are
+        "init": "keep" if net.weights_of(node) else params["weights_init"],
         "warnings": _warnings(binding, params, settings),
         "feature_names": list(ds.feature_names or []),
     }
