@@ -776,6 +776,10 @@ class DecisionBoundary(_Plot):
         self.plotItem.addItem(self.image)
         self.scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=1))
         self.plotItem.addItem(self.scatter)
+        # the points the prediction gets wrong, ringed (their class colour shows through)
+        self.wrong = pg.ScatterPlotItem(size=12, pen=pg.mkPen(theme.TEXT, width=1.6), brush=None)
+        self.plotItem.addItem(self.wrong)
+        self.misclassified = 0
         self.prediction = _curve(self.plotItem, theme.ACCENT, "prediction")
         self.points: tuple[np.ndarray, np.ndarray] | None = None
         self.classes = 2
@@ -783,6 +787,7 @@ class DecisionBoundary(_Plot):
     def set_points(self, points: tuple[np.ndarray, np.ndarray] | None) -> None:
         self.points = None
         self.scatter.clear()
+        self._ring(None)
         self.image.clear()
         self.prediction.setData([], [])
         if points is None:
@@ -844,6 +849,31 @@ class DecisionBoundary(_Plot):
         dx = (x1 - x0) / max(len(grid_x) - 1, 1)
         dy = (y1 - y0) / max(len(grid_y) - 1, 1)
         self.image.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
+        self._ring((values, x0, y0, dx, dy))
+
+    def _ring(self, grid: tuple[np.ndarray, float, float, float, float] | None) -> None:
+        """Ring the class points whose grid cell predicts another class (the grid is the
+        prediction: a point is read at its nearest cell), and say how many in the title."""
+        wrong = np.zeros(0, dtype=bool)
+        if grid is not None and self.points is not None and self.points[0].ndim == 2:
+            values, x0, y0, dx, dy = grid
+            x, labels = self.points
+            if x.shape[1] >= 2 and labels.dtype.kind in "iub":
+                cols = np.clip(np.rint((x[:, 0] - x0) / (dx or 1)), 0, values.shape[1] - 1)
+                rows = np.clip(np.rint((x[:, 1] - y0) / (dy or 1)), 0, values.shape[0] - 1)
+                at = values[rows.astype(int), cols.astype(int)]
+                predicted = (at >= 0.5) if self.classes == 2 else np.rint(at)
+                wrong = predicted.astype(int) != labels.astype(int).ravel()
+        if wrong.any():
+            x = self.points[0]
+            self.wrong.setData(x[wrong, 0], x[wrong, 1])
+        else:
+            self.wrong.clear()
+        count = int(wrong.sum())
+        if count != self.misclassified:
+            self.misclassified = count
+            words = f" · {count} misclassified (ringed)" if count else ""
+            self.plotItem.setTitle(self.title + words, color=theme.TEXT.name(), size="10pt")
 
 
 class ConfusionMatrixView(QTableWidget):

@@ -204,3 +204,31 @@ class SOM(nn.Module):
             f" topology={self.topology!r}, toroidal={self.toroidal}, distance={self.distance!r},"
             f" weights_init={self.weights_init!r}"
         )
+
+
+class RBF(nn.Module):
+    """Gaussian radial-basis units: ``h_j = exp(−‖x − c_j‖² / (2·σ_j²))`` for each unit j,
+    ``x`` a flattened sample, ``c_j`` the unit's centre and ``σ_j`` its width (both
+    parameters: hand-set, placed by the rbf procedure, or learned by gradient). The output
+    is (N, units), each value in (0, 1]: 1 at the centre, falling with the distance."""
+
+    def __init__(self, features: int, units: int, sigma: float = 1.0):
+        super().__init__()
+        if min(features, units) < 1:
+            raise ValueError(f"an RBF layer needs features and units >= 1, got {features}, {units}")
+        if not sigma > 0:
+            raise ValueError(f"an RBF layer's width sigma must be > 0, got {sigma}")
+        self.features, self.units = int(features), int(units)
+        self.centres = nn.Parameter(torch.empty(units, features).uniform_(-1, 1))
+        self.sigma = nn.Parameter(torch.full((units,), float(sigma)))
+
+    def squared_distances(self, x: torch.Tensor) -> torch.Tensor:
+        """‖x − c_j‖² from every row of ``x`` (N, features) to every centre: (N, units)."""
+        return (x[:, None, :] - self.centres[None]).square().sum(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d2 = self.squared_distances(x.reshape(x.shape[0], -1))
+        return torch.exp(-d2 / (2 * self.sigma.square()))
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}, units={self.units}"

@@ -217,7 +217,10 @@ def train(
             entry["val_loss"] = event.evaluation["loss"] if val is not None else None
             entry.update({k: v for k, v in event.evaluation.items() if k != "loss"})
             log["epochs"].append({**entry, "lr": lr})
-        if event.stop:
+        if event.stop and event.reason:  # the kernel ends the run (a rule converged)
+            if rank == 0:
+                print(f"{event.reason}.")
+        elif event.stop:
             outcome = "early_stopped"
             if rank == 0:
                 print(f"Early stopping after epoch {event.epoch}.")

@@ -224,6 +224,8 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
         "distance": m.distance,
         "weights_init": getattr(m, "weights_init", "random"),
     },
+    # the widths are parameters (they load with the weights); sigma is what they start at
+    "RBF": lambda m: {"units": int(m.units), "sigma": float(m.sigma.detach().reshape(-1)[0])},
 }
 
 

@@ -121,6 +121,8 @@ def bind(
         net, model = nets[role.name], models[role.name]
         inputs, outputs = model.meta["inputs"], model.meta["outputs"]
         check_ports(net, inputs, outputs, ds, spec.id, role.takes_data)
+        if role.optimised:
+            no_threshold_units(net, spec.id)
     return Binding(
         roles=dict(models),
         networks=dict(nets),
@@ -131,6 +133,21 @@ def bind(
         dataset=ds,
         train=(splits.train.x, splits.train.y),
     )
+
+
+def no_threshold_units(net: Any, procedure: str) -> None:
+    """Refuse a Step layer for training by gradients: its gradient is 0 almost everywhere,
+    so nothing before it would learn (PyTorch would fail with "does not require grad")."""
+    from builder.shapes import live_nodes
+
+    steps = [n for n in net.nodes if net.type_of(n) == "Step" and n in live_nodes(net)]
+    if steps:
+        raise BindingError(
+            f"Step {net.name_of(steps[0])!r} is a threshold unit: its gradient is 0 almost"
+            f" everywhere, so the {procedure} procedure (backprop) cannot train through it."
+            " Choose the perceptron or delta procedure for Input → Linear → Step → Output,"
+            " or replace the Step by a Sigmoid to train by backprop"
+        )
 
 
 def check_ports(

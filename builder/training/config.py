@@ -14,6 +14,7 @@ from graph.errors import NeuralCanvasError, Problem
 
 LOSSES = (
     "mse",
+    "half_sse",
     "l1",
     "huber",
     "bce",

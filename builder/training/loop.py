@@ -13,7 +13,8 @@ construction. A kernel is a module with
   converted for the loss once, up front); ``state["batches"]`` holds the steps per epoch;
 - ``train_step(state, x, y, step) -> dict[str, Tensor]``: one update on a batch; named
   losses / metrics, ``"loss"`` first (Keras' ``train_step`` logs);
-- ``end_epoch(state, epoch, watched)``: after each epoch (learning-rate schedules);
+- ``end_epoch(state, epoch, watched)``: after each epoch (learning-rate schedules); setting
+  ``state["done"]`` to a sentence ends the run there and says why (a rule converged);
 - ``evaluate(state, x, y) -> dict``: ``"loss"`` and metrics on a split.
 
 :func:`fit` yields a :class:`Step` after each step and an :class:`Epoch` after each epoch
@@ -125,6 +126,7 @@ class Epoch:
     stop: bool = False
     restored: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # the kernel ends the run (state["done"]: a rule converged), and why
 
 
 @dataclass
@@ -275,8 +277,10 @@ def fit(
         else:
             progress.waiting += 1
         kernel.end_epoch(state, progress.epoch, watched)
+        reason = state.pop("done", None) or ""  # the kernel says the run is over, and why
         stop = bool(early_stopping.patience) and progress.waiting >= early_stopping.patience
         restore = stop and early_stopping.restore_best and progress.best_state is not None
+        stop = stop or bool(reason)
         yield Epoch(
             progress.epoch,
             progress.step,
@@ -287,6 +291,7 @@ def fit(
             best,
             stop,
             restore,
+            reason=reason,
         )
         if stop:
             if restore:  # after the caller has seen the epoch (and the last steps' weights)

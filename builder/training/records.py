@@ -121,7 +121,8 @@ class ViewRecord:
     - ``image_grid``: ``images`` float32 (N, *sample_shape), ``cols``, ``value_range``, and
       optionally ``axis`` (the latent values along each grid axis);
     - ``scatter``: ``points`` float32 (N, 2), ``labels`` int64 (N,) or None, ``axis_labels``
-      (two strings), ``note`` (e.g. "PCA of 8-D codes: 71 % of the variance");
+      (two strings), ``note`` (e.g. "PCA of 8-D codes: 71 % of the variance"); optionally
+      ``mesh`` (lines between points), ``mesh_only`` (labels drawn only as those lines);
     - ``bars``: ``values`` float32 (D,), ``labels`` D strings, ``threshold`` (a line drawn
       across), ``warning`` ("" when all is well).
     """

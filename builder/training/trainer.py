@@ -411,7 +411,14 @@ class Trainer:
             self.eval_split or (self.train_x, self.train_y),
         )
         self.layer_prober = LayerProber(
-            self.model, self.name_to_attr, self.task, getattr(cfg, "loss", "")
+            self.model,
+            self.name_to_attr,
+            self.task,
+            getattr(cfg, "loss", ""),
+            probability=self.kernel_settings.get("prediction") == "probability",
+            threshold=self.kernel_settings.get("threshold")
+            if self.kernel_settings.get("prediction") == "threshold"
+            else None,
         )
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
@@ -756,6 +763,8 @@ class Trainer:
         )
         if not event.stop:
             return None
+        if event.reason:  # the kernel ends the run (a learning rule converged)
+            return ("finished", event.reason)
         restored = ""
         if event.restored:
             restored = f"; restored the best weights (loss {self.best_loss:.4g})"

@@ -558,7 +558,12 @@ def test_helpers_behave_like_the_apps(tmp_path):
     assert torch.equal(module.Step(0.2)(x), Step(0.2)(x))
     # With a training loop the script also holds the loop's Step (a step done), another
     # class: renamed there, with its uses.
-    trained = project_with([("Linear", {"out_features": 2}), ("Step", {})], (2,), {"name": "xor"})
+    trained = project_with(
+        [("Linear", {"out_features": 2}), ("Step", {})],
+        (2,),
+        {"name": "xor"},
+        procedure="perceptron",
+    )
     code = export_script(trained)
     assert "class LoopStep:" in code and "yield LoopStep(" in code
     script = import_script(code, tmp_path)

@@ -58,6 +58,25 @@ CASES = [
     ("mse", _logits(1), CLS, 2, (), _labels(2), lambda o, y: F.mse_loss(o, y.float()[:, None])),
     ("mse", _logits(3), REG, None, (3,), _reals(3), F.mse_loss),
     ("mse", _logits(1), REG, None, (), _reals(), lambda o, y: F.mse_loss(o, y[:, None])),
+    # the textbook's ½·Σ(y − d)²: a sum over a sample's outputs, a mean over the batch
+    (
+        "half_sse",
+        _logits(3),
+        REG,
+        None,
+        (3,),
+        _reals(3),
+        lambda o, y: 0.5 * ((o - y) ** 2).sum(1).mean(),
+    ),
+    (
+        "half_sse",
+        _logits(1),
+        CLS,
+        2,
+        (),
+        _labels(2),
+        lambda o, y: 0.5 * ((o - y.float()[:, None]) ** 2).sum(1).mean(),
+    ),
     ("l1", _logits(3), REG, None, (3,), _reals(3), F.l1_loss),
     ("l1", _logits(4), CLS, 4, (), _labels(4), lambda o, y: F.l1_loss(o, F.one_hot(y, 4).float())),
     ("huber", _logits(2), REG, None, (2,), _reals(2) * 5, F.huber_loss),
@@ -171,6 +190,8 @@ MODULES = {
     "nll": nn.NLLLoss,
     "kl_div": lambda: nn.KLDivLoss(reduction="batchmean"),
     "hinge": nn.MultiMarginLoss,
+    # ½·Σ over a sample's outputs, mean over the batch: MSELoss(sum) / 2 / batch
+    "half_sse": lambda: lambda o, t: 0.5 * nn.MSELoss(reduction="sum")(o, t) / o.shape[0],
 }
 
 

@@ -159,7 +159,9 @@ class ScatterView(ViewWidget):
             labels = None
         points = points[keep]
         labels = labels[keep] if labels is not None else np.full(len(points), -1, np.int64)
-        classes = sorted(int(c) for c in np.unique(labels))
+        # "mesh_only": classes of points drawn only as the mesh's lines (an RBF width's circle)
+        lines_only = {int(c) for c in payload.get("mesh_only", ())}
+        classes = sorted(int(c) for c in np.unique(labels) if int(c) not in lines_only)
         for label, item in self.items.items():
             if label not in classes:
                 item.clear()

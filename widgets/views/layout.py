@@ -112,8 +112,9 @@ class ProcedureViews:
         """Make the procedure's views: its tabs and widgets (kept when it is already the one
         shown: the dashboard redraws them from the new run). True when the layout changed."""
         spec = procedure_spec(procedure)
-        if spec is self.spec:  # kept: the new run's (empty) payloads redraw them in turn
-            return False
+        own = {v.key for v in spec.views if widget_for(v) is not None}
+        if spec is self.spec and set(self.widgets) == own:
+            return False  # kept: the new run's (empty) payloads redraw them in turn
         made = self._made if spec is self._ahead else {}
         self._ahead, self._made = None, {}
         self.clear()
@@ -208,7 +209,9 @@ class ProcedureViews:
 
     def applies(self, view: View) -> bool:
         """Whether ``view`` shows something for the run's data (all do until it is known)."""
-        return self.sample_shape is None or view.applies(self.sample_shape)
+        if self.sample_shape is None:  # a worked example's view waits for the data
+            return view.data != "few_inputs"
+        return view.applies(self.sample_shape)
 
     def set_data(self, sample_shape: tuple[int, ...] | None, boundary: bool = True) -> None:
         """The shape of one sample of the run's data: the views of other data (a GAN's plane

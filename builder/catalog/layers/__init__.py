@@ -15,6 +15,7 @@ from builder.catalog.layers import (
     generative,
     merge,
     normalisation,
+    radial,
     recurrent,
     reshaping,
 )
@@ -29,6 +30,7 @@ FAMILIES = (
     merge,
     activations,
     generative,
+    radial,
     competitive,
 )
 

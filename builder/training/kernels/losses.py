@@ -64,6 +64,12 @@ def binary_hinge(output: Tensor, target: Tensor) -> Tensor:
     return torch.clamp(1 - target * output, min=0).mean()
 
 
+def half_sse(output: Tensor, target: Tensor) -> Tensor:
+    """The textbook's squared error: ½·Σ(y − d)² over a sample's outputs, averaged over the
+    batch (its gradient is y − d, without mse's 2/outputs)."""
+    return 0.5 * (output - target).square().reshape(output.shape[0], -1).sum(1).mean()
+
+
 def kl_div(output: Tensor, target: Tensor) -> Tensor:
     """KL divergence of log-probabilities from target probabilities, averaged over the batch."""
     return F.kl_div(output, target, reduction="batchmean")
@@ -73,6 +79,7 @@ def kl_div(output: Tensor, target: Tensor) -> Tensor:
 # without Module.__call__ (about 1 us a step).
 LOSS_FUNCTIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "mse": F.mse_loss,
+    "half_sse": half_sse,
     "l1": F.l1_loss,
     "huber": F.huber_loss,
     "bce": bce,

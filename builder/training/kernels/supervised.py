@@ -21,6 +21,9 @@ from builder.training.kernels.losses import supervised_objective
 from builder.training.kernels.metrics import MetricAccumulator
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
+# A network of at most this many weights keeps its weights from before each one-sample
+# step in state["last"] (with the sample), so the update can be shown number by number.
+RECORD_WEIGHTS = 200
 
 
 def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +44,8 @@ def setup(models: dict[str, torch.nn.Module], settings: dict[str, Any]) -> dict[
         "task": settings["task"],
         "num_classes": settings["num_classes"],
         "eval_target": (None, None),  # (raw targets, prepared) of the last evaluated split
+        "record": sum(p.numel() for p in model.parameters()) <= RECORD_WEIGHTS,
+        "last": None,  # {"x", "y", "before": {name: tensor}} of the last one-sample step
     }
 
 
@@ -49,7 +54,11 @@ def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
 
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
-    return {"loss": update(state, state["loss"](state["model"](x), y))}
+    model = state["model"]
+    if state["record"] and x.shape[0] == 1:
+        before = {name: p.detach().clone() for name, p in model.named_parameters()}
+        state["last"] = {"x": x, "y": y, "before": before}
+    return {"loss": update(state, state["loss"](model(x), y))}
 
 
 def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:

@@ -85,6 +85,17 @@ def view_prober(
     return ViewProber(spec, context)
 
 
+def number(value: float) -> str:
+    """A number as a worked example writes it: 4 decimals at most, no trailing zeros."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def vector(values: Any) -> str:
+    """``[0.3, 0.5, -1]``: :func:`number` of each value."""
+    return "[" + ", ".join(number(float(v)) for v in values) + "]"
+
+
 def readonly(array: Any) -> np.ndarray:
     out = np.ascontiguousarray(
         array.detach().float().cpu().numpy() if torch.is_tensor(array) else array

@@ -32,8 +32,20 @@ def histogram(values: torch.Tensor, bins: int = 30) -> Histogram:
 class LayerProber:
     """Probes one model; keeps a forward hook on the chosen layer between probes."""
 
-    def __init__(self, model: nn.Module, name_to_attr: dict[str, str], task: str | None, loss: str):
+    def __init__(
+        self,
+        model: nn.Module,
+        name_to_attr: dict[str, str],
+        task: str | None,
+        loss: str,
+        probability: bool = False,
+        threshold: float | None = None,
+    ):
+        """``probability``: the model's one output is already 0 to 1 (a threshold unit's);
+        ``threshold``: class 1 where the one output is above it (an RBF network's); else the
+        loss says how to read it."""
         self.model, self.name_to_attr, self.task, self.loss = model, name_to_attr, task, loss
+        self.probability, self.threshold = probability, threshold
         self.last = -math.inf  # the first report probes (perf_counter may be small)
         self.hooked: tuple[str, Any] | None = None  # (module attribute, hook handle)
         self.activation: list[torch.Tensor] = []
@@ -102,8 +114,10 @@ class LayerProber:
         out = out.reshape(out.shape[0], -1)
         if self.task != "classification":
             values = out[:, 0]
+        elif out.shape[1] == 1 and self.threshold is not None:
+            values = (out[:, 0] > self.threshold).float()
         elif out.shape[1] == 1:
-            probability = self.loss in ("bce", "mse", "l1", "huber")
+            probability = self.probability or self.loss in ("bce", "mse", "half_sse", "l1", "huber")
             values = out[:, 0].clamp(0, 1) if probability else torch.sigmoid(out[:, 0])
         elif out.shape[1] == 2:
             values = torch.softmax(out, dim=1)[:, 1]  # logits or log-probabilities alike

@@ -11,6 +11,8 @@ import torch
 
 from builder.training.kernels import som_outputs
 from builder.training.probes import ViewContext, readonly
+from builder.training.probes import number as _fmt
+from builder.training.probes import vector as _vector
 
 NET_POINTS = 500  # data points under the elastic net
 MEMBERS = 512  # samples a click on a unit can list (the probe's fixed samples)
@@ -167,15 +169,6 @@ def net(ctx: ViewContext) -> dict[str, Any] | None:
         "equal_axes": True,
         "note": "" if weight.shape[1] == 2 else f"{names[0]} and {names[1]}; {names[2]} not shown",
     }
-
-
-def _fmt(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _vector(values: Any) -> str:
-    return "[" + ", ".join(_fmt(float(v)) for v in values) + "]"
 
 
 def update(ctx: ViewContext) -> dict[str, Any] | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from builder.training.procedures import autoencoder, gan, som, supervised, vae
+from builder.training.procedures import autoencoder, gan, linear_rules, rbf, som, supervised, vae
 from builder.training.procedures.spec import BindingError, ProcedureSpec
 
 PROCEDURES: dict[str, ProcedureSpec] = {
-    spec.id: spec for module in (supervised, autoencoder, vae, gan, som) for spec in module.SPECS
+    spec.id: spec
+    for module in (supervised, autoencoder, vae, gan, som, linear_rules, rbf)
+    for spec in module.SPECS
 }
 DEFAULT = "supervised"
 

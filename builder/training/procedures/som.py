@@ -159,7 +159,7 @@ SOM = ProcedureSpec(
             "curves",
             "Quantisation error QE and topographic error TE",
             series=("loss", "qe", "te"),
-            labels=("QE (batch)", "QE", "TE"),
+            labels=("QE, batches", "QE", "TE"),
         ),
         View(
             "rates",

@@ -32,7 +32,8 @@ VIEW_KINDS = (
     "bars",
     "arithmetic",
 )
-VIEW_DATA = ("any", "image", "points", "low_dim")
+VIEW_DATA = ("any", "image", "points", "low_dim", "few_inputs")
+FEW_INPUTS = 16  # "few_inputs": samples of at most this many values (a worked example's)
 
 
 class BindingError(NeuralCanvasError):
@@ -119,6 +120,8 @@ class View:
             return tuple(sample_shape) == (2,)
         if self.data == "low_dim":
             return tuple(sample_shape) in ((2,), (3,))
+        if self.data == "few_inputs":
+            return len(sample_shape) == 1 and sample_shape[0] <= FEW_INPUTS
         return True
 
 

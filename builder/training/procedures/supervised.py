@@ -77,6 +77,15 @@ SUPERVISED = ProcedureSpec(
         View("histograms", "histogram", "Weights and activations", tab="Layers"),
         View("boundary", "boundary", "Decision boundary", tab="Boundary"),
         View("confusion", "confusion", "Confusion matrix", tab="Evaluation"),
+        View(
+            "update",
+            "arithmetic",
+            "The last update, number by number",
+            tab="Step",
+            probe="builder.training.probes.backprop:update",
+            every=0.5,
+            data="few_inputs",
+        ),
     ),
 )
 

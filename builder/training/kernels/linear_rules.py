@@ -1,0 +1,208 @@
+"""The perceptron rule (Rosenblatt) and the delta rule (Widrow and Hoff's LMS, the ADALINE):
+one layer of threshold units learns by a rule, without an optimiser or gradients.
+
+Portable kernel (see builder/training/loop.py for the contract): standard library and torch
+only; the exported script carries its source. One role, ``"model"``: a compiled network
+Input → (Flatten) → Linear → Step → Output. The Linear's weighted sums ``s = w·x + b`` go
+through the Step: ``y = 1`` where ``s >= θ`` (the Step's threshold), else 0.
+
+``settings`` (plain values):
+
+- ``rule``: ``"perceptron"``: ``w ← w + η·(d − y)·x``, ``b ← b + η·(d − y)``, ``y`` the
+  Step's output (a unit changes only when it is wrong); ``"delta"``: ``w ← w + η·(t − s)·x``,
+  ``b ← b + η·(t − s)``, the least-mean-squares step on the Linear's output ``s`` towards
+  ``t = 2d − 1`` (−1 or +1, the ADALINE's targets), thresholded by the Step to classify;
+- ``learning_rate``: η;
+- ``mode``: ``"online"`` (one update per sample, each batch's samples in order: the
+  textbook's) or ``"batch"`` (one update per batch: the sum of its samples' changes, each at
+  the batch's weights; with the batch size of the whole split, once per epoch);
+- ``stop_when_separated``: end the run after an epoch without a misclassified sample;
+- ``epochs``.
+
+Targets ``d``: a single unit fires for class 1 (d = 1) and not for class 0 (d = 0); with k
+units for k classes, unit j fires for class j. A sample is misclassified when any unit is
+wrong; each step returns ``loss`` (the perceptron: the share of the batch's samples
+misclassified before their update; the delta rule: the mean of ``½·Σ(t − s)²``) and
+``mistakes`` (how many). The evaluation returns ``loss`` (the same measures over a split),
+``errors`` (misclassified samples) and ``accuracy``.
+
+After an epoch, ``state["done"]`` says why the run should end, if it should: an epoch
+without errors (``stop_when_separated``); or, for the perceptron rule, weights that came
+back to those after an earlier epoch although updates happened in between: each update
+moves the weights strictly further along any vector that separates the classes with a
+margin, so they can never come back when one exists: the data is not linearly separable
+(XOR) and the rule would cycle for ever; or (the perceptron rule), errors still made in the
+last epoch.
+
+``state["last"]`` holds the step's last update for the arithmetic view: ``x``, ``s``,
+``y``, ``d`` (the targets as the rule uses them), ``e`` (the error), ``w`` and ``b`` before,
+``dw`` and ``db`` (batch mode: the batch's, ``x`` its rows), ``t`` (updates so far).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+RULES = ("perceptron", "delta")
+
+
+def find_layers(model: nn.Module) -> tuple[nn.Linear, nn.Module]:
+    """The network's one Linear and one Step (a threshold unit, builder's ``Step``)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    steps = [m for m in model.modules() if type(m).__name__ == "Step"]
+    if len(linears) != 1 or len(steps) != 1:
+        raise ValueError(
+            f"the {'/'.join(RULES)} rules train one Linear followed by one Step; the network"
+            f" has {len(linears)} Linear and {len(steps)} Step layers"
+        )
+    return linears[0], steps[0]
+
+
+def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, Any]:
+    if settings["rule"] not in RULES:
+        raise ValueError(f"unknown rule {settings['rule']!r}: expected one of {RULES}")
+    if settings["mode"] not in ("online", "batch"):
+        raise ValueError(f"unknown mode {settings['mode']!r}: expected online or batch")
+    model = models["model"]
+    linear, step = find_layers(model)
+    for p in linear.parameters():
+        p.requires_grad_(False)  # a rule: no gradients
+    return {
+        "models": {"model": model},
+        "optimizers": {},
+        "schedulers": {},
+        "generators": {},
+        "settings": settings,
+        "linear": linear,
+        "threshold": float(step.threshold),
+        "units": linear.out_features,
+        "lr": float(settings["learning_rate"]),
+        "batches": 1,
+        "t": 0,  # updates so far
+        "epoch_mistakes": 0,
+        "seen": {},  # the weights after each epoch (perceptron): a cycle means no separation
+        "rows": 0,
+        "last": None,
+    }
+
+
+def targets(state: dict[str, Any], y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Class ids as each unit's 0/1 target: (n, units)."""
+    classes = y.reshape(-1).long()
+    if state["units"] == 1:
+        return (classes == 1).to(dtype).unsqueeze(1)
+    return nn.functional.one_hot(classes, state["units"]).to(dtype)
+
+
+def _inputs(state: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1).to(state["linear"].weight.dtype)
+
+
+def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
+    state["rows"] = x.shape[0]
+    flat = _inputs(state, x)
+    return flat, targets(state, y, flat.dtype)
+
+
+def _sums(state: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    linear = state["linear"]
+    s = x @ linear.weight.T
+    return s if linear.bias is None else s + linear.bias
+
+
+def _errors(state: dict[str, Any], s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """What the rule corrects: d − y (perceptron) or t − s (delta, t = 2d − 1)."""
+    if state["settings"]["rule"] == "perceptron":
+        return d - (s >= state["threshold"]).to(s.dtype)
+    return (2 * d - 1) - s
+
+
+def _apply(state: dict[str, Any], x: torch.Tensor, e: torch.Tensor) -> None:
+    """w += η·eᵀ·x and b += η·Σe over the rows of ``x``; ``state["last"]`` records it."""
+    linear, eta = state["linear"], state["lr"]
+    w_before = linear.weight.detach().clone()
+    b_before = None if linear.bias is None else linear.bias.detach().clone()
+    dw = eta * e.T @ x
+    db = eta * e.sum(0)
+    with torch.no_grad():
+        linear.weight += dw
+        if linear.bias is not None:
+            linear.bias += db
+    state["t"] += 1
+    last = state["last"]
+    last.update(w=w_before, b=b_before, dw=dw, db=None if b_before is None else db)
+
+
+def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
+    online = state["settings"]["mode"] == "online"
+    mistakes = 0
+    loss = x.new_zeros(())
+    rows = [x[i : i + 1] for i in range(x.shape[0])] if online else [x]
+    targets_ = [y[i : i + 1] for i in range(y.shape[0])] if online else [y]
+    for xb, db in zip(rows, targets_):
+        s = _sums(state, xb)
+        out = (s >= state["threshold"]).to(s.dtype)
+        wrong = (out != db).any(dim=1)
+        mistakes += int(wrong.sum())
+        e = _errors(state, s, db)
+        if state["settings"]["rule"] == "perceptron":
+            loss = loss + wrong.sum().to(loss.dtype)
+        else:
+            loss = loss + 0.5 * e.square().sum()
+        state["last"] = {"x": xb[0] if online else xb, "s": s, "y": out, "d": db, "e": e}
+        state["last"]["t"] = state["t"]
+        _apply(state, xb, e)
+    state["epoch_mistakes"] += mistakes
+    return {"loss": loss / x.shape[0], "mistakes": torch.tensor(float(mistakes))}
+
+
+def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:
+    settings = state["settings"]
+    mistakes, state["epoch_mistakes"] = state["epoch_mistakes"], 0
+    n = state["rows"]
+    if mistakes == 0 and settings["stop_when_separated"]:
+        state["done"] = (
+            f"Converged after epoch {epoch}: an epoch without errors, every one of the {n}"
+            " training samples is classified right"
+        )
+        return
+    if settings["rule"] == "perceptron" and mistakes:
+        linear = state["linear"]
+        key = (tuple(linear.weight.reshape(-1).tolist()),) + (
+            () if linear.bias is None else (tuple(linear.bias.tolist()),)
+        )
+        before = state["seen"].get(key)
+        if before is not None:
+            state["done"] = (
+                f"Not linearly separable: after epoch {epoch} the weights are back where they"
+                f" were after epoch {before}, and {mistakes} of the {n} samples were wrong when"
+                " their turn came in this epoch: the perceptron rule would cycle for ever. No straight line"
+                " (hyperplane) separates these classes: add a hidden layer and train with"
+                " backprop (the supervised procedure, Sigmoid instead of Step)"
+            )
+            return
+        state["seen"][key] = epoch
+    if settings["rule"] == "perceptron" and epoch >= settings["epochs"] and mistakes:
+        state["done"] = (
+            f"Not converged after {epoch} epochs: {mistakes} of {n} samples were misclassified"
+            " in the last one; the data may not be linearly separable, or it needs more"
+            " epochs or another learning rate"
+        )
+
+
+def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+    flat = _inputs(state, x)
+    d = targets(state, y, flat.dtype)
+    with torch.no_grad():
+        s = _sums(state, flat)
+    wrong = ((s >= state["threshold"]).to(s.dtype) != d).any(dim=1)
+    errors = int(wrong.sum())
+    n = max(1, flat.shape[0])
+    if state["settings"]["rule"] == "perceptron":
+        loss = errors / n
+    else:
+        loss = float(0.5 * _errors(state, s, d).square().sum()) / n
+    return {"loss": loss, "errors": errors, "accuracy": 1.0 - errors / n}
