@@ -18,6 +18,7 @@ from typing import Any
 # A layer's hand-set values in all (a table the user edits, or a small layer's weights
 # written into a project file): more is what a weights file is for.
 MAX_VALUES = 10_000
+MAX_DIMS = 8  # lists nested in lists at most (a tensor's dimensions)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -46,7 +47,7 @@ def check_weights(weights: Any) -> dict[str, Any]:
         where = f"weights.{name}"
         if not isinstance(name, str) or len(name) > 100 or not _NAME.fullmatch(name):
             raise WeightsError("weights", f"{_describe(name)} is not a tensor name (like 'weight')")
-        value, count = _checked(values, where)
+        value, count = _checked(values, where, 0)
         total += count
         if total > MAX_VALUES:
             raise WeightsError(
@@ -57,8 +58,12 @@ def check_weights(weights: Any) -> dict[str, Any]:
     return out
 
 
-def _checked(values: Any, where: str) -> tuple[Any, int]:
+def _checked(values: Any, where: str, depth: int) -> tuple[Any, int]:
     """``values`` (a number or a rectangular nested list of numbers) as floats, and how many."""
+    if depth > MAX_DIMS:
+        raise WeightsError(
+            where, f"lists nested deeper than {MAX_DIMS}: no layer's tensor has so many dimensions"
+        )
     if isinstance(values, bool) or not isinstance(values, (int, float, list, tuple)):
         raise WeightsError(
             where, f"expected a number or a list of numbers, got {_describe(values)}"
@@ -70,7 +75,7 @@ def _checked(values: Any, where: str) -> tuple[Any, int]:
         return number, 1
     if not values:
         raise WeightsError(where, "an empty list: give the tensor's values")
-    items = [_checked(v, f"{where}[{i}]") for i, v in enumerate(values)]
+    items = [_checked(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(values)]
     first = shape_of(items[0][0])
     for i, (item, _) in enumerate(items):
         if shape_of(item) != first:

@@ -232,3 +232,38 @@ class RBF(nn.Module):
 
     def extra_repr(self) -> str:
         return f"features={self.features}, units={self.units}"
+
+
+class RBM(nn.Module):
+    """A restricted Boltzmann machine with Bernoulli visible and hidden units: ``weight``
+    (hidden, visible), ``visible_bias`` b, ``hidden_bias`` c, as scikit-learn's BernoulliRBM
+    (``components_``, ``intercept_visible_``, ``intercept_hidden_``) and initialised as it
+    is: weights N(0, 0.01), biases 0. The forward pass gives the hidden units' probabilities
+    p(h = 1 | v) = σ(v·Wᵀ + c) of a flattened sample v: features for further layers."""
+
+    def __init__(self, features: int, hidden: int):
+        super().__init__()
+        if min(features, hidden) < 1:
+            raise ValueError(f"an RBM needs features and hidden >= 1, got {features}, {hidden}")
+        self.features, self.hidden = int(features), int(hidden)
+        self.weight = nn.Parameter(torch.randn(hidden, features) * 0.01)
+        self.visible_bias = nn.Parameter(torch.zeros(features))
+        self.hidden_bias = nn.Parameter(torch.zeros(hidden))
+
+    def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(v @ self.weight.T + self.hidden_bias)
+
+    def visible_probs(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(h @ self.weight + self.visible_bias)
+
+    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
+        """F(v) = −v·b − Σ_j softplus(v·W_j + c_j), one value per row of ``v``."""
+        return -(v @ self.visible_bias) - nn.functional.softplus(
+            v @ self.weight.T + self.hidden_bias
+        ).sum(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hidden_probs(x.reshape(x.shape[0], -1))
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}, hidden={self.hidden}"

@@ -79,7 +79,8 @@ def save_weights(path: str | os.PathLike[str], state_dict: dict[str, torch.Tenso
 
 def kernel_state_dict(state: dict[str, Any]) -> dict[str, Any]:
     """What a kernel's state holds that a resume needs: each role's weights (on the CPU),
-    optimiser, schedule and random generator, by name."""
+    optimiser, schedule and random generator, and the kernel's own ``buffers`` (tensors a
+    rule keeps between steps: an RBM's persistent chains), by name."""
     return {
         "models": {
             role: {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -88,6 +89,9 @@ def kernel_state_dict(state: dict[str, Any]) -> dict[str, Any]:
         "optimizers": {k: o.state_dict() for k, o in state.get("optimizers", {}).items()},
         "schedulers": {k: s.state_dict() for k, s in state.get("schedulers", {}).items()},
         "generators": {k: g.get_state() for k, g in state.get("generators", {}).items()},
+        "buffers": {
+            k: v.detach().cpu() for k, v in state.get("buffers", {}).items() if v is not None
+        },
     }
 
 
@@ -111,6 +115,11 @@ def load_kernel_state(state: dict[str, Any], data: dict[str, Any], path: Any, ne
         for name, gen in state.get("generators", {}).items():
             if (data.get("generators") or {}).get(name) is not None:
                 gen.set_state(data["generators"][name])
+        buffers = state.get("buffers")
+        for name, tensor in (data.get("buffers") or {}).items():
+            if buffers is not None and name in buffers:
+                device = next(iter(state["models"].values())).parameters().__next__().device
+                buffers[name] = tensor.to(device)
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
         raise CheckpointError(
             f"Checkpoint {path} does not fit this run: its optimiser, schedule or random state"

@@ -71,6 +71,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str, bool]] = {
     "optimizers": (_roles(_optimizer), "each role's optimiser state", True),
     "schedulers": (_roles(lambda v: isinstance(v, dict), optional=True), "schedule states", False),
     "generators": (_roles(_rng, optional=True), "random generator states", False),
+    "buffers": (_roles(lambda v: isinstance(v, torch.Tensor)), "the kernel's own tensors", False),
     "best_loss": (_number, "a number", False),
     "best_state": (_roles(_tensors), "each role's best weights", False),
     "best_epoch": (_count(MAX_EPOCH), "a whole number >= 0", False),

@@ -211,6 +211,7 @@ TABLE: dict[str, list[Case]] = {
         case({"rows": 4, "cols": 2, "topology": "hexagonal", "toroidal": True}, (1, 4, 4)),
         case({"rows": 2, "cols": 3, "distance": "manhattan", "toroidal": True}, (3,)),
     ],
+    "RBM": [case({"hidden": 5}, (6,)), case({"hidden": 3}, (1, 4, 4))],
     "RBF": [
         case({"units": 4}, (2,)),
         case({"units": 3, "sigma": 0.5}, (2, 3, 4)),

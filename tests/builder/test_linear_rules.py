@@ -149,3 +149,45 @@ def test_a_step_trained_by_backprop_is_refused_with_advice():
 def test_the_kernel_finds_one_linear_and_one_step():
     with pytest.raises(ValueError, match="one Linear followed by one Step"):
         linear_rules.find_layers(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+
+
+@pytest.mark.parametrize("rule", ["perceptron", "delta"])
+@pytest.mark.parametrize("units, bias", [(1, True), (3, True), (3, False)])
+def test_the_cpu_path_makes_the_torch_paths_updates(rule, units, bias):
+    """Online on the CPU the rules run in numpy (Python floats for one small unit); the
+    torch operations (any device) make the same weights, the same mistakes and losses."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 5, generator=gen)
+    y = torch.randint(0, max(units, 2), (40,), generator=gen)
+    states = []
+    for path in ("cpu", "torch"):
+        linear = torch.nn.Linear(5, units, bias=bias)
+        with torch.no_grad():
+            linear.weight.copy_(torch.linspace(-1, 1, 5 * units).reshape(units, 5))
+            if bias:
+                linear.bias.fill_(0.1)
+        step = type("Step", (torch.nn.Module,), {"threshold": 0.0, "forward": lambda s, v: v})()
+        model = torch.nn.Sequential(linear, step)
+        settings = {
+            "rule": rule,
+            "mode": "online",
+            "learning_rate": 0.05,
+            "stop_when_separated": False,
+            "epochs": 1,
+        }
+        state = linear_rules.setup({"model": model}, settings)
+        xs, ds = linear_rules.prepare(state, x, y)
+        figures = []
+        for start in range(0, 40, 10):
+            xb, db = xs[start : start + 10], ds[start : start + 10]
+            if path == "cpu":
+                figures.append(linear_rules._online_cpu(state, xb, db))
+            else:
+                figures.append(linear_rules._torch_step(state, xb, db, online=True))
+        states.append((linear.weight.detach().clone(), figures, state["last"]))
+    (w_cpu, f_cpu, last_cpu), (w_torch, f_torch, last_torch) = states
+    assert torch.allclose(w_cpu, w_torch, atol=1e-5)
+    assert [m for m, _ in f_cpu] == [m for m, _ in f_torch]
+    assert [loss for _, loss in f_cpu] == pytest.approx([loss for _, loss in f_torch], rel=1e-5)
+    assert torch.allclose(last_cpu["w"], last_torch["w"], atol=1e-5)
+    assert torch.allclose(last_cpu["dw"], last_torch["dw"], atol=1e-5)

@@ -26,6 +26,11 @@ HAND = {"weight": [[0.5, -1], [2, 0.25]], "bias": [0.5, 0]}
         ({"weight": [True]}, "weights.weight[0]", "got True"),
         ({"weight": [float("nan")]}, "weights.weight[0]", "finite"),
         ({"weight": [0.0] * (MAX_VALUES + 1)}, "weights.weight", "load a weights file"),
+        (
+            {"weight": [[[[[[[[[[1.0]]]]]]]]]]},
+            "weights.weight[0][0][0][0][0][0][0][0][0]",
+            "deeper than 8",
+        ),
     ],
 )
 def test_bad_weights_say_where_and_what(weights, where, words):

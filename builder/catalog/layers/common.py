@@ -42,6 +42,21 @@ def one_input(ins: Shapes) -> Shape:
     return ins["in"]
 
 
+def flat_features(ins: Any, what: str) -> int:
+    """The values in one sample of a layer's one input, which it flattens (an RBF's, an
+    RBM's): real values, at least (N, features); ``what`` says what the layer does with
+    them, for the message about token ids."""
+    x = one_input(ins)
+    if x.dtype != "float32":
+        raise fail(
+            f"{what} but receives {x.dtype} token ids",
+            "set the Input's dtype to float32, or add an Embedding (and a Flatten) before it",
+        )
+    if len(x) < 2:
+        raise fail(f"expects (N, features) or any (N, ...) it can flatten but receives {x}", "")
+    return prod(x.features)
+
+
 def float_input(type_id: str, x: Shape) -> None:
     """Refuse token ids where a layer needs real values."""
     if x.dtype != "float32":

@@ -1,11 +1,13 @@
-"""Layers of generative models: Sample, the reparameterisation of a variational autoencoder."""
+"""Layers of generative models: Sample, the reparameterisation of a variational autoencoder,
+and the restricted Boltzmann machine."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from builder.catalog.layers.common import GEN, float_input
-from builder.catalog.spec import Ctor, LayerSpec, P, Shape, Shapes, fail
+from builder.catalog.layers.common import GEN, flat_features, float_input
+from builder.catalog.params import INT, Param
+from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
 add = SPECS.append
@@ -44,5 +46,33 @@ add(
         ctor=lambda p, ins: Ctor("builder.catalog.modules.Sample", {}),
         emit=_sample_emit,
         default_name="sample",
+    )
+)
+
+
+def _rbm_features(p: P, ins: Shapes) -> int:
+    return flat_features(ins, "takes real values in [0, 1] (probabilities)")
+
+
+add(
+    LayerSpec(
+        "RBM",
+        GEN,
+        "A restricted Boltzmann machine: visible units (a flattened sample, values in [0, 1])"
+        " and hidden binary units, joined by weights W, with biases b (visible) and c"
+        " (hidden). It outputs p(h = 1 | v) = σ(v·Wᵀ + c): learned features that further"
+        " layers can use (RBM features → logistic regression). The 'rbm' procedure trains it"
+        " by contrastive divergence (CD-k or persistent CD): no gradients of a loss.",
+        params=(Param("hidden", INT, 100, "How many hidden units.", min=1, max=100_000),),
+        infer=lambda p, ins: {"out": Shape((BATCH, p["hidden"]))} if _rbm_features(p, ins) else {},
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.RBM",
+            {"features": _rbm_features(p, ins), "hidden": p["hidden"]},
+        ),
+        count=lambda p, ins: (
+            p["hidden"] * _rbm_features(p, ins) + p["hidden"] + _rbm_features(p, ins)
+        ),
+        inferred=("features",),
+        default_name="rbm",
     )
 )

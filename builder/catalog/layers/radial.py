@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from builder.catalog.layers.common import one_input, prod
+from builder.catalog.layers.common import flat_features
 from builder.catalog.params import FLOAT, INT, Param
-from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
+from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes
 
 RADIAL = "Radial basis"
 MAX_UNITS = 100_000
@@ -14,16 +14,7 @@ add = SPECS.append
 
 
 def _features(p: P, ins: Shapes) -> int:
-    x = one_input(ins)
-    if x.dtype != "float32":
-        raise fail(
-            f"measures distances between real-valued samples and its centres but receives"
-            f" {x.dtype} token ids",
-            "set the Input's dtype to float32, or add an Embedding (and a Flatten) before it",
-        )
-    if len(x) < 2:
-        raise fail(f"expects (N, features) or any (N, ...) it can flatten but receives {x}", "")
-    return prod(x.features)
+    return flat_features(ins, "measures distances between real-valued samples and its centres")
 
 
 add(

@@ -1,8 +1,10 @@
 """The perceptron rule (Rosenblatt) and the delta rule (Widrow and Hoff's LMS, the ADALINE):
 one layer of threshold units learns by a rule, without an optimiser or gradients.
 
-Portable kernel (see builder/training/loop.py for the contract): standard library and torch
-only; the exported script carries its source. One role, ``"model"``: a compiled network
+Portable kernel (see builder/training/loop.py for the contract): standard library, numpy
+and torch only; the exported script carries its source. Online, on the CPU, the rules run
+in numpy on the weights' own memory (torch's per-operation cost would dominate one-sample
+updates); elsewhere in torch operations, the same arithmetic. One role, ``"model"``: a compiled network
 Input → (Flatten) → Linear → Step → Output. The Linear's weighted sums ``s = w·x + b`` go
 through the Step: ``y = 1`` where ``s >= θ`` (the Step's threshold), else 0.
 
@@ -43,10 +45,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 RULES = ("perceptron", "delta")
+SMALL = 16  # weights of one unit the delta rule updates in Python floats (online, CPU)
 
 
 def find_layers(model: nn.Module) -> tuple[nn.Linear, nn.Module]:
@@ -138,8 +142,17 @@ def _apply(state: dict[str, Any], x: torch.Tensor, e: torch.Tensor) -> None:
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
     online = state["settings"]["mode"] == "online"
-    mistakes = 0
-    loss = x.new_zeros(())
+    if online and x.device.type == "cpu":
+        mistakes, loss = _online_cpu(state, x, y)
+    else:
+        mistakes, loss = _torch_step(state, x, y, online)
+    state["epoch_mistakes"] += mistakes
+    return {"loss": torch.tensor(loss / x.shape[0]), "mistakes": torch.tensor(float(mistakes))}
+
+
+def _torch_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, online: bool):
+    """The rule in torch operations (any device): each row in turn online, else the batch."""
+    mistakes, loss = 0, 0.0
     rows = [x[i : i + 1] for i in range(x.shape[0])] if online else [x]
     targets_ = [y[i : i + 1] for i in range(y.shape[0])] if online else [y]
     for xb, db in zip(rows, targets_):
@@ -149,14 +162,139 @@ def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: in
         mistakes += int(wrong.sum())
         e = _errors(state, s, db)
         if state["settings"]["rule"] == "perceptron":
-            loss = loss + wrong.sum().to(loss.dtype)
+            loss += float(wrong.sum())
         else:
-            loss = loss + 0.5 * e.square().sum()
+            loss += float(0.5 * e.square().sum())
         state["last"] = {"x": xb[0] if online else xb, "s": s, "y": out, "d": db, "e": e}
         state["last"]["t"] = state["t"]
         _apply(state, xb, e)
-    state["epoch_mistakes"] += mistakes
-    return {"loss": loss / x.shape[0], "mistakes": torch.tensor(float(mistakes))}
+    return mistakes, loss
+
+
+def _online_cpu(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> tuple[int, float]:
+    """The online rule on the CPU, in numpy on the weights' own memory: the same updates as
+    :func:`_torch_step`, row by row. The perceptron rule skips ahead: the rows before the
+    next mistake change nothing, so the sums of all the rows left are computed at once and
+    the rule jumps to the first wrong one."""
+    linear, theta = state["linear"], state["threshold"]
+    w = linear.weight.detach().numpy()
+    b = None if linear.bias is None else linear.bias.detach().numpy()
+    xs, ds = x.numpy(), y.numpy()
+    eta = np.asarray(state["lr"], dtype=w.dtype)
+    fires = ds > 0.5
+    n, last = xs.shape[0], xs.shape[0] - 1
+    before = None  # (w, b) before the update of the batch's last row
+    mistakes, loss = 0, 0.0
+    if state["settings"]["rule"] == "perceptron":
+        i = 0
+        while i < n:
+            sums = xs[i:] @ w.T
+            if b is not None:
+                sums += b
+            hits = np.flatnonzero(((sums >= theta) != fires[i:]).any(axis=1))
+            if not len(hits):
+                break
+            j = i + int(hits[0])
+            e = ds[j] - (sums[hits[0]] >= theta)
+            if j == last:
+                before = (w.copy(), None if b is None else b.copy())
+            w += eta * np.outer(e, xs[j])
+            if b is not None:
+                b += eta * e
+            mistakes += 1
+            i = j + 1
+        loss = float(mistakes)
+    elif w.shape[0] == 1 and w.size <= SMALL:  # one small unit: plain Python floats
+        mistakes, loss, before = _delta_floats(state, w, b, xs, ds, theta)
+    else:
+        mistakes, loss, before = _delta_numpy(w, b, xs, ds, eta, theta, fires)
+    state["t"] += n
+    _record_last(state, xs[last], ds[last], before)
+    return mistakes, loss
+
+
+def _delta_numpy(w: Any, b: Any, xs: Any, ds: Any, eta: Any, theta: float, fires: Any):
+    """The delta rule in numpy on an augmented copy [W | b] of the weights (the inputs get
+    a column of ones), written back after the batch: a dot product, a subtraction and an
+    outer product per row."""
+    n = xs.shape[0]
+    aug = w if b is None else np.concatenate([w, b[:, None]], axis=1)
+    rows = xs if b is None else np.concatenate([xs, np.ones((n, 1), dtype=xs.dtype)], axis=1)
+    scaled = eta * rows
+    t = 2 * ds - 1
+    sums = np.empty_like(ds)  # each row's sums, as they were at its turn
+    before = None
+    for i in range(n):
+        s = sums[i] = aug @ rows[i]
+        if i == n - 1:
+            before = aug.copy()
+        aug += np.outer(t[i] - s, scaled[i])
+    if b is not None:
+        w[:] = aug[:, :-1]
+        b[:] = aug[:, -1]
+    if before is not None:
+        before = (before, None) if b is None else (before[:, :-1].copy(), before[:, -1].copy())
+    mistakes = int(((sums >= theta) != fires).any(axis=1).sum())
+    return mistakes, 0.5 * float(np.square(t - sums).sum()), before
+
+
+def _delta_floats(state: dict[str, Any], w: Any, b: Any, xs: Any, ds: Any, theta: float):
+    """The delta rule for one unit of few weights in Python floats (double precision), the
+    weights written back after the batch: one update costs a few arithmetic operations."""
+    eta = float(state["lr"])
+    weights, bias = w[0].tolist(), 0.0 if b is None else float(b[0])
+    mistakes, loss, before = 0, 0.0, None
+    rows, targets_ = xs.tolist(), ds[:, 0].tolist()
+    last = len(rows) - 1
+    for i, (row, d) in enumerate(zip(rows, targets_)):
+        s = bias
+        for wi, xi in zip(weights, row):
+            s += wi * xi
+        e = (2.0 * d - 1.0) - s
+        mistakes += (s >= theta) != (d > 0.5)
+        loss += 0.5 * e * e
+        if i == last:
+            before = (w.copy(), None if b is None else b.copy())
+            before[0][0] = weights
+            if b is not None:
+                before[1][0] = bias
+        step = eta * e
+        weights = [wi + step * xi for wi, xi in zip(weights, row)]
+        if b is not None:
+            bias += step
+    w[0] = weights
+    if b is not None:
+        b[0] = bias
+    return int(mistakes), loss, before
+
+
+def _record_last(state: dict[str, Any], x: Any, d: Any, before: Any) -> None:
+    """``state["last"]`` for the batch's last row: its sums, output, error and change (no
+    change when the rule skipped it: a right answer)."""
+    linear, theta = state["linear"], state["threshold"]
+    w_now = linear.weight.detach().clone()
+    b_now = None if linear.bias is None else linear.bias.detach().clone()
+    if before is None:
+        w0, b0 = w_now, b_now
+    else:
+        w0 = torch.from_numpy(before[0])
+        b0 = None if before[1] is None else torch.from_numpy(before[1])
+    xt, dt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(d))[None]
+    s = (xt @ w0.T + (0 if b0 is None else b0))[None]
+    out = (s >= theta).to(s.dtype)
+    e = _errors(state, s, dt)
+    state["last"] = {
+        "x": xt,
+        "s": s,
+        "y": out,
+        "d": dt,
+        "e": e,
+        "t": state["t"] - 1,
+        "w": w0,
+        "b": b0,
+        "dw": w_now - w0,
+        "db": None if b0 is None else b_now - b0,
+    }
 
 
 def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:

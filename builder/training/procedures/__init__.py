@@ -10,12 +10,21 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from builder.training.procedures import autoencoder, gan, linear_rules, rbf, som, supervised, vae
+from builder.training.procedures import (
+    autoencoder,
+    gan,
+    linear_rules,
+    rbf,
+    rbm,
+    som,
+    supervised,
+    vae,
+)
 from builder.training.procedures.spec import BindingError, ProcedureSpec
 
 PROCEDURES: dict[str, ProcedureSpec] = {
     spec.id: spec
-    for module in (supervised, autoencoder, vae, gan, som, linear_rules, rbf)
+    for module in (supervised, autoencoder, vae, gan, som, linear_rules, rbf, rbm)
     for spec in module.SPECS
 }
 DEFAULT = "supervised"

@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from builder.catalog.params import BOOL, CHOICE, FLOAT, Param
-from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+from builder.training.procedures.spec import (
+    Binding,
+    BindingError,
+    ProcedureSpec,
+    Role,
+    View,
+    step_view,
+)
 
 KERNEL = "builder.training.kernels.linear_rules"
 PROBES = "builder.training.probes.linear_rules"
@@ -106,14 +113,7 @@ def _views(rule: str) -> tuple[View, ...]:
         ),
         View("loss", "curves", f"Loss ({loss})", series=("loss",)),
         View("boundary", "boundary", "Decision line and the data", tab="Boundary"),
-        View(
-            "update",
-            "arithmetic",
-            "The last update, number by number",
-            tab="Step",
-            probe=f"{PROBES}:update",
-            every=0.5,
-        ),
+        step_view(f"{PROBES}:update"),
     )
 
 

@@ -9,7 +9,14 @@ from typing import Any
 
 from builder.catalog.params import CHOICE, FLOAT, INT, Param
 from builder.training.procedures.linear_rules import chain
-from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+from builder.training.procedures.spec import (
+    Binding,
+    BindingError,
+    ProcedureSpec,
+    Role,
+    View,
+    step_view,
+)
 
 KERNEL = "builder.training.kernels.rbf"
 PROBES = "builder.training.probes.rbf"
@@ -125,14 +132,7 @@ RBF_PROCEDURE = ProcedureSpec(
             every=0.5,
             data="points",
         ),
-        View(
-            "update",
-            "arithmetic",
-            "The network on each training sample, number by number",
-            tab="Step",
-            probe=f"{PROBES}:arithmetic",
-            every=0.5,
-        ),
+        step_view(f"{PROBES}:arithmetic", "The network on each training sample, number by number"),
     ),
     example="rbf_xor",
     blowup=0.0,

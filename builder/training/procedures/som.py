@@ -9,7 +9,14 @@ import math
 from typing import Any
 
 from builder.catalog.params import CHOICE, FLOAT, INT, Param
-from builder.training.procedures.spec import Binding, BindingError, ProcedureSpec, Role, View
+from builder.training.procedures.spec import (
+    Binding,
+    BindingError,
+    ProcedureSpec,
+    Role,
+    View,
+    step_view,
+)
 
 KERNEL = "builder.training.kernels.som"
 PROBES = "builder.training.probes.som"
@@ -208,14 +215,7 @@ SOM = ProcedureSpec(
             probe=f"{PROBES}:components",
             every=1.0,
         ),
-        View(
-            "update",
-            "arithmetic",
-            "The last update, number by number",
-            tab="Step",
-            probe=f"{PROBES}:update",
-            every=0.5,
-        ),
+        step_view(f"{PROBES}:update"),
     ),
     series=("loss", "eta", "sigma"),
     example="som_colors",

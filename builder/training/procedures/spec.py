@@ -125,6 +125,12 @@ class View:
         return True
 
 
+def step_view(probe: str, title: str = "The last update, number by number", **kw: Any) -> View:
+    """The Step tab's arithmetic view: one update worked number by number (``probe`` is
+    its "module:function")."""
+    return View("update", "arithmetic", title, tab="Step", probe=probe, every=0.5, **kw)
+
+
 @dataclass(frozen=True)
 class Binding:
     """What a procedure trains: for each role, the compiled network and its Outputs by name,

@@ -10,6 +10,7 @@ from builder.training.procedures.spec import (
     ProcedureSpec,
     Role,
     View,
+    step_view,
     training_settings,
 )
 
@@ -77,15 +78,7 @@ SUPERVISED = ProcedureSpec(
         View("histograms", "histogram", "Weights and activations", tab="Layers"),
         View("boundary", "boundary", "Decision boundary", tab="Boundary"),
         View("confusion", "confusion", "Confusion matrix", tab="Evaluation"),
-        View(
-            "update",
-            "arithmetic",
-            "The last update, number by number",
-            tab="Step",
-            probe="builder.training.probes.backprop:update",
-            every=0.5,
-            data="few_inputs",
-        ),
+        step_view("builder.training.probes.backprop:update", data="few_inputs"),
     ),
 )
 
