@@ -204,6 +204,8 @@ def compile_network(
                 hand = net.weights_of(n)
                 if hand:
                     set_weights(module, hand)
+                if not net.trainable_of(n):  # frozen: no gradients, no optimiser step
+                    module.requires_grad_(False)
                 root.add_module(attrs[n], module)
                 emit = spec.emit or _default_emit
             elif spec.emit is not None:

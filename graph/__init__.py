@@ -16,6 +16,7 @@ from graph.document import (
     NodeRenamed,
     ParamChanged,
     Project,
+    TrainableChanged,
     WeightsChanged,
 )
 from graph.errors import EditError, NeuralCanvasError, Problem, ProjectFileError
@@ -37,5 +38,6 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectFileError",
+    "TrainableChanged",
     "WeightsChanged",
 ]

@@ -31,6 +31,7 @@ from graph.events import (  # noqa: F401  (re-exported: graph.document.Edge etc.
     NodeRemoved,
     NodeRenamed,
     ParamChanged,
+    TrainableChanged,
     WeightsChanged,
 )
 from graph.weights import WeightsError, check_weights
@@ -83,7 +84,8 @@ class Network:
 
     Node attributes: ``type`` (layer type id), ``name`` (unique, user-visible), ``params``
     (dict, every parameter of the type present), ``pos`` (canvas position ``(x, y)``),
-    ``weights`` (hand-set starting values, :mod:`graph.weights`; None: the initialiser's).
+    ``weights`` (hand-set starting values, :mod:`graph.weights`; None: the initialiser's),
+    ``trainable`` (False: a frozen layer, whose weights training keeps).
     Edge attributes: ``src_port``, ``dst_port``; the multigraph key is ``Edge.key``.
     """
 
@@ -147,6 +149,10 @@ class Network:
         """The layer's hand-set weights (nested lists by tensor name), or None."""
         weights = self._data(node_id).get("weights")
         return None if weights is None else MappingProxyType(weights)
+
+    def trainable_of(self, node_id: str) -> bool:
+        """False for a frozen layer: training leaves its weights as they start."""
+        return self._data(node_id).get("trainable", True)
 
     def pos_of(self, node_id: str) -> tuple[float, float]:
         return self._data(node_id)["pos"]
@@ -218,6 +224,7 @@ class Network:
         pos: tuple[float, float] = (0.0, 0.0),
         node_id: str | None = None,
         weights: Mapping[str, Any] | None = None,
+        trainable: bool = True,
     ) -> str:
         """Add a layer; missing params take the type's defaults. Returns the node id."""
         if not isinstance(type_id, str) or not self.specs.has_type(type_id):
@@ -235,7 +242,19 @@ class Network:
             raise EditError(f"A layer with id {node_id!r} already exists")
         pos = _check_pos(pos)
         hand = None if weights is None else self._checked_weights(type_id, name, weights)
-        self.graph.add_node(node_id, type=type_id, name=name, params=full, pos=pos, weights=hand)
+        if not isinstance(trainable, bool):
+            raise EditError(
+                f"{type_id} '{name}': trainable must be true or false, got {trainable!r}"
+            )
+        self.graph.add_node(
+            node_id,
+            type=type_id,
+            name=name,
+            params=full,
+            pos=pos,
+            weights=hand,
+            trainable=trainable,
+        )
         self._names[name] = node_id
         self._emit(NodeAdded(node_id), structural=True)
         return node_id
@@ -251,6 +270,7 @@ class Network:
             "params": copy.deepcopy(data["params"]),
             "pos": data["pos"],
             "weights": copy.deepcopy(data.get("weights")),
+            "trainable": data.get("trainable", True),
             "edges": self.in_edges(node_id) + self.out_edges(node_id),
         }
         for edge in record["edges"]:
@@ -270,6 +290,7 @@ class Network:
             record["pos"],
             record["id"],
             record.get("weights"),
+            record.get("trainable", True),
         )
         index = record.get("index")
         if index is not None and index < len(self) - 1:
@@ -433,6 +454,16 @@ class Network:
             return
         data["weights"] = new
         self._emit(WeightsChanged(node_id, old, new), structural=False)
+
+    def set_trainable(self, node_id: str, trainable: bool) -> None:
+        """Freeze (False) or unfreeze a layer."""
+        data = self._data(node_id)
+        if not isinstance(trainable, bool):
+            raise EditError(f"{data['type']} '{data['name']}': trainable must be true or false")
+        if data.get("trainable", True) == trainable:
+            return
+        data["trainable"] = trainable
+        self._emit(TrainableChanged(node_id, trainable), structural=False)
 
     def rename(self, node_id: str, name: str) -> None:
         data = self._data(node_id)

@@ -66,6 +66,14 @@ class WeightsChanged(Event):
 
 
 @dataclass(frozen=True)
+class TrainableChanged(Event):
+    """A layer was frozen (its weights kept as they are in training) or made trainable."""
+
+    node_id: str
+    new: bool
+
+
+@dataclass(frozen=True)
 class NodeRenamed(Event):
     node_id: str
     old: str

@@ -201,6 +201,8 @@ def _plain_item(key: str, item: Any) -> bool:
             return False
         if "weights" in item and type(item["weights"]) is not dict:
             return False
+        if "trainable" in item and type(item["trainable"]) is not bool:
+            return False
         if "pos" in item:
             pos = item["pos"]
             if type(pos) is not list or len(pos) != 2:
@@ -401,7 +403,8 @@ def _build_network(net: Network, data: dict[str, Any], base: list[str | int]) ->
             continue
         try:
             pos = tuple(node.get("pos", (0.0, 0.0)))
-            net.add_node(type_id, name, params, pos, node_id, weights)
+            trainable = node.get("trainable", True)
+            net.add_node(type_id, name, params, pos, node_id, weights, trainable)
         except EditError as exc:
             problems.append(Problem(json_path(where), str(exc)))
     wanted: list[tuple[str, str, str, str]] = []
@@ -452,6 +455,8 @@ def to_dict(project: Project) -> dict[str, Any]:
             }
             if d.get("weights") is not None:
                 node["weights"] = _plain(d["weights"])
+            if not d.get("trainable", True):
+                node["trainable"] = False
             nodes.append(node)
         order = {n: i for i, n in enumerate(net.nodes)}
         ordered = sorted(

@@ -56,6 +56,7 @@ from graph.document import (
     NodeRemoved,
     NodeRenamed,
     ParamChanged,
+    TrainableChanged,
 )
 from graph.errors import EditError
 from widgets import theme
@@ -384,6 +385,7 @@ class NodeItem(QGraphicsItem):
         self._texts: list[tuple[QFont, QPen, QRectF, int, str]] = []
         self._far: tuple[QFont, QPen, QRectF, int, str] | None = None
         self._shown: tuple[Any, ...] = ()  # what the texts show that depends on the info
+        self.frozen = False  # a layer whose weights training keeps (drawn dashed)
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -480,6 +482,9 @@ class NodeItem(QGraphicsItem):
         error = info is not None and info.status == "error"
         detail = key_params(type_id, net.params_of(self.node_id), info)
         count = format_params(info.params) if info is not None and info.ok and info.params else ""
+        self.frozen = not net.trainable_of(self.node_id)
+        if self.frozen:  # training keeps its weights: said on the card, its border dashed
+            count = f"frozen · {count}" if count else "frozen"
         lines = (
             (s.tiny, s.tiny_m, s.muted, left, type_id),
             (s.name, s.name_m, s.error_text if error else s.text, left, name),
@@ -617,6 +622,9 @@ class NodeItem(QGraphicsItem):
             pen = s.blocked
         else:
             pen = s.border
+        if self.frozen and not self.isSelected():
+            pen = QPen(pen)
+            pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(self._rect, CARD_RADIUS, CARD_RADIUS)
@@ -943,7 +951,7 @@ class Canvas(QGraphicsView):
             self._add_edge(event.edge)
         elif isinstance(event, EdgeRemoved):
             self._remove_edge(event.edge)
-        elif isinstance(event, (ParamChanged, NodeRenamed)):
+        elif isinstance(event, (ParamChanged, NodeRenamed, TrainableChanged)):
             item = self.nodes.get(event.node_id)
             if item is not None:
                 item.refresh()

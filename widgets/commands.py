@@ -202,6 +202,22 @@ class SetWeights(_Command):
         self.net.set_weights(self.node_id, self.old)
 
 
+class SetTrainable(_Command):
+    """Freeze a layer (training keeps its weights) or make it trainable again."""
+
+    def __init__(self, net: Network, node_id: str, trainable: bool):
+        name = net.name_of(node_id)
+        super().__init__(net, f"{'Unfreeze' if trainable else 'Freeze'} '{name}'")
+        self.node_id, self.old, self.new = node_id, net.trainable_of(node_id), trainable
+        net.set_trainable(node_id, trainable)
+
+    def _apply(self) -> None:
+        self.net.set_trainable(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.net.set_trainable(self.node_id, self.old)
+
+
 class Rename(_Command):
     def __init__(self, net: Network, node_id: str, name: str):
         old = net.name_of(node_id)
@@ -235,7 +251,10 @@ class Paste(_Command):
                 x, y = node.get("pos", (0.0, 0.0))
                 pos = (x + offset[0], y + offset[1])
                 params, weights = node.get("params", {}), node.get("weights")
-                new = net.add_node(node["type"], name, params, pos, weights=weights)
+                trainable = node.get("trainable", True)
+                new = net.add_node(
+                    node["type"], name, params, pos, weights=weights, trainable=trainable
+                )
                 mapping[node["id"]] = new
                 self.node_ids.append(new)
             for e in clip.get("edges", []):
@@ -278,6 +297,7 @@ def copy_selection(net: Network, node_ids: Iterable[str]) -> dict[str, Any]:
             "params": _plain(net.params_of(n)),
             "pos": list(net.pos_of(n)),
             **({"weights": copy.deepcopy(dict(w))} if (w := net.weights_of(n)) else {}),
+            **({} if net.trainable_of(n) else {"trainable": False}),
         }
         for n in chosen
     ]
@@ -319,6 +339,7 @@ def _record(net: Network, node_id: str) -> dict[str, Any]:
         "params": copy.deepcopy(dict(net.params_of(node_id))),
         "pos": net.pos_of(node_id),
         "weights": copy.deepcopy(dict(w)) if (w := net.weights_of(node_id)) else None,
+        "trainable": net.trainable_of(node_id),
         "edges": [],
     }
 

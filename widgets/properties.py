@@ -13,7 +13,6 @@ pushing anything.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,21 +34,36 @@ from PySide6.QtWidgets import (
 )
 
 from builder.catalog.layers import CATALOG
-from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, INTS, SIZE, Param
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, SIZE, Param
 from builder.catalog.spec import LayerSpec
-from builder.shapes import NodeInfo
-from graph.document import Event, Network, NodeRemoved, NodeRenamed, ParamChanged, check_name
+from graph.document import (
+    Event,
+    Network,
+    NodeRemoved,
+    NodeRenamed,
+    ParamChanged,
+    TrainableChanged,
+    check_name,
+)
 from graph.errors import EditError
 from widgets import theme
-from widgets.commands import Rename, SetParam
+from widgets.commands import Rename, SetParam, SetTrainable
 from widgets.editor_document import EditorDocument
-from widgets.settings_form import WheelGuard, number_or_text
+from widgets.property_text import (  # noqa: F401 (format_value, parse_text re-exported)
+    SCIENTIFIC_BELOW,
+    _same,
+    _tiny,
+    format_value,
+    inferred_lines,
+    parse_text,
+    status_text,
+)
+from widgets.settings_form import WheelGuard
 from widgets.weights_table import WeightsEditor, editable
 
 NAME = "name"  # the key of the Name field in ``fields`` / ``errors`` (no param is called so)
 INT_LIMIT = 2_147_483_647  # QSpinBox holds a C int
 FLOAT_LIMIT = 1e9
-SCIENTIFIC_BELOW = 1e-3  # floats whose default is smaller are typed, e.g. "1e-5"
 
 _STYLE = f"""
 QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QComboBox[invalid="true"] {{
@@ -59,97 +73,6 @@ QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QComboBox[invalid="
     padding: 2px 3px;
 }}
 """
-
-
-# ----------------------------------------------------------------------------- text <-> value
-
-
-def format_value(param: Param, value: Any) -> str:
-    """The text a line edit shows for ``value`` (``3``, ``3, 5``, ``1e-05``, empty for None)."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if param.kind == FLOAT:
-        return f"{value:g}"
-    return str(value)
-
-
-def parse_text(param: Param, text: str) -> Any:
-    """The checked value of a line edit's ``text`` for ``param``; raises ``ValueError`` with
-    the message to show (:meth:`Param.check`'s)."""
-    text = text.strip()
-    if not text and param.optional:
-        return None
-    if param.kind in (SIZE, INTS):
-        tokens = [t for t in re.split(r"[,\s]+", text.strip("()[] ")) if t]
-        if param.kind == SIZE and len(tokens) <= 1:
-            return param.check(number_or_text(tokens[0]) if tokens else text)
-        return param.check([number_or_text(t) for t in tokens])
-    if param.kind == FLOAT:
-        try:
-            value: Any = float(text)
-        except ValueError:
-            value = text
-        return param.check(value)
-    if param.kind == INT:
-        return param.check(number_or_text(text))
-    return param.check(text)
-
-
-def _tiny(value: Any) -> bool:
-    return isinstance(value, (int, float)) and 0 < abs(value) < SCIENTIFIC_BELOW
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b)
-
-
-# ----------------------------------------------------------------------------- header text
-
-
-def inferred_lines(spec: LayerSpec, params: dict[str, Any], info: NodeInfo | None) -> list[str]:
-    """``in_channels: 16 (from the layer before)`` for each argument the layer takes from
-    its input shape, computed with the spec's ``ctor`` (which only builds a description)."""
-    if not spec.inferred:
-        return []
-    single = spec.input_ports(params) == ["in"]
-    source = "from the layer before" if single else "from its inputs"
-    values: dict[str, Any] = {}
-    if spec.ctor is not None and info is not None and info.ok and info.inputs:
-        try:
-            values = dict(spec.ctor(params, info.inputs).kwargs)
-        except Exception:  # an input the layer cannot handle: its error is shown anyway
-            values = {}
-    if not values:  # not connected, or waiting for / broken by its inputs
-        return [f"{name}: {source}" for name in spec.inferred]
-    lines = []
-    for name in spec.inferred:
-        if name in values:  # absent: torch's default applies (e.g. kdim = embed_dim)
-            value = values[name]
-            shown = repr(tuple(value)) if isinstance(value, (list, tuple)) else str(value)
-            lines.append(f"{name}: {shown} ({source})")
-    return lines
-
-
-def status_text(net_type: str, info: NodeInfo | None) -> tuple[str, str]:
-    """``(text, kind)`` for the line under the header: the output shape and parameter count
-    (``ok``), what is wrong (``error``) or what it waits for (``blocked``)."""
-    if info is None:
-        return "", "ok"
-    if info.status != "ok":
-        return info.message, info.status
-    shapes = info.inputs if net_type == "Output" else info.outputs
-    if len(shapes) == 1:
-        shape = str(next(iter(shapes.values())))
-    else:
-        shape = ", ".join(f"{port} {s}" for port, s in shapes.items())
-    parts = []
-    if shape:
-        parts.append(("Receives " if net_type == "Output" else "Output ") + shape)
-    if info.params:
-        parts.append(f"{info.params:,} parameters")
-    return " · ".join(parts), "ok"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -213,6 +136,7 @@ class PropertyEditor(QWidget):
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self.weights: WeightsEditor | None = None  # the small layer's weight tables
+        self.trainable: QCheckBox | None = None  # unchecked: the layer is frozen
         self._pushing = False  # our own edit is being applied: do not echo it into the fields
         self._wheel_guard = WheelGuard(self)
         self.setStyleSheet(_STYLE)
@@ -348,6 +272,16 @@ class PropertyEditor(QWidget):
         outer.addLayout(form)
         if not spec.params:
             outer.addWidget(_muted("This layer has no parameters."))
+        self.trainable = None
+        if spec.ctor is not None and spec.count is not None:  # a layer with weights can be frozen
+            self.trainable = QCheckBox("Trainable")
+            self.trainable.setChecked(net.trainable_of(node_id))
+            self.trainable.setToolTip(
+                "Unchecked: the layer is frozen; training keeps its weights as they start"
+                " (set by hand, or the initialiser's) and leaves it out of the gradient health."
+            )
+            self.trainable.toggled.connect(lambda on, n=node_id: self._set_trainable(n, on))
+            outer.addWidget(self.trainable)
         self.weights = WeightsEditor(self.doc, node_id) if editable(self.doc, node_id) else None
         if self.weights is not None:
             outer.addWidget(self.weights)
@@ -601,6 +535,12 @@ class PropertyEditor(QWidget):
             self._load_field(event.key)
         elif isinstance(event, NodeRenamed):
             self._revert_name()
+        elif isinstance(event, TrainableChanged) and self.trainable is not None:
+            self.trainable.setChecked(event.new)
+
+    def _set_trainable(self, node_id: str, on: bool) -> None:
+        if not self._pushing and self.net.trainable_of(node_id) != on:
+            self.doc.push(SetTrainable(self.net, node_id, on))
 
     def _on_network_switched(self, name: str) -> None:
         self.show_node(None)

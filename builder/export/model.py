@@ -239,6 +239,8 @@ def _model(net: Network, name: str, seed: int) -> tuple[_Model, Any]:
             values = _literal({k: hand[k] for k in hand})
             lines.append("        # set by hand in NeuralCanvas: training starts from these")
             lines.append(_statement(_call("set_weights", [f"self.{attr}", values]), 8))
+        if not net.trainable_of(n):
+            lines.append(f"        self.{attr}.requires_grad_(False)  # frozen: training keeps it")
         built.append(attr)
     children = [attr for attr, _ in gm.named_children()]
     if children != built:  # the compiler changed how it builds: the export must follow

@@ -123,6 +123,12 @@ def bind(
         check_ports(net, inputs, outputs, ds, spec.id, role.takes_data)
         if role.optimised:
             no_threshold_units(net, spec.id)
+            params = list(model.parameters())
+            if params and not any(p.requires_grad for p in params):
+                raise BindingError(
+                    f"Every layer of network {net.name!r} is frozen: the {spec.id} procedure has"
+                    " nothing to train; make a layer trainable (Properties: Trainable)"
+                )
     return Binding(
         roles=dict(models),
         networks=dict(nets),

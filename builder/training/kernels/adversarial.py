@@ -88,7 +88,10 @@ def dcgan_init(model: nn.Module) -> None:
 def _role(model: nn.Module, settings: dict[str, Any], role: str) -> dict[str, Any]:
     """One network's optimiser and schedule, with what :func:`common.update` steps it by
     (its penalties and clipping)."""
-    optimizer = make_optimizer(settings["optimizers"][role], model.parameters())
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers: none
+    if not trainable:
+        raise ValueError(f"every layer of the {role} is frozen: make a layer trainable")
+    optimizer = make_optimizer(settings["optimizers"][role], trainable)
     scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
     clip = settings["clip"]
     return {

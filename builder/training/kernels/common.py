@@ -133,7 +133,13 @@ def optimisation(model: nn.Module, settings: Mapping[str, Any]) -> dict[str, Any
     """A kernel state's part for one network trained by an optimiser: the optimiser and
     schedule (also by role, for checkpoints), L1/L2 penalties and gradient clipping, from the
     training section's plain ``optimizer``, ``schedule``, ``epochs``, ``l1``, ``l2``, ``clip``."""
-    optimizer = make_optimizer(settings["optimizer"], model.parameters())
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers: none
+    if not trainable:
+        raise ValueError(
+            "every layer with weights is frozen: nothing to train; make a layer trainable"
+            " (Properties: Trainable)"
+        )
+    optimizer = make_optimizer(settings["optimizer"], trainable)
     scheduler = make_scheduler(settings["schedule"], optimizer, settings["epochs"])
     clip = settings["clip"]
     return {
@@ -145,7 +151,7 @@ def optimisation(model: nn.Module, settings: Mapping[str, Any]) -> dict[str, Any
         "scheduler": scheduler,
         "l1": settings["l1"],
         "l2": settings["l2"],
-        "weights": [p for p in model.parameters() if p.dim() >= 2],
+        "weights": [p for p in trainable if p.dim() >= 2],
         "penalised": settings["l1"] > 0 or settings["l2"] > 0,
         "clip": (clip["mode"], clip["max"]) if clip["mode"] != "none" else None,
         "params": [p for p in model.parameters() if p.requires_grad],
