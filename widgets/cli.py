@@ -282,6 +282,8 @@ def _run(args, project, config, trainer, writer, out: Path) -> int:
                     error = record
                 elif isinstance(record, StatusRecord):
                     status = record
+                    if record.state == "running" and record.message:
+                        bar.write(record.message)  # what initial_weights loaded
             trainer.join()
         finally:
             bar.close()

@@ -66,6 +66,7 @@ from widgets.editor_document import EditorDocument
 from widgets.health_panel import HealthPanel
 from widgets.roles_form import RolesForm
 from widgets.settings_form import UNSET, SettingsForm, from_param
+from widgets.weights_file_row import WeightsFileRow
 
 POLL_MS = 33  # <= 30 Hz (DESIGN.md step 5)
 FIELD_MIN_WIDTH = 80  # px: the narrowest a settings field gets (see _build)
@@ -327,6 +328,10 @@ class TrainingPanel(QWidget):
         self.patience_spin = self._int(("early_stopping", "patience"), 0, 100_000, 0)
         self.patience_spin.setSpecialValueText("off")
         self.seed_spin = self._int(("seed",), 0, 2**31 - 1, 0)
+        self.weights_row = WeightsFileRow(
+            lambda: self.doc.path.parent if self.doc.path is not None else None
+        )
+        self.weights_row.changed.connect(lambda path: self.set_field(("initial_weights",), path))
         form.addRow("Loss", self.loss_combo)
         form.addRow("Optimizer", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
@@ -341,6 +346,7 @@ class TrainingPanel(QWidget):
         form.addRow("Clip max", self.clip_spin)
         form.addRow("Early stop", self.patience_spin)
         form.addRow("Seed", self.seed_spin)
+        form.addRow("Initial weights", self.weights_row)
         self.device_combo = QComboBox()
         self.device_combo.addItem("auto")
         self.device_combo.setToolTip("Where the network trains (auto: a GPU when there is one)")
@@ -515,6 +521,8 @@ class TrainingPanel(QWidget):
             batch = t.get("batch_size", 32)
             self.batch_combo.setEditText(str(batch))
             self.shuffle_check.setChecked(t.get("shuffle", True) is not False)
+            weights = t.get("initial_weights")
+            self.weights_row.set_path(weights if isinstance(weights, str) else None)
             pen = _section(t, "penalties")
             _set_spin(self.l1_spin, pen.get("l1", 0.0))
             _set_spin(self.l2_spin, pen.get("l2", 0.0))
@@ -752,6 +760,7 @@ class TrainingPanel(QWidget):
         self._run_count += 1
         self.progress.setRange(0, 0)  # busy until the data is loaded
         self.status.setText("Loading data and compiling the network…")
+        self.note.setText(EDIT_NOTE)
         self.note.setVisible(True)
         if self.canvas is not None:
             self.canvas.clear_badges()
@@ -979,6 +988,9 @@ class TrainingPanel(QWidget):
             state = record.state
             if state == "running":
                 self._prepared()
+                if record.message:  # what initial_weights loaded
+                    self.note.setText(record.message)
+                    self.note.setVisible(True)
             elif state == "paused":
                 self._set_state(PAUSED)
                 self.status.setText(self._status_text("Paused"))

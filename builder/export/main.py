@@ -77,6 +77,7 @@ def build_models(device: torch.device) -> dict[str, nn.Module]:
     for offset, (role, model_class) in enumerate(MODELS.items()):
         torch.manual_seed(SEED + offset)
         models[role] = model_class().to(device)
+    __INITIAL__
     return models
 
 

@@ -240,14 +240,19 @@ def _settings(plan: _Plan | None, seed: int) -> str:
         f"# The dataset {comment(plan.dataset['name'])} (training.dataset, every option given)"
     )
     const("DATASET", plan.dataset)
-    if plan.files:
+    if plan.files or cfg.initial_weights is not None:
         const("PROJECT_DIR", plan.project_dir, "EDIT: where relative paths start")
+    if cfg.initial_weights is not None:
+        const("INITIAL_WEIGHTS", cfg.initial_weights, "training.initial_weights (from PROJECT_DIR)")
     lines.append("")
     lines.append(
         f"# The {plan.procedure.id} procedure's kernel settings ({plan.procedure.kernel}, below)"
     )
     const("SETTINGS", plan.settings)
     return "\n".join(lines) + "\n"
+
+
+INITIAL_WEIGHTS = "builder.training.initial_weights"
 
 
 def _kernel_namespace(copier: Copier, kernel: str) -> str:
@@ -273,12 +278,26 @@ def _training(plan: _Plan, copier: Copier, models: Mapping[str, str]) -> list[st
     if plan.after is not None:
         blocks += copier.take([plan.after.save])
         after = _after_training(plan.after, copier.name_of(*plan.after.save))
+    initial = ""
+    if plan.config.initial_weights is not None:  # the weights the app's run starts from
+        uses = [(INITIAL_WEIGHTS, "load_weights"), (INITIAL_WEIGHTS, "describe")]
+        blocks += copier.take(uses)
+        load, say = (copier.name_of(*use) for use in uses)
+        initial = "\n".join(
+            [
+                "# the tensors of the same names in training.initial_weights (as the app loads)",
+                "    first = next(iter(models.values()))",
+                f"    report = {load}(first, Path(PROJECT_DIR) / INITIAL_WEIGHTS)",
+                f"    print({say}(report, INITIAL_WEIGHTS))",
+            ]
+        )
     main = (
         MAIN.replace("__AFTER__\n", after)
         .replace("__KERNEL__", _kernel_namespace(copier, kernel))
         .replace("__LOADER__", copier.name_of(*plan.loader))
         .replace("__BASE__", "Path(PROJECT_DIR)" if plan.files else "None")
         .replace("__MODELS__", table)
+        .replace("    __INITIAL__\n", f"    {initial}\n" if initial else "")
     )
     return [b.code for b in blocks] + [_section("main") + "\n" + main.strip("\n")]
 

@@ -124,7 +124,8 @@ def bind(
         if role.optimised:
             no_threshold_units(net, spec.id)
             params = list(model.parameters())
-            if params and not any(p.requires_grad for p in params):
+            frozen = any(not net.trainable_of(n) for n in net.nodes)  # by the user
+            if frozen and params and not any(p.requires_grad for p in params):
                 raise BindingError(
                     f"Every layer of network {net.name!r} is frozen: the {spec.id} procedure has"
                     " nothing to train; make a layer trainable (Properties: Trainable)"

@@ -122,9 +122,27 @@ class TrainingConfig:
     # Each role with an optimiser of its own (a GAN's two networks), every field given; the
     # other roles are optimised with ``optimizer``.
     optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)
+    # A weights file (relative to the project's folder) the first network starts from
+    # (builder.training.initial_weights): the tensors of the same names; None: none.
+    initial_weights: str | None = None
 
     def optimizer_of(self, role: str) -> OptimizerConfig:
         return self.optimizers.get(role, self.optimizer)
+
+
+def _weights_path(r: Any, problems: list[Problem]) -> str | None:
+    value = r.get("initial_weights", None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000 or "\0" in value:
+        problems.append(
+            Problem(
+                "training.initial_weights",
+                f"expected the path of a weights file (text) or null, got {_describe(value)}",
+            )
+        )
+        return None
+    return value
 
 
 class _Reader:
@@ -437,6 +455,7 @@ def parse_training(data: Any) -> TrainingConfig:
         procedure_settings=procedure_settings,
         roles=roles,
         optimizers=optimizers,
+        initial_weights=_weights_path(r, problems),
     )
     r.unknown()
     if problems:

@@ -194,6 +194,7 @@ class Trainer:
         self._running.set()
         self._thread: threading.Thread | None = None
         self._prepared = False
+        self.notes: list[str] = []  # said when the run starts (what initial_weights loaded)
         self._probe: tuple[str | None, Any, float] | None = None
         self._elapsed0 = 0.0
         self._views_on = False
@@ -353,6 +354,8 @@ class Trainer:
             role: compile_network(net, seed=cfg.seed + i)
             for i, (role, net) in enumerate(self.nets.items())
         }
+        if cfg.initial_weights is not None:
+            self.notes.append(self._initial_weights(cfg.initial_weights, models, spec))
         binding = bind(self.nets, models, self.splits, spec)
         data_int = not ds.x.is_floating_point()
         try:
@@ -507,6 +510,22 @@ class Trainer:
         self.history.add(record)
         self.channel.put(record)
 
+    def _initial_weights(self, path: str, models: dict[str, Any], spec: Any) -> str:
+        """Load ``training.initial_weights`` into the first network; the report, in words."""
+        from builder.training.initial_weights import WeightsFileError, describe, load_weights
+
+        if len(models) > 1:
+            raise TrainingError(
+                f"training.initial_weights loads one network's weights, but the {spec.id}"
+                " procedure trains several: set the weights of each by hand, or leave it null"
+            )
+        full = Path(path) if self.base_dir is None else Path(self.base_dir) / path
+        try:
+            report = load_weights(next(iter(models.values())), full)
+        except WeightsFileError as exc:
+            raise TrainingError(str(exc)) from None
+        return describe(report, path)
+
     def _status(self, state: str, message: str = "") -> None:
         self.state = state
         self._emit(StatusRecord(state, self.epoch, self.step, message))
@@ -528,7 +547,7 @@ class Trainer:
                 frozen = True
             self._t0 = time.perf_counter()
             self._written_epoch = max(self._written_epoch, self.epoch)  # a resumed run's
-            self._status("running")
+            self._status("running", "; ".join(self.notes))
             outcome = self._train()
             if self._probe is not None and self.state != "error":
                 self._probe_now(self._probe, final=True)  # the trained model, whatever the time

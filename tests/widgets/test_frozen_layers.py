@@ -40,3 +40,16 @@ def test_the_trainable_box_freezes_the_layer_in_one_undo_step(window):
     assert doc.net.trainable_of(hidden) and editor.trainable.isChecked() and not card.frozen
     editor.show_node(doc.net.find("tanh"))
     assert editor.trainable is None  # nothing to freeze
+
+
+def test_the_initial_weights_row_edits_the_training_section(make_panel):
+    panel = make_panel("xor_mlp")
+    row = panel.weights_row
+    row.edit.setText("runs/weights.pt")
+    row.edit.editingFinished.emit()
+    assert panel.doc.project.training["initial_weights"] == "runs/weights.pt"
+    row._set(None)  # Clear
+    assert panel.doc.project.training.get("initial_weights") is None
+    panel.doc.undo.undo()
+    assert panel.doc.project.training["initial_weights"] == "runs/weights.pt"
+    assert row.edit.text() == "runs/weights.pt"  # the form follows the document
