@@ -331,7 +331,7 @@ class TrainingPanel(QWidget):
         self.weights_row = WeightsFileRow(
             lambda: self.doc.path.parent if self.doc.path is not None else None
         )
-        self.weights_row.changed.connect(lambda path: self.set_field(("initial_weights",), path))
+        self.weights_row.changed.connect(self._set_weights_file)
         form.addRow("Loss", self.loss_combo)
         form.addRow("Optimizer", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
@@ -472,6 +472,14 @@ class TrainingPanel(QWidget):
             return
         node[path[-1]] = value
         self.set_training(new, ".".join(path))
+
+    def _set_weights_file(self, path: str | None) -> None:
+        """A file chosen or cleared: one undo step each (not merged like typing)."""
+        if self._loading or self.training.get("initial_weights") == path:
+            return
+        new = copy.deepcopy(self.training)
+        new["initial_weights"] = path
+        self.set_training(new, "initial_weights", merge=False)
 
     def set_training(self, new: dict[str, Any], key: str = "", merge: bool = True) -> None:
         if new == self.training:
