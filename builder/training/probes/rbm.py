@@ -122,3 +122,35 @@ def update(ctx: ViewContext) -> dict[str, Any] | None:
         "cells": cells,
         "highlight": [],
     }
+
+
+BINS = 21  # bars of the update histogram
+
+
+def updates(ctx: ViewContext) -> dict[str, Any] | None:
+    """How the last update's weight changes ΔW are spread: a histogram (symmetric bins), with
+    their size against the weights' in the warning line when it is far from healthy."""
+    last = ctx.state.get("last")
+    if not last:
+        return None
+    dw = torch.as_tensor(last["dW"]).detach().float().flatten()
+    weight = ctx.state["rbm"].weight.detach().float()
+    edge = max(float(dw.abs().max()), 1e-12)
+    counts = torch.histc(dw, bins=BINS, min=-edge, max=edge)
+    centres = torch.linspace(-edge, edge, BINS + 1)
+    centres = (centres[:-1] + centres[1:]) / 2
+    ratio = float(dw.norm() / weight.norm().clamp_min(1e-12))
+    warning = ""
+    if ratio > 0.1:
+        warning = (
+            f"‖ΔW‖ / ‖W‖ = {ratio:.3g}: large steps (0.001 to 0.05 is usual): lower the"
+            " learning rate"
+        )
+    elif ratio < 1e-5:
+        warning = f"‖ΔW‖ / ‖W‖ = {ratio:.3g}: the weights hardly move: raise the learning rate"
+    return {
+        "values": readonly(counts),
+        "labels": tuple(f"{float(c):.2g}" for c in centres),
+        "threshold": None,
+        "warning": warning,
+    }
