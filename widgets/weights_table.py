@@ -63,6 +63,8 @@ def parameter_shapes(doc: EditorDocument, node_id: str) -> dict[str, tuple[int, 
 
 def editable(doc: EditorDocument, node_id: str) -> bool:
     """Whether the layer is small enough to have its weights set in tables."""
+    if doc.net.weights_of(node_id):  # set by hand: always shown (to clear a misfit)
+        return True
     shapes = parameter_shapes(doc, node_id)
     return bool(shapes) and sum(math.prod(s) for s in shapes.values()) <= MAX_TABLE_VALUES
 
@@ -140,9 +142,11 @@ class WeightsEditor(QWidget):
         return self._cache[2]
 
     def values(self) -> dict[str, Any]:
-        """What the tables show: the hand-set values, else the starting values."""
-        hand = self.net.weights_of(self.node_id)
-        return copy.deepcopy(dict(hand)) if hand else self._starting()
+        """The hand-set values, a tensor not set by hand taking its starting value."""
+        hand = self.net.weights_of(self.node_id) or {}
+        missing = set(self._shapes) - set(hand)
+        values = self._starting() if missing else {}
+        return {**copy.deepcopy(values), **copy.deepcopy(dict(hand))}
 
     def refresh(self) -> None:
         if self.node_id not in self.net or self.net is not self.doc.net:
@@ -156,7 +160,9 @@ class WeightsEditor(QWidget):
         self._filling = True
         try:
             self.check.setChecked(bool(hand))
-            values = self.values()
+            # the initialiser's draw is computed when asked (Set by hand), not on every check:
+            # it compiles the network under the project's seed
+            values = self.values() if hand else {}
             for name, table in self.tables.items():
                 flat = torch.tensor(values[name]).flatten().tolist() if name in values else []
                 rows, cols = _rows(self._shapes[name])
@@ -171,20 +177,24 @@ class WeightsEditor(QWidget):
         finally:
             self._filling = False
         init = "weights_init" in self.net.params_of(self.node_id)
-        if hand:
-            self.caption.setText(
-                "Training starts from these values. Double-click a cell to edit it."
+        if hand and not shapes:
+            text = (
+                "These hand-set values no longer fit the layer (see its status above):"
+                " uncheck Set by hand to clear them, or undo the change that made them misfit."
             )
+        elif hand:
+            text = "Training starts from these values. Double-click a cell to edit it."
         elif init:
-            self.caption.setText(
+            text = (
                 "The procedure sets these from the data when training starts (weights_init);"
                 " set them by hand to start from your own."
             )
         else:
-            self.caption.setText(
-                f"Training starts from the initialiser's draw (seed {self._seed()}), shown"
-                " here; set them by hand to start from your own."
+            text = (
+                f"Training starts from the initialiser's draw (seed {self._seed()}); check"
+                " Set by hand to see those values and start from your own."
             )
+        self.caption.setText(text)
 
     def _rebuild(self, shapes: dict[str, tuple[int, ...]]) -> None:
         while self.body.count():

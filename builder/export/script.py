@@ -164,7 +164,21 @@ def _plan(
     if len(procedure.roles) == 1:
         (net,), (gm,) = nets.values(), gms.values()
         nets, gms = {procedure.roles[0].name: net}, {procedure.roles[0].name: gm}
-    binding = bind(nets, gms, splits, procedure)
+    loaded: frozenset[str] = frozenset()
+    if cfg.initial_weights is not None:  # what the app's run loads (a rule keeps it)
+        from builder.training.initial_weights import WeightsFileError, names_in
+
+        if len(nets) > 1:
+            raise ExportError(
+                f"training.initial_weights loads one network's weights, but the {procedure.id}"
+                " procedure trains several: set the weights of each by hand, or leave it null"
+            )
+        path = Path(base_dir or ".") / cfg.initial_weights
+        try:
+            loaded = frozenset(names_in(path)) & set(next(iter(gms.values())).state_dict())
+        except WeightsFileError as exc:
+            raise ExportError(str(exc)) from None
+    binding = bind(nets, gms, splits, procedure, loaded)
     procedure.check(binding)
     settings = procedure.configure(binding, cfg)
     try:

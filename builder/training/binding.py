@@ -111,6 +111,7 @@ def bind(
     models: Mapping[str, Any],
     splits: Splits,
     spec: ProcedureSpec,
+    loaded: frozenset[str] = frozenset(),
 ) -> Binding:
     """The compiled ``models`` of ``nets`` (by role) bound to the procedure's roles with the
     data, after checking that each role that takes the data has one Input that takes the
@@ -139,6 +140,7 @@ def bind(
         },
         dataset=ds,
         train=(splits.train.x, splits.train.y),
+        loaded=loaded,
     )
 
 

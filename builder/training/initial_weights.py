@@ -17,11 +17,8 @@ class WeightsFileError(ValueError):
     """A weights file that cannot be used; the message says why and what to do."""
 
 
-def load_weights(model: nn.Module, path: Any) -> dict[str, list[str]]:
-    """Copy the tensors of the ``state_dict`` file at ``path`` into ``model``'s tensors of
-    the same name. Returns the names ``loaded``, ``kept`` (the model's, not in the file: they
-    keep their values) and ``unused`` (the file's, not in the model). Tensors of the same name
-    and another shape raise :class:`WeightsFileError` naming each."""
+def read_state_dict(path: Any) -> dict[str, torch.Tensor]:
+    """The file's tensors by name (``weights_only``), or :class:`WeightsFileError`."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -45,6 +42,20 @@ def load_weights(model: nn.Module, path: Any) -> dict[str, list[str]]:
             f"{path}: not a state_dict (names to tensors); save one with"
             " torch.save(model.state_dict(), path)"
         )
+    return data
+
+
+def names_in(path: Any) -> list[str]:
+    """The names of the tensors in the weights file at ``path``."""
+    return list(read_state_dict(path))
+
+
+def load_weights(model: nn.Module, path: Any) -> dict[str, list[str]]:
+    """Copy the tensors of the ``state_dict`` file at ``path`` into ``model``'s tensors of
+    the same name. Returns the names ``loaded``, ``kept`` (the model's, not in the file: they
+    keep their values) and ``unused`` (the file's, not in the model). Tensors of the same name
+    and another shape raise :class:`WeightsFileError` naming each."""
+    data = read_state_dict(path)
     own = model.state_dict()
     wrong = [
         f"{name}: {list(tensor.shape)} in the file, {list(own[name].shape)} in the network"

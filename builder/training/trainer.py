@@ -195,6 +195,7 @@ class Trainer:
         self._thread: threading.Thread | None = None
         self._prepared = False
         self.notes: list[str] = []  # said when the run starts (what initial_weights loaded)
+        self.loaded: set[str] = set()  # the tensors initial_weights loaded
         self._probe: tuple[str | None, Any, float] | None = None
         self._elapsed0 = 0.0
         self._views_on = False
@@ -356,7 +357,7 @@ class Trainer:
         }
         if cfg.initial_weights is not None:
             self.notes.append(self._initial_weights(cfg.initial_weights, models, spec))
-        binding = bind(self.nets, models, self.splits, spec)
+        binding = bind(self.nets, models, self.splits, spec, frozenset(self.loaded))
         data_int = not ds.x.is_floating_point()
         try:
             spec.check(binding)
@@ -524,6 +525,7 @@ class Trainer:
             report = load_weights(next(iter(models.values())), full)
         except WeightsFileError as exc:
             raise TrainingError(str(exc)) from None
+        self.loaded = set(report["loaded"])
         return describe(report, path)
 
     def _status(self, state: str, message: str = "") -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import torch
+
 import assets
 from builder import CATALOG
 from builder.training.probes import ViewContext, backprop
@@ -52,3 +54,15 @@ def test_without_one_sample_steps_or_in_a_big_network_it_says_what_to_do():
     project.network().set_param(project.network().find("hidden"), "out_features", 64)
     payload, _ = step_once(project)
     assert "up to 200 weights" in payload["lines"][0]
+
+
+def test_a_step_on_a_larger_batch_forgets_the_last_one_sample_update():
+    project = project_file.load(assets.example("backprop_2_2_1"), CATALOG)
+    payload, state = step_once(project)
+    assert state["last"] is not None
+    state["kernel"] = None
+    trainer_kernel = __import__("builder.training.kernels.supervised", fromlist=["train_step"])
+    x = torch.zeros(2, 2)
+    y = torch.ones(2, 1)
+    trainer_kernel.train_step(state, x, y, 1)
+    assert state["last"] is None  # the view says to use batch size 1, not a stale update

@@ -10,13 +10,14 @@ import pickle
 import pytest
 import torch
 
+import assets
 from builder import CATALOG, compile_network
 from builder.export.script import export_script
 from builder.training.config import ConfigError, parse_training
 from builder.training.initial_weights import WeightsFileError, describe, load_weights
 from builder.training.records import StatusRecord
 from builder.training.trainer import Trainer, TrainingError
-from graph import Project
+from graph import Project, project_file
 from tests.builder.test_export import import_script
 
 
@@ -119,3 +120,17 @@ def test_a_frozen_rbm_from_a_file_feeds_a_classifier_and_the_script_loads_it_too
     assert not first.rbm.weight.requires_grad
     with pytest.raises(TrainingError, match="no such weights file"):
         Trainer(project, base_dir=tmp_path / "elsewhere").prepare()
+
+
+def test_a_som_starts_from_a_loaded_codebook_instead_of_its_weights_init(tmp_path):
+    project = project_file.load(assets.example("som_colors"), CATALOG)
+    codebook = torch.rand(400, 3, generator=torch.Generator().manual_seed(2))
+    torch.save({"map.weight": codebook}, tmp_path / "codebook.pt")
+    project.training.update(initial_weights="codebook.pt", epochs=1)
+    project.training["procedure_settings"].update(learning_rate=0.0, learning_rate_end=0.0)
+    trainer = Trainer(project, base_dir=tmp_path)
+    trainer.run()
+    assert trainer.kernel_settings["init"] == "keep"
+    assert torch.equal(trainer.final_state_dict()["map.weight"], codebook)  # η = 0: as loaded
+    code = export_script(project, base_dir=tmp_path)
+    assert "'init': 'keep'" in code or '"init": "keep"' in code

@@ -191,3 +191,41 @@ def test_the_cpu_path_makes_the_torch_paths_updates(rule, units, bias):
     assert [loss for _, loss in f_cpu] == pytest.approx([loss for _, loss in f_torch], rel=1e-5)
     assert torch.allclose(last_cpu["w"], last_torch["w"], atol=1e-5)
     assert torch.allclose(last_cpu["dw"], last_torch["dw"], atol=1e-5)
+
+
+def test_without_a_bias_and_a_threshold_off_zero_a_cycle_is_not_called_inseparable():
+    """w = 0.5 separates x = 3 (class 1) from x = 1 (class 0) at threshold 1, but whole
+    steps of η = 1 from w = 0 cycle: the run says so without claiming no line exists."""
+    linear = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        linear.weight.zero_()
+    step = type("Step", (torch.nn.Module,), {"threshold": 1.0, "forward": lambda s, v: v})()
+    settings = {
+        "rule": "perceptron",
+        "mode": "online",
+        "learning_rate": 1.0,
+        "stop_when_separated": True,
+        "epochs": 50,
+    }
+    state = linear_rules.setup({"model": torch.nn.Sequential(linear, step)}, settings)
+    x, d = linear_rules.prepare(state, torch.tensor([[3.0], [1.0]]), torch.tensor([1, 0]))
+    for epoch in range(1, 51):
+        linear_rules.train_step(state, x, d, epoch)
+        linear_rules.end_epoch(state, epoch, 0.0)
+        if "done" in state:
+            break
+    assert (
+        state["done"].startswith("The perceptron rule cycles")
+        and "give the Linear layer a bias" in state["done"]
+    )
+
+
+@pytest.mark.parametrize(
+    "example_name, layer", [("perceptron_two_samples", "sum"), ("som_competitive_4x4", "units")]
+)
+def test_a_frozen_layer_a_rule_would_train_is_refused(example_name, layer):
+    project = project_file.load(assets.example(example_name), CATALOG)
+    net = project.network()
+    net.set_trainable(net.find(layer), False)
+    with pytest.raises(BindingError, match=f"'{layer}' is frozen, but the .* procedure trains it"):
+        Trainer(project).prepare()

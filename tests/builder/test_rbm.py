@@ -130,3 +130,13 @@ def test_the_cpu_path_makes_the_torch_paths_updates(persistent, k):
     (w1, c1, l1), (w2, c2, l2) = results
     assert torch.allclose(w1, w2, atol=1e-6) and torch.allclose(c1, c2, atol=1e-6)
     assert l1 == pytest.approx(l2, rel=1e-5)
+
+
+def test_the_free_energy_gap_compares_alike_binarised_rows():
+    trainer, state, _, _ = prepared(
+        settings={"binarise": "threshold", "eval_rows": 0},  # every row on both sides
+        dataset={"name": "digits", "normalise": "minmax", "validation": 0.0},
+    )
+    # the training rows themselves: no gap
+    figures = kernel.evaluate(state, trainer.train_x, trainer.train_y)
+    assert figures["free_energy_gap"] == pytest.approx(0.0, abs=1e-4)

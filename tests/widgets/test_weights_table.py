@@ -40,12 +40,14 @@ def test_a_small_layer_shows_its_starting_values_until_set_by_hand(editor, doc):
     assert (tables["weight"].rowCount(), tables["weight"].columnCount()) == (4, 2)
     assert (tables["bias"].rowCount(), tables["bias"].columnCount()) == (4, 1)
     drawn = compile_network(net, seed=doc.project.training["seed"]).hidden.weight.detach()
-    assert float(tables["weight"].item(2, 1).text()) == pytest.approx(float(drawn[2, 1]), abs=1e-5)
+    # the draw is computed when asked for (it compiles the network under the seed)
+    assert tables["weight"].item(2, 1).text() == ""
     assert not tables["weight"].isEnabled() and not editor.weights.check.isChecked()
 
     editor.weights.check.setChecked(True)  # one undo step: the draw becomes the layer's own
     assert doc.undo.count() == 1
     assert torch.tensor(net.weights_of(hidden)["weight"]).allclose(drawn)
+    assert float(tables["weight"].item(2, 1).text()) == pytest.approx(float(drawn[2, 1]), abs=1e-5)
     tables["weight"].item(2, 1).setText("2.5")
     assert net.weights_of(hidden)["weight"][2][1] == 2.5 and doc.undo.count() == 2
     assert compile_network(net, seed=0).hidden.weight[2, 1] == 2.5
@@ -94,3 +96,21 @@ def test_a_change_of_shape_rebuilds_the_tables_and_big_layers_have_none(editor, 
     activation = net.find("tanh")
     editor.show_node(activation)
     assert editor.weights is None  # nothing to set
+
+
+def test_a_partial_or_misfitting_hand_set_layer_can_still_be_edited_and_cleared(editor, doc):
+    net = doc.net
+    hidden = net.find("hidden")
+    net.set_weights(hidden, {"weight": [[1.0, 2.0]] * 4})  # the bias keeps its draw
+    editor.show_node(hidden)
+    editor.weights.tables["bias"].item(1, 0).setText("0.25")
+    assert net.weights_of(hidden)["bias"][1] == 0.25 and net.weights_of(hidden)["weight"][0] == [
+        1.0,
+        2.0,
+    ]
+    net.set_param(hidden, "out_features", 3)  # the hand-set values no longer fit
+    doc.check_now()
+    editor.show_node(hidden)
+    assert editor.weights is not None and "no longer fit" in editor.weights.caption.text()
+    editor.weights.check.setChecked(False)
+    assert net.weights_of(hidden) is None

@@ -129,6 +129,16 @@ def clip_gradients(params: Sequence[Tensor], mode: str, max_value: float) -> Non
         nn.utils.clip_grad_value_(params, max_value, foreach=True)
 
 
+def unit_targets(y: Tensor, units: int, dtype: torch.dtype) -> Tensor:
+    """Class ids as each output unit's 0/1 target, (n, units): one unit fires for class 1
+    (two classes), else unit j for class j. What the learning rules (perceptron, delta,
+    the RBF's least squares) fit."""
+    classes = y.reshape(-1).long()
+    if units == 1:
+        return (classes == 1).to(dtype).unsqueeze(1)
+    return nn.functional.one_hot(classes, units).to(dtype)
+
+
 def optimisation(model: nn.Module, settings: Mapping[str, Any]) -> dict[str, Any]:
     """A kernel state's part for one network trained by an optimiser: the optimiser and
     schedule (also by role, for checkpoints), L1/L2 penalties and gradient clipping, from the

@@ -49,6 +49,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from builder.training.kernels.common import unit_targets
+
 RULES = ("perceptron", "delta")
 SMALL = 16  # weights of one unit the delta rule updates in Python floats (online, CPU)
 
@@ -95,10 +97,7 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
 
 def targets(state: dict[str, Any], y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Class ids as each unit's 0/1 target: (n, units)."""
-    classes = y.reshape(-1).long()
-    if state["units"] == 1:
-        return (classes == 1).to(dtype).unsqueeze(1)
-    return nn.functional.one_hot(classes, state["units"]).to(dtype)
+    return unit_targets(y, state["units"], dtype)
 
 
 def _inputs(state: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
@@ -313,6 +312,17 @@ def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:
             () if linear.bias is None else (tuple(linear.bias.tolist()),)
         )
         before = state["seen"].get(key)
+        # the proof needs a bias (or the threshold at 0): without one, a rule whose steps are
+        # too coarse can cycle although a separating line exists
+        provable = linear.bias is not None or state["threshold"] == 0
+        if before is not None and not provable:
+            state["done"] = (
+                f"The perceptron rule cycles: after epoch {epoch} the weights are back where"
+                f" they were after epoch {before}, with {mistakes} of the {n} samples wrong."
+                " The unit has no bias and its threshold is not 0, so this does not prove the"
+                " classes inseparable: give the Linear layer a bias, or lower the learning rate"
+            )
+            return
         if before is not None:
             state["done"] = (
                 f"Not linearly separable: after epoch {epoch} the weights are back where they"

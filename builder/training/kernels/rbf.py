@@ -41,6 +41,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from builder.training.kernels.common import unit_targets
+
 CENTRES, WIDTHS, OUTPUTS = (
     ("kmeans", "samples", "keep"),
     ("nearest", "spread", "keep"),
@@ -88,13 +90,9 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
 
 
 def targets(state: dict[str, Any], y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    settings, units = state["settings"], state["linear"].out_features
-    if settings["task"] != "classification":
+    if state["settings"]["task"] != "classification":
         return y.reshape(y.shape[0], -1).to(dtype)
-    classes = y.reshape(-1).long()
-    if units == 1:
-        return (classes == 1).to(dtype).unsqueeze(1)
-    return nn.functional.one_hot(classes, units).to(dtype)
+    return unit_targets(y, state["linear"].out_features, dtype)
 
 
 def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
@@ -111,8 +109,7 @@ def kmeans(x: torch.Tensor, k: int, seed: int, iterations: int) -> torch.Tensor:
     centres = x[torch.randperm(x.shape[0], generator=generator)[:k].to(x.device)].clone()
     assign = None
     for _ in range(max(1, iterations)):
-        d2 = (x[:, None, :] - centres[None]).square().sum(-1)
-        new = d2.argmin(dim=1)
+        new = nearest_centres(x, centres)
         if assign is not None and torch.equal(new, assign):
             break
         assign = new
@@ -121,6 +118,17 @@ def kmeans(x: torch.Tensor, k: int, seed: int, iterations: int) -> torch.Tensor:
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled, None]
     return centres
+
+
+def nearest_centres(x: torch.Tensor, centres: torch.Tensor, rows: int = 4096) -> torch.Tensor:
+    """Each row's nearest centre (squared Euclidean distance), in parts of ``rows`` rows: a
+    part's distances take rows × centres values, never all rows × centres × features."""
+    parts = []
+    for start in range(0, x.shape[0], rows):
+        part = x[start : start + rows]
+        d2 = part.square().sum(1, keepdim=True) - 2 * part @ centres.T + centres.square().sum(1)
+        parts.append(d2.argmin(dim=1))
+    return torch.cat(parts)
 
 
 def widths(centres: torch.Tensor, kind: str, scale: float) -> torch.Tensor:

@@ -38,8 +38,8 @@ fixed sample of training rows: growing, the model overfits).
 
 ``state["last"]`` holds the step's update for the Step tab: ``v`` (the batch), ``h_pos``,
 ``h_start`` (the first row's hidden state the chain starts from: the data's sample, or the
-persistent chain's), ``v_neg``, ``h_neg``, ``dW``, ``db``, ``dc`` (None above
-``RECORD_WEIGHTS``),
+persistent chain's), ``v_neg``, ``h_neg``, ``dW``, ``db``, ``dc`` (the torch path above
+``RECORD_WEIGHTS``: None),
 ``before`` (W, b, c before the update; None above ``RECORD_WEIGHTS`` weights), ``t``,
 ``rows``.
 """
@@ -99,12 +99,6 @@ def setup(models: dict[str, nn.Module], settings: dict[str, Any]) -> dict[str, A
     }
 
 
-def _sample(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return (torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype) < p).to(
-        p.dtype
-    )
-
-
 def visible(state: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
     """A batch as the visible units take it: flattened, binarised as the settings say."""
     v = x.reshape(x.shape[0], -1).to(state["rbm"].weight.dtype)
@@ -121,7 +115,10 @@ def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
     rows = min(flat.shape[0], int(state["settings"].get("eval_rows") or flat.shape[0]))
     generator = torch.Generator().manual_seed(int(state["settings"]["seed"]) + 1)
     pick = torch.randperm(flat.shape[0], generator=generator)[:rows].to(flat.device)
-    state["train_sample"] = flat[pick]
+    sample = flat[pick]
+    if state["settings"]["binarise"] == "threshold":  # as evaluate takes its split
+        sample = (sample > 0.5).to(sample.dtype)
+    state["train_sample"] = sample
     return flat, y
 
 

@@ -55,9 +55,10 @@ def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
 
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
     model = state["model"]
-    if state["record"] and x.shape[0] == 1:
-        before = {name: p.detach().clone() for name, p in model.named_parameters()}
-        state["last"] = {"x": x, "y": y, "before": before}
+    if state["record"]:  # a one-sample step is shown; after any other, none (it would mix)
+        one = x.shape[0] == 1
+        before = {name: p.detach().clone() for name, p in model.named_parameters()} if one else {}
+        state["last"] = {"x": x, "y": y, "before": before} if one else None
     return {"loss": update(state, state["loss"](model(x), y))}
 
 

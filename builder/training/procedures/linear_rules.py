@@ -13,6 +13,7 @@ from builder.training.procedures.spec import (
     ProcedureSpec,
     Role,
     View,
+    refuse_frozen,
     step_view,
 )
 
@@ -50,6 +51,7 @@ def check(binding: Binding) -> None:
             " images); for more layers choose the supervised procedure and Sigmoid instead of"
             " Step (backprop)"
         )
+    refuse_frozen(net, [n for n in nodes if net.type_of(n) == "Linear"], "perceptron or delta")
     ds = binding.dataset
     if ds.task != "classification":
         raise BindingError(

@@ -15,6 +15,7 @@ from builder.training.procedures.spec import (
     ProcedureSpec,
     Role,
     View,
+    refuse_frozen,
     step_view,
 )
 
@@ -36,6 +37,7 @@ def check(binding: Binding) -> None:
             " Output (a Flatten after the Input for images); for other networks with RBF"
             " layers choose the supervised procedure (backprop)"
         )
+    refuse_frozen(net, [n for n in nodes if net.type_of(n) in ("RBF", "Linear")], "rbf")
     ds = binding.dataset
     linear = next(n for n in nodes if net.type_of(n) == "Linear")
     outputs = int(net.params_of(linear)["out_features"])

@@ -12,6 +12,7 @@ from builder.training.procedures.spec import (
     ProcedureSpec,
     Role,
     View,
+    refuse_frozen,
     step_view,
 )
 
@@ -31,6 +32,7 @@ def check(binding: Binding) -> None:
             " one; keep one, or put the others in networks of their own"
         )
     (rbm,) = rbms
+    refuse_frozen(net, [rbm], "rbm")
     before = net.in_edges(rbm)[0].src
     if net.type_of(before) == "Flatten":
         before = net.in_edges(before)[0].src

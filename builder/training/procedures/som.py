@@ -15,6 +15,7 @@ from builder.training.procedures.spec import (
     ProcedureSpec,
     Role,
     View,
+    refuse_frozen,
     step_view,
 )
 
@@ -40,6 +41,7 @@ def check(binding: Binding) -> None:
             f"Network {net.name!r} has no SOM layer: the som procedure trains a"
             " self-organizing map; add a SOM layer after the Input (and a Flatten for images)"
         )
+    refuse_frozen(net, nodes, "som")
     if len(nodes) > 1:
         names = ", ".join(repr(net.name_of(n)) for n in nodes)
         raise BindingError(
@@ -92,11 +94,20 @@ def configure(binding: Binding, config: Any) -> dict[str, Any]:
         **settings,
         "epochs": config.epochs,
         "seed": config.seed,
-        # weights set by hand (the textbook's starting codebook) are kept as they are
-        "init": "keep" if net.weights_of(node) else params["weights_init"],
+        # weights set by hand (the textbook's starting codebook) or loaded from
+        # training.initial_weights are kept as they are
+        "init": "keep"
+        if net.weights_of(node) or _loaded(binding, net, node)
+        else params["weights_init"],
         "warnings": _warnings(binding, params, settings),
         "feature_names": list(ds.feature_names or []),
     }
+
+
+def _loaded(binding: Binding, net: Any, node: str) -> bool:
+    from builder.names import attribute_names
+
+    return f"{attribute_names(net)[node]}.weight" in binding.loaded
 
 
 def _rate(name: str, default: float, end: float, what: str) -> tuple[Param, Param]:

@@ -125,6 +125,18 @@ class View:
         return True
 
 
+def refuse_frozen(net: Any, nodes: Any, procedure: str) -> None:
+    """A learning rule writes these layers' weights itself: a frozen one is refused (the
+    rule would change it although its card says frozen)."""
+    for n in nodes:
+        if not net.trainable_of(n):
+            raise BindingError(
+                f"{net.type_of(n)} {net.name_of(n)!r} is frozen, but the {procedure} procedure"
+                " trains it: make it trainable (Properties: Trainable), or choose another"
+                " procedure"
+            )
+
+
 def step_view(probe: str, title: str = "The last update, number by number", **kw: Any) -> View:
     """The Step tab's arithmetic view: one update worked number by number (``probe`` is
     its "module:function")."""
@@ -141,6 +153,9 @@ class Binding:
     outputs: Mapping[str, Mapping[str, Any]]  # role -> Output name -> output port (shape)
     dataset: Any  # builder.data Dataset
     train: tuple[Any, Any] = (None, None)  # the training split (x, y) as trained (normalised)
+    # the first network's tensors loaded from training.initial_weights, by name: a rule that
+    # would place them itself (a SOM's weights_init) keeps them instead
+    loaded: frozenset[str] = frozenset()
 
 
 def training_settings(config: Any) -> dict[str, Any]:
