@@ -118,6 +118,12 @@ def load_kernel_state(state: dict[str, Any], data: dict[str, Any], path: Any, ne
         buffers = state.get("buffers")
         for name, tensor in (data.get("buffers") or {}).items():
             if buffers is not None and name in buffers:
+                mine = buffers[name]
+                if mine is not None and (mine.shape != tensor.shape or mine.dtype != tensor.dtype):
+                    raise ValueError(
+                        f"its {name} is {list(tensor.shape)} {tensor.dtype}, this run's"
+                        f" {list(mine.shape)} {mine.dtype}"
+                    )
                 device = next(iter(state["models"].values())).parameters().__next__().device
                 buffers[name] = tensor.to(device)
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
