@@ -261,11 +261,15 @@ class Importer(NetworkDraft):
         if type_id is None:
             cls = type(sub)
             raise Unsupported(f"{cls.__qualname__} is not a layer of the catalog")
-        if path in self.called:
+        if path in self.called and (
+            any(True for _ in sub.parameters()) or any(True for _ in sub.buffers())
+        ):
             raise Unsupported(
                 "is called a second time (shared weights); every NeuralCanvas layer has its"
                 " own weights: use two modules"
             )
+        # a module without weights called again (torchvision's ResNet reuses self.relu):
+        # a layer for each call (relu, relu_2, ...), nothing shared
         params = READERS[type_id](sub)
         if type_id == "MultiheadAttention":
             return self._attention(node, path, sub, params)

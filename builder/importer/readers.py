@@ -30,7 +30,6 @@ def size_param(value: Any) -> Any:
 
 def _conv(transposed: bool) -> Callable[[nn.Module], dict[str, Any]]:
     def read(m: Any) -> dict[str, Any]:
-        reject(m.groups != 1, f"has groups={m.groups}; the layer supports only groups=1")
         reject(
             m.padding_mode != "zeros",
             f"has padding_mode={m.padding_mode!r}; the layer pads with zeros only",
@@ -46,6 +45,8 @@ def _conv(transposed: bool) -> Callable[[nn.Module], dict[str, Any]]:
             "padding": size_param(m.padding),
             "dilation": size_param(m.dilation),
             "bias": m.bias is not None,
+            # one group per input channel reads as depthwise (0), as the catalog says it
+            "groups": 0 if m.groups == m.in_channels and m.groups > 1 else m.groups,
         }
         if transposed:
             params["output_padding"] = size_param(m.output_padding)
@@ -56,13 +57,11 @@ def _conv(transposed: bool) -> Callable[[nn.Module], dict[str, Any]]:
 
 def _max_pool(m: Any) -> dict[str, Any]:
     reject(size_param(m.dilation) != 1, f"has dilation={m.dilation}; the layer supports only 1")
-    reject(m.ceil_mode, "has ceil_mode=True; the layer rounds down")
     reject(m.return_indices, "returns indices; the layer returns only the pooled values")
     return _pool_params(m)
 
 
 def _avg_pool(m: Any) -> dict[str, Any]:
-    reject(m.ceil_mode, "has ceil_mode=True; the layer rounds down")
     reject(not m.count_include_pad, "has count_include_pad=False; the layer counts the padding")
     reject(
         getattr(m, "divisor_override", None) is not None,
@@ -77,6 +76,7 @@ def _pool_params(m: Any) -> dict[str, Any]:
         "kernel_size": kernel,
         "stride": None if stride in (None, kernel) or stride == () else stride,
         "padding": size_param(m.padding),
+        "ceil_mode": bool(m.ceil_mode),
     }
 
 

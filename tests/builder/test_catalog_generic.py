@@ -69,6 +69,10 @@ TABLE: dict[str, list[Case]] = {
     ],
     "Conv2d": [
         case({"out_channels": 4, "kernel_size": 3}, (1, 8, 8)),
+        case({"out_channels": 6, "kernel_size": 3, "groups": 2}, (4, 6, 6)),  # grouped
+        case(
+            {"out_channels": 8, "kernel_size": 3, "groups": 0, "padding": 1}, (4, 5, 5)
+        ),  # depthwise
         case({"out_channels": 5, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 9, 7)),
         case(
             {"out_channels": 2, "kernel_size": (3, 1), "stride": (1, 2), "dilation": (2, 1)},
@@ -96,10 +100,13 @@ TABLE: dict[str, list[Case]] = {
         case({"kernel_size": 3, "stride": 2, "padding": 1}, (2, 10)),
     ],
     "MaxPool2d": [
+        case({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 8, 8)),  # GoogLeNet's
+        case({"kernel_size": 2, "ceil_mode": True, "padding": 1}, (1, 7, 5)),
         case({"kernel_size": 2}, (3, 8, 8)),
         case({"kernel_size": (3, 2), "stride": (2, 1), "padding": 1}, (2, 9, 7)),
     ],
     "AvgPool1d": [
+        case({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 10)),
         case({"kernel_size": 2}, (3, 9)),
         case({"kernel_size": 4, "stride": 3, "padding": 2}, (2, 11)),
     ],

@@ -83,3 +83,20 @@ def test_weights_that_do_not_fit_are_a_problem_naming_the_layer():
     drawn = compile_network(net, seed=0).sum.bias
     net.set_weights(fc, None)
     assert torch.equal(compile_network(net, seed=0).sum.bias, drawn)
+
+
+def test_groups_that_do_not_divide_the_channels_are_named():
+    from builder.catalog.layers import CATALOG as LAYERS
+    from graph import Project as P
+
+    project = P(LAYERS, name="g")
+    net = project.add_network("main")
+    x = net.add_node("Input", "x", {"shape": [4, 5, 5]})
+    conv = net.add_node("Conv2d", "conv", {"out_channels": 6, "groups": 3})
+    y = net.add_node("Output", "y")
+    net.connect(x, conv)
+    net.connect(conv, y)
+    message = infer(net)[conv].message
+    assert "splits 4 input and 6 output channels into 3 groups" in message
+    net.set_param(conv, "groups", 2)
+    assert infer(net)[conv].ok and compile_network(net).conv.groups == 2

@@ -358,7 +358,50 @@ class Perceptrons(nn.Module):
         return self.unit(y), (y >= 0.0).float(), self.theirs(y)
 
 
+class BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock: one ReLU module called twice, an in-place add."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(4, 3, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += identity
+        return self.relu(out)
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNet's block: a depthwise 3×3 convolution, then a pointwise 1×1; a grouped
+    convolution as ResNeXt's."""
+
+    def __init__(self):
+        super().__init__()
+        self.depthwise = nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.act = nn.ReLU6()
+        self.pointwise = nn.Conv2d(4, 8, 1)
+        self.grouped = nn.Conv2d(8, 6, 3, groups=2)
+
+    def forward(self, x):
+        return self.grouped(self.pointwise(self.act(self.bn(self.depthwise(x)))))
+
+
 HAND_WRITTEN = {
+    "reused-relu": (BasicBlock, [(3, 8, 8)]),
+    "depthwise-and-grouped": (DepthwiseSeparable, [(4, 7, 7)]),
+    "ceil-mode-pooling": (  # GoogLeNet's and SqueezeNet's pooling
+        lambda: nn.Sequential(
+            nn.Conv2d(1, 2, 3), nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True)
+        ),
+        [(1, 10, 10)],
+    ),
     "sequential-mlp": (
         lambda: nn.Sequential(
             nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3), nn.Softmax(dim=1)
@@ -498,14 +541,8 @@ def test_transformer_is_refused_clearly():
 @pytest.mark.parametrize(
     ("module", "shapes", "expected"),
     [
-        (
-            nn.Conv2d(4, 4, 3, groups=2),
-            [(4, 8, 8)],
-            "has groups=2; the layer supports only groups=1",
-        ),
         (nn.LSTM(3, 4), [(5, 3)], "has batch_first=False"),
         (nn.Conv2d(1, 4, 3, padding="same"), [(1, 8, 8)], "padding='same'"),
-        (nn.MaxPool2d(2, ceil_mode=True), [(1, 8, 8)], "has ceil_mode=True"),
         (nn.Flatten(2), [(2, 3, 4)], "use a Reshape"),
         (nn.Embedding(10, 4, padding_idx=0), [(3,)], "padding_idx=0"),
         (nn.Softmax(), [(3,)], "give dim"),
@@ -543,6 +580,16 @@ def test_shared_modules_data_dependent_code_and_bad_shapes_are_refused():
 
     with pytest.raises(ModelImportError, match="called a second time"):
         import_module(Shared(), [(4,)])
+    # a module without weights called twice is two layers (torchvision's ResNet's relu)
+    net = import_module(BasicBlock(), [(3, 8, 8)]).network()
+    assert [net.name_of(n) for n in net.nodes if net.type_of(n) == "ReLU"] == ["relu", "relu_2"]
+    net = import_module(DepthwiseSeparable(), [(4, 7, 7)]).network()
+    groups = {
+        net.name_of(n): net.params_of(n)["groups"]
+        for n in net.nodes
+        if "groups" in net.params_of(n)
+    }
+    assert groups == {"depthwise": 0, "pointwise": 1, "grouped": 2}  # 0: depthwise
 
     class Branchy(nn.Module):
         def forward(self, x):

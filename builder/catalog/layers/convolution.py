@@ -62,8 +62,25 @@ def _conv_params(dims: int, transposed: bool = False) -> tuple[Param, ...]:
             length=dims,
         )
     )
+    out.append(
+        Param(
+            "groups",
+            INT,
+            1,
+            "Split the channels into this many groups, each filtered on its own (grouped"
+            " convolution: ResNeXt, ShuffleNet); 0: depthwise, one group per input channel"
+            " (MobileNet). Input and output channels must both divide by it.",
+            min=0,
+            max=100_000,
+        )
+    )
     out += [Param("bias", BOOL, True, "Add a learned bias per filter."), INIT]
     return tuple(out)
+
+
+def conv_groups(p: P, ins: Shapes) -> int:
+    """The groups a convolution splits its channels into (0: depthwise: the input's)."""
+    return one_input(ins)[1] if p["groups"] == 0 else p["groups"]
 
 
 def _conv_infer(dims: int, transposed: bool = False):
@@ -82,6 +99,14 @@ def _conv_infer(dims: int, transposed: bool = False):
         k, s, pad, d = (
             as_tuple(p[n], dims) for n in ("kernel_size", "stride", "padding", "dilation")
         )
+        groups = conv_groups(p, ins)
+        if x[1] % groups or p["out_channels"] % groups:
+            raise fail(
+                f"splits {x[1]} input and {p['out_channels']} output channels into {groups}"
+                " groups, but both must divide by it",
+                "choose groups that divides both (0: depthwise, with out_channels a multiple"
+                " of the input channels)",
+            )
         spatial = []
         for i in range(dims):
             if transposed:
@@ -114,6 +139,9 @@ def _conv_ctor(target: str, dims: int, transposed: bool = False):
             names.append("output_padding")
         names += ["dilation", "bias"]
         kw.update({n: p[n] for n in names})
+        groups = conv_groups(p, ins)
+        if groups != 1:
+            kw["groups"] = groups
         return Ctor(target, kw)
 
     return ctor
@@ -122,7 +150,8 @@ def _conv_ctor(target: str, dims: int, transposed: bool = False):
 def _conv_count(dims: int):
     def count(p: P, ins: Shapes) -> int:
         k = prod(as_tuple(p["kernel_size"], dims))
-        return one_input(ins)[1] * p["out_channels"] * k + if_bias(p["out_channels"], p["bias"])
+        per_group = one_input(ins)[1] // conv_groups(p, ins)
+        return per_group * p["out_channels"] * k + if_bias(p["out_channels"], p["bias"])
 
     return count
 
@@ -193,14 +222,33 @@ def _pool_params() -> tuple[Param, ...]:
             max=512,
             length=2,
         ),
+        Param(
+            "ceil_mode",
+            BOOL,
+            False,
+            "Round the output size up, keeping a last partial window (GoogLeNet, SqueezeNet);"
+            " off: down.",
+        ),
     )
 
 
 def _pool_params_1d() -> tuple[Param, ...]:
     return tuple(
         Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=1, optional=p.optional)
+        if p.kind == SIZE
+        else p
         for p in _pool_params()
     )
+
+
+def _pool_out(size: int, k: int, s: int, pad: int, ceil: bool) -> int:
+    """torch's pooled size: rounded down, or up (ceil_mode) as long as the last window starts
+    inside the input or its left padding."""
+    span = size + 2 * pad - k
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + pad:
+        out -= 1
+    return out
 
 
 def _pool_infer(dims: int):
@@ -219,7 +267,7 @@ def _pool_infer(dims: int):
                 raise fail(
                     f"has padding {pad[i]} larger than half its window {k[i]}", "lower padding"
                 )
-            size = _conv_out(x[2 + i], k[i], s[i], pad[i], 1)
+            size = _pool_out(x[2 + i], k[i], s[i], pad[i], p["ceil_mode"])
             if size < 1:
                 raise fail(
                     f"has a window ({'×'.join(map(str, k))}) larger than its input"
@@ -233,9 +281,13 @@ def _pool_infer(dims: int):
 
 
 def _pool_ctor(target: str):
-    return lambda p, ins: Ctor(
-        target, {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"]}
-    )
+    def ctor(p: P, ins: Shapes) -> Ctor:
+        kw = {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"]}
+        if p["ceil_mode"]:
+            kw["ceil_mode"] = True
+        return Ctor(target, kw)
+
+    return ctor
 
 
 for _dims, _kind in ((1, "Max"), (2, "Max"), (1, "Avg"), (2, "Avg")):
