@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from builder.catalog.layers.merge import MAX_INPUTS
 from builder.catalog.spec import Catalog
 from builder.importer.calls import (
     ACTIVATION_FUNCTIONS,
@@ -488,7 +489,12 @@ class Importer(NetworkDraft):
                 " torch.cat((h_n[-2], h_n[-1]), dim=1)"
             )
         reject(not isinstance(dim, int), "joins along a dim that is not a number")
-        reject(not 2 <= len(values) <= 8, f"joins {len(values)} tensors; Concat takes 2 to 8")
+        if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer of a block)
+            return as_tensor(values[0], "joins")
+        reject(
+            not 2 <= len(values) <= MAX_INPUTS,
+            f"joins {len(values)} tensors; Concat takes 2 to {MAX_INPUTS}",
+        )
         refs = [as_tensor(v, "joins") for v in values]
         node_id = self._add("Concat", op_name(node), {"dim": dim}, node)
         self.merges[node_id] = refs

@@ -393,8 +393,25 @@ class DepthwiseSeparable(nn.Module):
         return self.grouped(self.pointwise(self.act(self.bn(self.depthwise(x)))))
 
 
+class DenseBlock(nn.Module):
+    """torchvision's DenseNet block: each layer sees torch.cat of every earlier feature map
+    (the first of one tensor alone)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer1 = nn.Conv2d(2, 2, 3, padding=1)
+        self.layer2 = nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x):
+        features = [x]
+        features.append(self.layer1(torch.cat(features, 1)))
+        features.append(self.layer2(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
 HAND_WRITTEN = {
     "reused-relu": (BasicBlock, [(3, 8, 8)]),
+    "dense-block": (DenseBlock, [(2, 6, 6)]),
     "depthwise-and-grouped": (DepthwiseSeparable, [(4, 7, 7)]),
     "ceil-mode-pooling": (  # GoogLeNet's and SqueezeNet's pooling
         lambda: nn.Sequential(

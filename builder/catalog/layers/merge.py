@@ -22,7 +22,8 @@ def _merge_ports(p: P) -> list[str]:
     return [f"in{i}" for i in range(1, p["num_inputs"] + 1)]
 
 
-_NUM_INPUTS = Param("num_inputs", INT, 2, "Number of inputs.", min=2, max=8)
+MAX_INPUTS = 128  # a DenseNet block joins up to 49 feature maps
+_NUM_INPUTS = Param("num_inputs", INT, 2, "Number of inputs.", min=2, max=MAX_INPUTS)
 
 
 def _same_dtype(p: P, ins: Shapes) -> None:
