@@ -212,6 +212,8 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "GELU": lambda m: {"approximate": m.approximate},
     "SiLU": lambda m: {},
     "Hardswish": lambda m: {},
+    "Hardsigmoid": lambda m: {},
+    "Hardtanh": lambda m: {"min_val": float(m.min_val), "max_val": float(m.max_val)},
     "Softmax": _softmax,
     "LogSoftmax": _softmax,
     "Identity": lambda m: {},

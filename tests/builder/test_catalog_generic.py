@@ -205,6 +205,8 @@ TABLE: dict[str, list[Case]] = {
     "GELU": _activation_rows({"approximate": "tanh"}),
     "SiLU": _activation_rows(),
     "Hardswish": _activation_rows(),
+    "Hardsigmoid": _activation_rows(),
+    "Hardtanh": _activation_rows({"min_val": 0.0, "max_val": 6.0}),
     "Softmax": [case({"dim": 1}, (3, 4)), case({}, (5,)), case({"dim": -2}, (2, 3, 4))],
     "LogSoftmax": [case({"dim": 1}, (3, 4)), case({}, (5,)), case({"dim": 2}, (2, 3, 4))],
     "Identity": _activation_rows(),

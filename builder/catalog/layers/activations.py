@@ -19,6 +19,12 @@ add = SPECS.append
 # ----------------------------------------------------------------------------- activations
 
 
+def _hardtanh_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    if not p["min_val"] < p["max_val"]:
+        raise fail(f"has min_val {p['min_val']} not below max_val {p['max_val']}", "raise max_val")
+    return elementwise(p, ins)
+
+
 def _activation(
     tid: str, target: str, help_text: str, params: tuple[Param, ...] = (), kw=None, **extra: Any
 ) -> None:
@@ -123,6 +129,22 @@ _activation(
 )
 _activation("SiLU", "torch.nn.SiLU", "Swish: x·σ(x).", default_name="silu")
 _activation("Hardswish", "torch.nn.Hardswish", "x·ReLU6(x+3)/6: a cheap swish (MobileNetV3).")
+_activation(
+    "Hardsigmoid",
+    "torch.nn.Hardsigmoid",
+    "ReLU6(x+3)/6, in [0, 1]: a cheap sigmoid (MobileNetV3's squeeze-and-excitation gate).",
+)
+_activation(
+    "Hardtanh",
+    "torch.nn.Hardtanh",
+    "x clipped to [min_val, max_val] (ReLU6 is Hardtanh(0, 6)).",
+    (
+        Param("min_val", FLOAT, -1.0, "The lower limit.", min=-1e6, max=1e6),
+        Param("max_val", FLOAT, 1.0, "The upper limit (above min_val).", min=-1e6, max=1e6),
+    ),
+    kw=lambda p, ins: {"min_val": p["min_val"], "max_val": p["max_val"]},
+    infer=lambda p, ins: _hardtanh_infer(p, ins),
+)
 
 
 def _softmax_infer(p: P, ins: Shapes) -> dict[str, Shape]:
