@@ -504,11 +504,12 @@ class Importer(NetworkDraft):
         start = call_arg(node, 1, "start_dim", 0)
         end = call_arg(node, 2, "end_dim", -1)
         reject(
-            (start, end) != (1, -1),
+            not isinstance(start, int) or not isinstance(end, int) or start == 0,
             f"flattens dims {start}..{end}; Flatten keeps the batch dim: use flatten(x, 1)"
             " (or a reshape)",
         )
-        return Ref(self._layer(node, "Flatten", {}, node.args[0]))
+        params = {"start_dim": start, "end_dim": end}
+        return Ref(self._layer(node, "Flatten", params, node.args[0]))
 
     def _reshape(self, node: fx.Node, source: Any, shape: Any) -> Ref:
         values = [self.env.get(s) if isinstance(s, fx.Node) else s for s in shape]

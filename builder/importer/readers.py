@@ -90,12 +90,8 @@ def _adaptive(m: Any) -> dict[str, Any]:
 
 
 def _flatten(m: Any) -> dict[str, Any]:
-    reject(
-        (m.start_dim, m.end_dim) != (1, -1),
-        f"flattens dims {m.start_dim}..{m.end_dim}; the layer flattens every dim after the"
-        " batch (start_dim=1, end_dim=-1): use a Reshape",
-    )
-    return {}
+    reject(m.start_dim == 0, "flattens the batch dim; the layer keeps it: use start_dim=1")
+    return {"start_dim": int(m.start_dim), "end_dim": int(m.end_dim)}
 
 
 def _batch_norm(m: Any) -> dict[str, Any]:
@@ -196,6 +192,11 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
     "LayerNorm": _layer_norm,
+    "GroupNorm": lambda m: {
+        "groups": int(m.num_groups),
+        "eps": float(m.eps),
+        "affine": bool(m.affine),
+    },
     "Embedding": _embedding,
     "RNN": _recurrent,
     "LSTM": _recurrent,

@@ -119,6 +119,8 @@ TABLE: dict[str, list[Case]] = {
         case({"output_size": (2, 3)}, (3, 9, 8)),
     ],
     "Flatten": [
+        case({"start_dim": 2}, (3, 4, 5)),  # ViT's patches: (N, C, H·W)
+        case({"start_dim": 1, "end_dim": 2}, (3, 4, 5, 2)),
         case({}, (3, 4, 5)),
         case({}, (7,)),
         case({}, ids(2, 3)),
@@ -140,6 +142,7 @@ TABLE: dict[str, list[Case]] = {
         case({}, (3, 5, 5)),
         case({"affine": False, "eps": 1e-3}, (2, 4, 6)),
     ],
+    "GroupNorm": [case({"groups": 2}, (4, 5, 5)), case({"groups": 3, "affine": False}, (6, 7))],
     "LayerNorm": [
         case({}, (5,)),
         case({"dims": 2}, (3, 7)),

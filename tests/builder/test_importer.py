@@ -560,7 +560,6 @@ def test_transformer_is_refused_clearly():
     [
         (nn.LSTM(3, 4), [(5, 3)], "has batch_first=False"),
         (nn.Conv2d(1, 4, 3, padding="same"), [(1, 8, 8)], "padding='same'"),
-        (nn.Flatten(2), [(2, 3, 4)], "use a Reshape"),
         (nn.Embedding(10, 4, padding_idx=0), [(3,)], "padding_idx=0"),
         (nn.Softmax(), [(3,)], "give dim"),
     ],

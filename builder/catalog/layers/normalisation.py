@@ -1,4 +1,4 @@
-"""Regularisation (Dropout) and normalisation (batch and layer norm)."""
+"""Regularisation (Dropout) and normalisation (batch, layer and group norm)."""
 
 from __future__ import annotations
 
@@ -132,5 +132,48 @@ add(
         count=lambda p, ins: 2 * prod(one_input(ins)[-p["dims"] :]) if p["affine"] else 0,
         inferred=("normalized_shape",),
         default_name="ln",
+    )
+)
+
+
+def _gn_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("GroupNorm", x)
+    if len(x) < 2:
+        raise fail(f"normalises channels but receives {x}", "feed it (N, channels, ...)")
+    if x[1] % p["groups"]:
+        raise fail(
+            f"splits {x[1]} channels into {p['groups']} groups, which does not divide them",
+            "choose groups that divides the channels (1: LayerNorm over channels and space)",
+        )
+    return {"out": x}
+
+
+add(
+    LayerSpec(
+        "GroupNorm",
+        NORM,
+        "Normalises each sample over groups of channels (and the space), then scales and shifts"
+        " each channel: works with batches of any size (ResNeXt, detection and diffusion models).",
+        params=(
+            Param(
+                "groups", INT, 2, "How many groups the channels are split into.", min=1, max=100_000
+            ),
+            Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", min=1e-12, max=1.0),
+            Param("affine", BOOL, True, "Learn a scale and shift per channel."),
+        ),
+        infer=_gn_infer,
+        ctor=lambda p, ins: Ctor(
+            "torch.nn.GroupNorm",
+            {
+                "num_groups": p["groups"],
+                "num_channels": one_input(ins)[1],
+                "eps": p["eps"],
+                "affine": p["affine"],
+            },
+        ),
+        count=lambda p, ins: 2 * one_input(ins)[1] if p["affine"] else 0,
+        inferred=("num_channels",),
+        default_name="gn",
     )
 )

@@ -9,7 +9,7 @@ from builder.catalog.layers.common import (
     one_input,
     prod,
 )
-from builder.catalog.params import INTS, Param
+from builder.catalog.params import INT, INTS, Param
 from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
@@ -18,16 +18,37 @@ add = SPECS.append
 # ----------------------------------------------------------------------------- reshaping
 
 
+def _flatten_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    rank = len(x)
+    start, end = p["start_dim"], p["end_dim"] if p["end_dim"] >= 0 else rank + p["end_dim"]
+    if not start <= end < rank:
+        raise fail(
+            f"flattens dims {p['start_dim']} to {p['end_dim']} of {x}, which has {rank} dims",
+            f"use start_dim from 1 to {rank - 1} and an end_dim after it (-1: the last)",
+        )
+    dims = (*x[:start], prod(x[start : end + 1]), *x[end + 1 :])
+    return {"out": Shape(dims, x.dtype)}
+
+
 add(
     LayerSpec(
         "Flatten",
         SHAPE,
         "Flattens each sample to one vector: (N, C, H, W) becomes (N, C·H·W). Put it between"
-        " convolutions and Linear layers.",
-        infer=lambda p, ins: {
-            "out": Shape((BATCH, prod(one_input(ins)[1:])), one_input(ins).dtype)
-        },
-        ctor=lambda p, ins: Ctor("torch.nn.Flatten", {}),
+        " convolutions and Linear layers. start_dim / end_dim flatten only those dims (ViT:"
+        " (N, C, H, W) to (N, C, H·W) with start_dim 2).",
+        params=(
+            Param("start_dim", INT, 1, "The first dim flattened (0 is the batch).", min=1, max=8),
+            Param("end_dim", INT, -1, "The last dim flattened (-1: the last).", min=-8, max=8),
+        ),
+        infer=_flatten_infer,
+        ctor=lambda p, ins: Ctor(
+            "torch.nn.Flatten",
+            {}
+            if (p["start_dim"], p["end_dim"]) == (1, -1)
+            else {"start_dim": p["start_dim"], "end_dim": p["end_dim"]},
+        ),
         default_name="flatten",
     )
 )
