@@ -267,3 +267,22 @@ class RBM(nn.Module):
 
     def extra_repr(self) -> str:
         return f"features={self.features}, hidden={self.hidden}"
+
+
+class Permute(nn.Module):
+    """Reorders a sample's dims (the batch dim stays first): ``dims`` is the new order of
+    dims 1, 2, ... counted from 0, as ``x.permute(0, *[d + 1 for d in dims])`` (ViT's patches
+    (N, C, P) to (N, P, C): dims (1, 0))."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(len(self.dims))):
+            raise ValueError(f"dims must order 0 to {len(self.dims) - 1}, got {self.dims}")
+        self.order = (0, *(d + 1 for d in self.dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.order)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"

@@ -368,6 +368,8 @@ class Importer(NetworkDraft):
             return self._cat(node)
         if fn is torch.flatten:
             return self._flatten(node, method=False)
+        if fn in (torch.permute, torch.transpose):
+            return self._permute(node, fn.__name__)
         if fn is torch.reshape:
             return self._reshape(node, node.args[0], call_arg(node, 1, "shape"))
         if fn in ACTIVATION_FUNCTIONS:
@@ -421,6 +423,8 @@ class Importer(NetworkDraft):
             return self._reshape(node, node.args[0], shape)
         if name == "flatten":
             return self._flatten(node, method=True)
+        if name in ("permute", "transpose"):
+            return self._permute(node, name)
         if name in ACTIVATION_METHODS:
             type_id = ACTIVATION_METHODS[name]
             return Ref(
@@ -499,6 +503,25 @@ class Importer(NetworkDraft):
         node_id = self._add("Concat", op_name(node), {"dim": dim}, node)
         self.merges[node_id] = refs
         return Ref(node_id)
+
+    def _permute(self, node: fx.Node, how: str) -> Ref:
+        """``x.permute(0, 2, 1)`` (method or torch function): a Permute layer when the batch
+        dim stays first. ``transpose`` needs the tensor's rank, which the trace does not
+        keep: it is refused with the permute to write instead."""
+        reject(
+            how == "transpose",
+            "transposes; write it as x.permute(0, ...) with every dim (the batch first)",
+        )
+        args = list(node.args[1:])
+        order = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        order = list(order or node.kwargs.get("dims", ()))
+        reject(not order or not all(isinstance(d, int) for d in order), f"reorders with {order}")
+        rank = len(order)
+        order = [d % rank for d in order]
+        reject(sorted(order) != list(range(rank)), f"reorders with {order}")
+        reject(order[0] != 0, "moves the batch dim; Permute keeps it first")
+        dims = [d - 1 for d in order[1:]]
+        return Ref(self._layer(node, "Permute", {"dims": dims}, node.args[0]))
 
     def _flatten(self, node: fx.Node, method: bool) -> Ref:
         start = call_arg(node, 1, "start_dim", 0)

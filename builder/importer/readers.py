@@ -230,6 +230,7 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     # the widths are parameters (they load with the weights); sigma is what they start at
     "RBF": lambda m: {"units": int(m.units), "sigma": float(m.sigma.detach().reshape(-1)[0])},
     "RBM": lambda m: {"hidden": int(m.hidden)},
+    "Permute": lambda m: {"dims": list(m.dims)},
 }
 
 

@@ -118,6 +118,7 @@ TABLE: dict[str, list[Case]] = {
         case({}, (4, 7, 7)),
         case({"output_size": (2, 3)}, (3, 9, 8)),
     ],
+    "Permute": [case({"dims": (1, 0)}, (3, 5)), case({"dims": (2, 0, 1)}, (2, 3, 4))],
     "Flatten": [
         case({"start_dim": 2}, (3, 4, 5)),  # ViT's patches: (N, C, H·W)
         case({"start_dim": 1, "end_dim": 2}, (3, 4, 5, 2)),

@@ -409,8 +409,21 @@ class DenseBlock(nn.Module):
         return torch.cat(features, 1)
 
 
+class Patches(nn.Module):
+    """A vision transformer's patch embedding: conv, flatten the grid, put patches first."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Conv2d(1, 4, 2, stride=2)
+        self.norm = nn.LayerNorm(4)
+
+    def forward(self, x):
+        return self.norm(self.embed(x).flatten(2).permute(0, 2, 1))
+
+
 HAND_WRITTEN = {
     "reused-relu": (BasicBlock, [(3, 8, 8)]),
+    "vit-patches": (Patches, [(1, 8, 8)]),
     "dense-block": (DenseBlock, [(2, 6, 6)]),
     "depthwise-and-grouped": (DepthwiseSeparable, [(4, 7, 7)]),
     "ceil-mode-pooling": (  # GoogLeNet's and SqueezeNet's pooling

@@ -107,3 +107,40 @@ add(
         default_name="reshape",
     )
 )
+
+
+def _permute_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    dims = list(p["dims"])
+    if sorted(dims) != list(range(len(x) - 1)):
+        raise fail(
+            f"orders dims {tuple(dims)} but a sample of {x} has {len(x) - 1} dims",
+            f"give each of 0 to {len(x) - 2} once, in the new order",
+        )
+    return {"out": Shape((BATCH, *(x[d + 1] for d in dims)), x.dtype)}
+
+
+add(
+    LayerSpec(
+        "Permute",
+        SHAPE,
+        "Reorders each sample's dims (the batch stays first): dims (1, 0) turns (N, C, P) into"
+        " (N, P, C), as a vision transformer does with its patches; x.permute(0, ...)"
+        " imports as it.",
+        params=(
+            Param(
+                "dims",
+                INTS,
+                (1, 0),
+                "The new order of the sample's dims, from 0.",
+                min=0,
+                max=7,
+                min_len=1,
+                max_len=8,
+            ),
+        ),
+        infer=_permute_infer,
+        ctor=lambda p, ins: Ctor("builder.catalog.modules.Permute", {"dims": tuple(p["dims"])}),
+        default_name="permute",
+    )
+)
