@@ -188,6 +188,8 @@ TABLE: dict[str, list[Case]] = {
     "Multiply": [
         case({"num_inputs": 3}, (4,), (4,), (4,)),
         case({}, (2, 5, 5), (2, 5, 5)),
+        case({}, (4, 5, 5), (4, 1, 1)),  # a squeeze-and-excitation gate
+        case({"num_inputs": 3}, (3, 1), (1, 4), (3, 4)),
     ],
     "Concat": [
         case({"num_inputs": 3}, (2,), (3,), (4,)),

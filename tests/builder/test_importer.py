@@ -421,8 +421,26 @@ class Patches(nn.Module):
         return self.norm(self.embed(x).flatten(2).permute(0, 2, 1))
 
 
+class SqueezeExcitation(nn.Module):
+    """MobileNetV3's / EfficientNet's gate: global pool, a small MLP of 1×1 convolutions, a
+    hard sigmoid, and the input scaled channel by channel (broadcast multiply)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(8, 2, 1)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Conv2d(2, 8, 1)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        scale = self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))
+        return scale * x
+
+
 HAND_WRITTEN = {
     "reused-relu": (BasicBlock, [(3, 8, 8)]),
+    "squeeze-excitation": (SqueezeExcitation, [(8, 5, 5)]),
     "vit-patches": (Patches, [(1, 8, 8)]),
     "dense-block": (DenseBlock, [(2, 6, 6)]),
     "depthwise-and-grouped": (DepthwiseSeparable, [(4, 7, 7)]),

@@ -50,6 +50,25 @@ def _same_shape_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     return {"out": first}
 
 
+def _broadcast_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    """Equal ranks; each dim equal or 1 in one of them (a gate of (N, C, 1, 1) on
+    (N, C, H, W): squeeze-and-excitation); the result has the larger of each."""
+    _same_dtype(p, ins)
+    ports = _merge_ports(p)
+    out = list(ins[ports[0]])
+    for port in ports[1:]:
+        x = ins[port]
+        fits = len(x) == len(out) and all(a == b or 1 in (a, b) for a, b in zip(out[1:], x[1:]))
+        if not fits:
+            raise fail(
+                f"multiplies {Shape(tuple(out))} on '{ports[0]}' with {x} on '{port}': each"
+                " dim must be equal, or 1 in one of them (a gate)",
+                "reshape one branch, or give both the same shape",
+            )
+        out = [out[0]] + [max(a, b) for a, b in zip(out[1:], x[1:])]
+    return {"out": Shape(tuple(out), ins[ports[0]].dtype)}
+
+
 def _fold_emit(op: Any):
     def emit(e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]) -> dict[str, Any]:
         values = [xs[port] for port in _merge_ports(p)]
@@ -67,7 +86,13 @@ for _tid, _op, _help in (
         operator.add,
         "Adds its inputs element-wise: the skip connection of a residual (ResNet) block.",
     ),
-    ("Multiply", operator.mul, "Multiplies its inputs element-wise: gating."),
+    (
+        "Multiply",
+        operator.mul,
+        "Multiplies its inputs element-wise: gating. A dim of 1 on one input stretches over the"
+        " other's (broadcasting: a squeeze-and-excitation gate of (N, C, 1, 1) scales every"
+        " position of (N, C, H, W)).",
+    ),
 ):
     add(
         LayerSpec(
@@ -76,7 +101,7 @@ for _tid, _op, _help in (
             _help,
             params=(_NUM_INPUTS,),
             inputs=_merge_ports,
-            infer=_same_shape_infer,
+            infer=_broadcast_infer if _tid == "Multiply" else _same_shape_infer,
             emit=_fold_emit(_op),
             default_name=_tid.lower(),
         )
