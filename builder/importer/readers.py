@@ -80,6 +80,16 @@ def _pool_params(m: Any) -> dict[str, Any]:
     }
 
 
+def _upsample(m: Any) -> dict[str, Any]:
+    reject(m.size is not None, "is given an output size; give it a scale_factor")
+    scale = m.scale_factor
+    if isinstance(scale, tuple):
+        reject(len(set(scale)) != 1, f"scales dims differently ({scale}); use one scale_factor")
+        scale = scale[0]
+    reject(m.mode not in ("nearest", "linear", "bilinear"), f"has mode={m.mode!r}")
+    return {"scale_factor": float(scale), "mode": m.mode, "align_corners": bool(m.align_corners)}
+
+
 def _adaptive(m: Any) -> dict[str, Any]:
     size = m.output_size
     reject(
@@ -231,6 +241,7 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "RBF": lambda m: {"units": int(m.units), "sigma": float(m.sigma.detach().reshape(-1)[0])},
     "RBM": lambda m: {"hidden": int(m.hidden)},
     "Permute": lambda m: {"dims": list(m.dims)},
+    "Upsample": _upsample,
 }
 
 

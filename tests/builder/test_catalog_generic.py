@@ -118,6 +118,11 @@ TABLE: dict[str, list[Case]] = {
         case({}, (4, 7, 7)),
         case({"output_size": (2, 3)}, (3, 9, 8)),
     ],
+    "Upsample": [
+        case({}, (2, 3, 4)),
+        case({"mode": "bilinear", "scale_factor": 1.5, "align_corners": True}, (1, 4, 6)),
+        case({"mode": "linear", "scale_factor": 3.0}, (2, 5)),
+    ],
     "Permute": [case({"dims": (1, 0)}, (3, 5)), case({"dims": (2, 0, 1)}, (2, 3, 4))],
     "Flatten": [
         case({"start_dim": 2}, (3, 4, 5)),  # ViT's patches: (N, C, H·W)

@@ -441,6 +441,14 @@ class SqueezeExcitation(nn.Module):
 HAND_WRITTEN = {
     "reused-relu": (BasicBlock, [(3, 8, 8)]),
     "squeeze-excitation": (SqueezeExcitation, [(8, 5, 5)]),
+    "upsampling": (
+        lambda: nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Upsample(scale_factor=2),
+        ),
+        [(2, 4, 5)],
+    ),
     "vit-patches": (Patches, [(1, 8, 8)]),
     "dense-block": (DenseBlock, [(2, 6, 6)]),
     "depthwise-and-grouped": (DepthwiseSeparable, [(4, 7, 7)]),

@@ -6,10 +6,11 @@ from typing import Any
 
 from builder.catalog.layers.common import (
     SHAPE,
+    float_input,
     one_input,
     prod,
 )
-from builder.catalog.params import INT, INTS, Param
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, INTS, Param
 from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
@@ -142,5 +143,61 @@ add(
         infer=_permute_infer,
         ctor=lambda p, ins: Ctor("builder.catalog.modules.Permute", {"dims": tuple(p["dims"])}),
         default_name="permute",
+    )
+)
+
+
+def _upsample_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("Upsample", x)
+    linear = {"linear": 3, "bilinear": 4}.get(p["mode"])
+    if len(x) not in (3, 4) or (linear is not None and len(x) != linear):
+        wanted = {
+            "nearest": "(N, C, L) or (N, C, H, W)",
+            "linear": "(N, C, L)",
+            "bilinear": "(N, C, H, W)",
+        }
+        raise fail(
+            f"({p['mode']}) upsamples {wanted[p['mode']]} but receives {x}",
+            "use nearest, linear for sequences or bilinear for images",
+        )
+    spatial = [int(v * p["scale_factor"]) for v in x[2:]]
+    if min(spatial) < 1:
+        raise fail(f"scales {x} by {p['scale_factor']} to nothing", "raise scale_factor")
+    return {"out": Shape((BATCH, x[1], *spatial), x.dtype)}
+
+
+def _upsample_ctor(p: P, ins: Shapes) -> Ctor:
+    kw: dict[str, Any] = {"scale_factor": float(p["scale_factor"]), "mode": p["mode"]}
+    if p["mode"] != "nearest":
+        kw["align_corners"] = p["align_corners"]
+    return Ctor("torch.nn.Upsample", kw)
+
+
+add(
+    LayerSpec(
+        "Upsample",
+        SHAPE,
+        "Grows each image (or sequence) by scale_factor: nearest repeats values, bilinear (images)"
+        " and linear (sequences) interpolate. A decoder's or a U-Net's way up.",
+        params=(
+            Param("scale_factor", FLOAT, 2.0, "How many times larger.", min=0.01, max=1000.0),
+            Param(
+                "mode",
+                CHOICE,
+                "nearest",
+                "How new values are made.",
+                choices=("nearest", "linear", "bilinear"),
+            ),
+            Param(
+                "align_corners",
+                BOOL,
+                False,
+                "linear / bilinear: the corner pixels of input and output line up.",
+            ),
+        ),
+        infer=_upsample_infer,
+        ctor=_upsample_ctor,
+        default_name="upsample",
     )
 )
