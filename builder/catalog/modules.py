@@ -286,3 +286,49 @@ class Permute(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}"
+
+
+class ClassToken(nn.Module):
+    """A learned vector put before a sequence (a vision transformer's class token): (N, L, D)
+    becomes (N, L + 1, D), position 0 the token, the same for every sample."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, int(dim)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+def sinusoids(length: int, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """The transformer's sinusoidal positions (Vaswani et al.): (length, dim), sin on even
+    and cos on odd features, wavelengths from 2π to base·2π."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    rate = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(base) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate[: dim // 2])
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    """Adds each position's vector to a sequence (N, L, D): sinusoidal (fixed, base 10000) or
+    learned (a parameter, N(0, 0.02) as ViT's), for sequences of up to ``max_len``."""
+
+    def __init__(self, dim: int, max_len: int, kind: str = "sinusoidal"):
+        super().__init__()
+        if kind not in ("sinusoidal", "learned"):
+            raise ValueError(
+                f"unknown positional encoding {kind!r}: expected sinusoidal or learned"
+            )
+        self.kind = kind
+        if kind == "learned":
+            self.positions = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
+        else:
+            self.register_buffer("positions", sinusoids(max_len, dim)[None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.positions[:, : x.shape[1]]
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"

@@ -242,6 +242,8 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "RBM": lambda m: {"hidden": int(m.hidden)},
     "Permute": lambda m: {"dims": list(m.dims)},
     "Upsample": _upsample,
+    "ClassToken": lambda m: {},
+    "PositionalEncoding": lambda m: {"kind": m.kind, "max_len": int(m.positions.shape[1])},
 }
 
 

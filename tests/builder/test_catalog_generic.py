@@ -118,6 +118,11 @@ TABLE: dict[str, list[Case]] = {
         case({}, (4, 7, 7)),
         case({"output_size": (2, 3)}, (3, 9, 8)),
     ],
+    "ClassToken": [case({}, (4, 6)), case({}, (1, 3))],
+    "PositionalEncoding": [
+        case({"max_len": 8}, (5, 6)),
+        case({"kind": "learned", "max_len": 5}, (5, 3)),
+    ],
     "Upsample": [
         case({}, (2, 3, 4)),
         case({"mode": "bilinear", "scale_factor": 1.5, "align_corners": True}, (1, 4, 6)),

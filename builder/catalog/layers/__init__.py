@@ -18,6 +18,7 @@ from builder.catalog.layers import (
     radial,
     recurrent,
     reshaping,
+    sequence_tokens,
 )
 from builder.catalog.spec import Catalog
 
@@ -27,6 +28,7 @@ FAMILIES = (
     reshaping,
     normalisation,
     recurrent,
+    sequence_tokens,
     merge,
     activations,
     generative,
