@@ -79,6 +79,21 @@ TABLE: dict[str, list[Case]] = {
             (2, 9, 7),
         ),
     ],
+    "Conv3d": [
+        case({"out_channels": 3, "kernel_size": 3}, (2, 5, 6, 6)),
+        case(
+            {"out_channels": 4, "kernel_size": (1, 3, 3), "padding": (0, 1, 1), "groups": 2},
+            (4, 3, 4, 4),
+        ),
+    ],
+    "MaxPool3d": [
+        case({"kernel_size": 2}, (2, 4, 4, 4)),
+        case({"kernel_size": (1, 2, 2), "ceil_mode": True}, (1, 3, 5, 5)),
+    ],
+    "AvgPool3d": [
+        case({"kernel_size": 2}, (2, 4, 4, 4)),
+        case({"kernel_size": 3, "stride": 2, "padding": 1}, (1, 5, 6, 7)),
+    ],
     "ConvTranspose2d": [
         case(
             {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},

@@ -84,13 +84,13 @@ def conv_groups(p: P, ins: Shapes) -> int:
 
 
 def _conv_infer(dims: int, transposed: bool = False):
-    names = ("length",) if dims == 1 else ("height", "width")
+    names = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}[dims]
     layout = "(N, channels, " + ", ".join(names) + ")"
-    hint = (
-        "add a Reshape before it (e.g. to (1, 8, 8) for an 8×8 grey image)"
-        if dims == 2
-        else "add a Reshape before it (e.g. to (1, steps) for one channel)"
-    )
+    hint = {
+        1: "add a Reshape before it (e.g. to (1, steps) for one channel)",
+        2: "add a Reshape before it (e.g. to (1, 8, 8) for an 8×8 grey image)",
+        3: "add a Reshape before it (e.g. to (1, 4, 8, 8) for a 4-slice 8×8 volume)",
+    }[dims]
 
     def infer(p: P, ins: Shapes) -> dict[str, Shape]:
         x = one_input(ins)
@@ -167,6 +167,11 @@ for _dims, _tid, _help in (
         "Conv2d",
         "2-D convolution over (N, channels, height, width) images. in_channels comes from the layer before it.",
     ),
+    (
+        3,
+        "Conv3d",
+        "3-D convolution over (N, channels, depth, height, width): volumes (scans) and video clips.",
+    ),
 ):
     add(
         LayerSpec(
@@ -232,9 +237,10 @@ def _pool_params() -> tuple[Param, ...]:
     )
 
 
-def _pool_params_1d() -> tuple[Param, ...]:
+def _pool_params_1d(dims: int = 1) -> tuple[Param, ...]:
+    """The pooling parameters for ``dims`` spatial dims (the 2-D ones' sizes, re-lengthened)."""
     return tuple(
-        Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=1, optional=p.optional)
+        Param(p.name, p.kind, p.default, p.doc, p.min, p.max, length=dims, optional=p.optional)
         if p.kind == SIZE
         else p
         for p in _pool_params()
@@ -252,7 +258,11 @@ def _pool_out(size: int, k: int, s: int, pad: int, ceil: bool) -> int:
 
 
 def _pool_infer(dims: int):
-    layout = "(N, channels, length)" if dims == 1 else "(N, channels, height, width)"
+    layout = {
+        1: "(N, channels, length)",
+        2: "(N, channels, height, width)",
+        3: "(N, channels, depth, height, width)",
+    }[dims]
 
     def infer(p: P, ins: Shapes) -> dict[str, Shape]:
         x = one_input(ins)
@@ -290,15 +300,16 @@ def _pool_ctor(target: str):
     return ctor
 
 
-for _dims, _kind in ((1, "Max"), (2, "Max"), (1, "Avg"), (2, "Avg")):
+for _dims, _kind in ((1, "Max"), (2, "Max"), (1, "Avg"), (2, "Avg"), (3, "Max"), (3, "Avg")):
     _tid = f"{_kind}Pool{_dims}d"
+    _what = {1: "length", 2: "image", 3: "volume (or clip)"}[_dims]
     add(
         LayerSpec(
             _tid,
             POOL,
             f"{'Maximum' if _kind == 'Max' else 'Average'} over each window: shrinks the"
-            f" {'length' if _dims == 1 else 'image'} and adds some translation invariance.",
-            params=_pool_params() if _dims == 2 else _pool_params_1d(),
+            f" {_what} and adds some translation invariance.",
+            params=_pool_params() if _dims == 2 else _pool_params_1d(_dims),
             infer=_pool_infer(_dims),
             ctor=_pool_ctor(f"torch.nn.{_tid}"),
             default_name="pool",
