@@ -108,16 +108,20 @@ def check_node(
     return NodeInfo("ok", outputs=outputs, inputs=shapes, params=count)
 
 
-def tensor_shapes(spec: Any, params: Any, inputs: dict[str, Shape]) -> dict[str, tuple[int, ...]]:
+def tensor_shapes(
+    spec: Any, params: Any, inputs: dict[str, Shape], parameters_only: bool = False
+) -> dict[str, tuple[int, ...]]:
     """The shapes of the tensors a layer holds (its ``state_dict``: weights, biases, running
-    statistics), by name, built on the meta device (no memory taken)."""
+    statistics; ``parameters_only``: the trainable ones), by name, built on the meta device
+    (no memory taken)."""
     import torch
 
     if spec.ctor is None:
         return {}
     with torch.device("meta"):
         module = spec.ctor(params, inputs).build()
-    return {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    tensors = module.named_parameters() if parameters_only else module.state_dict().items()
+    return {name: tuple(t.shape) for name, t in tensors}
 
 
 def _hand_weights_misfit(net: Network, node_id: str, spec: Any, inputs: dict[str, Shape]) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from builder.catalog.layers import CATALOG
 from builder.names import attribute_names
+from builder.shapes import tensor_shapes
 from graph.document import Network, ParamChanged, WeightsChanged
 from graph.errors import EditError, NeuralCanvasError
 from widgets import theme
@@ -49,16 +50,12 @@ def _label(text: str) -> QLabel:
 def parameter_shapes(doc: EditorDocument, node_id: str) -> dict[str, tuple[int, ...]] | None:
     """The shapes of the layer's trainable tensors (its parameters, not running statistics),
     or None when its shapes are not known yet (the layer or one before it is wrong)."""
-    import torch
-
     net = doc.net
     spec = CATALOG[net.type_of(node_id)]
     info = doc.results().get(node_id)
     if spec.ctor is None or info is None or not info.ok:
         return None
-    with torch.device("meta"):
-        module = spec.ctor(net.params_of(node_id), info.inputs).build()
-    return {name: tuple(t.shape) for name, t in module.named_parameters()}
+    return tensor_shapes(spec, net.params_of(node_id), info.inputs, parameters_only=True)
 
 
 def editable(doc: EditorDocument, node_id: str) -> bool:

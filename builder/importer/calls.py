@@ -166,3 +166,22 @@ def pool_call_params(node: fx.Node) -> dict[str, Any]:
         "stride": None if stride == kernel else stride,
         "padding": padding,
     }
+
+
+def permute_dims(node: fx.Node, how: str) -> list[int]:
+    """A Permute layer's ``dims`` for ``x.permute(0, 2, 1)`` (method or torch function):
+    the batch dim must stay first. ``transpose`` needs the tensor's rank, which the trace
+    does not keep: it is refused with the permute to write instead."""
+    reject(
+        how == "transpose",
+        "transposes; write it as x.permute(0, ...) with every dim (the batch first)",
+    )
+    args = list(node.args[1:])
+    order = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    order = list(order or node.kwargs.get("dims", ()))
+    reject(not order or not all(isinstance(d, int) for d in order), f"reorders with {order}")
+    rank = len(order)
+    order = [d % rank for d in order]
+    reject(sorted(order) != list(range(rank)), f"reorders with {order}")
+    reject(order[0] != 0, "moves the batch dim; Permute keeps it first")
+    return [d - 1 for d in order[1:]]

@@ -31,6 +31,7 @@ from builder.importer.calls import (
     no_extra,
     normalise_index,
     op_name,
+    permute_dims,
     pool_call_params,
     qualified,
 )
@@ -505,22 +506,7 @@ class Importer(NetworkDraft):
         return Ref(node_id)
 
     def _permute(self, node: fx.Node, how: str) -> Ref:
-        """``x.permute(0, 2, 1)`` (method or torch function): a Permute layer when the batch
-        dim stays first. ``transpose`` needs the tensor's rank, which the trace does not
-        keep: it is refused with the permute to write instead."""
-        reject(
-            how == "transpose",
-            "transposes; write it as x.permute(0, ...) with every dim (the batch first)",
-        )
-        args = list(node.args[1:])
-        order = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
-        order = list(order or node.kwargs.get("dims", ()))
-        reject(not order or not all(isinstance(d, int) for d in order), f"reorders with {order}")
-        rank = len(order)
-        order = [d % rank for d in order]
-        reject(sorted(order) != list(range(rank)), f"reorders with {order}")
-        reject(order[0] != 0, "moves the batch dim; Permute keeps it first")
-        dims = [d - 1 for d in order[1:]]
+        dims = permute_dims(node, how)
         return Ref(self._layer(node, "Permute", {"dims": dims}, node.args[0]))
 
     def _flatten(self, node: fx.Node, method: bool) -> Ref:

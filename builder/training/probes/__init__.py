@@ -96,6 +96,19 @@ def vector(values: Any) -> str:
     return "[" + ", ".join(number(float(v)) for v in values) + "]"
 
 
+def lines_only(title: str, lines: list[str]) -> dict[str, Any]:
+    """An arithmetic payload of lines and no table (what a view says when it has no single
+    update to work: a batch, a network too big)."""
+    return {
+        "title": title,
+        "lines": list(lines),
+        "columns": [],
+        "rows": [],
+        "cells": [],
+        "highlight": [],
+    }
+
+
 def readonly(array: Any) -> np.ndarray:
     out = np.ascontiguousarray(
         array.detach().float().cpu().numpy() if torch.is_tensor(array) else array

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from builder.training.probes import ViewContext, number, vector
+from builder.training.probes import ViewContext, lines_only, number, vector
 
 COLUMNS = [
     "w before",
@@ -25,17 +25,6 @@ COLUMNS = [
     "w after",
     "b after",
 ]
-
-
-def _note(title: str, *lines: str) -> dict[str, Any]:
-    return {
-        "title": title,
-        "lines": list(lines),
-        "columns": [],
-        "rows": [],
-        "cells": [],
-        "highlight": [],
-    }
 
 
 def _optimiser_line(state: dict[str, Any]) -> str:
@@ -58,14 +47,14 @@ def update(ctx: ViewContext) -> dict[str, Any] | None:
     state = ctx.state
     title = "The last update, number by number"
     if not state.get("record"):
-        return _note(
-            title, "Networks of up to 200 weights show each update here, number by number."
+        return lines_only(
+            title, ["Networks of up to 200 weights show each update here, number by number."]
         )
     last = state.get("last")
     if last is None:
-        return _note(
+        return lines_only(
             title,
-            "Set the batch size to 1 and press Step: each update on one sample is worked here.",
+            ["Set the batch size to 1 and press Step: each update on one sample is worked here."],
         )
     model: nn.Module = state["model"]
     x, y, before = last["x"], last["y"], last["before"]

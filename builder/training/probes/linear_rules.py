@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from builder.training.probes import ViewContext, number, vector
+from builder.training.probes import ViewContext, lines_only, number, vector
 
 
 def _sum_text(w: torch.Tensor, x: torch.Tensor, b: float | None) -> str:
@@ -31,17 +31,13 @@ def update(ctx: ViewContext) -> dict[str, Any] | None:
     rule, eta, theta = state["settings"]["rule"], state["lr"], state["threshold"]
     x = last["x"].double()
     if x.dim() > 1:  # batch mode: the sum over the batch
-        return {
-            "title": f"Last update (a batch of {x.shape[0]}: the sum of its corrections)",
-            "lines": [
+        return lines_only(
+            f"Last update (a batch of {x.shape[0]}: the sum of its corrections)",
+            [
                 f"η = {number(eta)}, update t = {last['t']}",
                 "Set mode to online and batch size to 1 to follow one sample at a time.",
             ],
-            "columns": [],
-            "rows": [],
-            "cells": [],
-            "highlight": [],
-        }
+        )
     w, dw = last["w"].double(), last["dw"].double()
     b = None if last["b"] is None else last["b"].double()
     db = None if last["db"] is None else last["db"].double()

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from builder.training.probes import ViewContext, number, readonly, vector
+from builder.training.probes import ViewContext, lines_only, number, readonly, vector
 
 FILTERS = 64  # hidden units shown as images
 STRIP = 8  # reconstructed samples
@@ -81,14 +81,7 @@ def update(ctx: ViewContext) -> dict[str, Any] | None:
             f"{rbm.hidden} × {rbm.features} weights: ‖ΔW‖ / ‖W‖ = {number(ratio)}; an RBM of"
             f" up to {ctx.kernel.RECORD_WEIGHTS} weights is worked weight by weight here"
         )
-        return {
-            "title": "The last update",
-            "lines": lines,
-            "columns": [],
-            "rows": [],
-            "cells": [],
-            "highlight": [],
-        }
+        return lines_only("The last update", lines)
     w0, _b0, c0 = last["before"]
     cells = []
     for j in range(rbm.hidden):

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from builder.training.kernels import som_outputs
-from builder.training.probes import ViewContext, readonly
+from builder.training.probes import ViewContext, lines_only, readonly
 from builder.training.probes import number as _fmt
 from builder.training.probes import vector as _vector
 
@@ -180,17 +180,13 @@ def update(ctx: ViewContext) -> dict[str, Any] | None:
     weight = ctx.state["weight"].detach().double()
     x, winner, h, delta = last["x"], last["winner"], last["h"], last["delta"]
     if x.dim() > 1 or isinstance(winner, torch.Tensor):  # batch modes: no single update
-        return {
-            "title": "Last update (a batch: units move to weighted means)",
-            "lines": [
+        return lines_only(
+            "Last update (a batch: units move to weighted means)",
+            [
                 f"η = {_fmt(last['eta'])}, σ = {_fmt(last['sigma'])}, update t = {last['t']}",
                 "Set mode to online and batch size to 1 to follow one sample at a time.",
             ],
-            "columns": [],
-            "rows": [],
-            "cells": [],
-            "highlight": [],
-        }
+        )
     x = x.double()
     dist = last["distances"].double()
     units = weight.shape[0]
