@@ -13,7 +13,8 @@ construction. A kernel is a module with
 - ``prepare(state, x, y) -> (x, y)``: the training split as the steps take it (e.g. targets
   converted for the loss once, up front); ``state["batches"]`` holds the steps per epoch;
 - ``train_step(state, x, y, step) -> dict[str, Tensor]``: one update on a batch; named
-  losses / metrics, ``"loss"`` first (Keras' ``train_step`` logs);
+  losses / metrics, ``"loss"`` first (Keras' ``train_step`` logs); on the CPU a value may
+  be a float already;
 - ``end_epoch(state, epoch, watched)``: after each epoch (learning-rate schedules); setting
   ``state["done"]`` to a sentence ends the run there and says why (a rule converged);
 - ``evaluate(state, x, y) -> dict``: ``"loss"`` and metrics on a split.
@@ -254,7 +255,8 @@ def fit(
                 xb = transform(xb)
             logs = step_fn(state, xb, yb, progress.step)
             loss = logs.pop("loss")
-            loss = loss.item() if host else loss.detach()
+            if type(loss) is not float:  # a kernel on the host may give a float
+                loss = loss.item() if host else loss.detach()
             losses.append(loss)
             progress.step += 1
             yield Step(progress.epoch, progress.step, b, batches, loss, logs)

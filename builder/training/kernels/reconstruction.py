@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from builder.training.kernels.common import optimisation, step_scheduler, update
+from builder.training.kernels.common import optimisation, step_scheduler, update, update_sum
 
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating
 ACTIVE_KL = 0.01  # nats: a latent dimension whose mean KL is below this is inactive
@@ -133,13 +133,17 @@ def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: in
     beta = beta_at(state, step)
     if settings["free_bits"] > 0:
         kl, counted = kl_terms(state, kl_per_dim(mean, log_var))
-        loss = rec_sum / n + beta * counted
-    else:
-        kl_sum = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
-        loss = (rec_sum + kl_sum if beta == 1.0 else rec_sum + beta * kl_sum) / n
-        kl = kl_sum.detach() / n
-    loss = update(state, loss)
-    return {"loss": loss, "recon": rec_sum.detach() / n, "kl": kl.detach(), "beta": beta}
+        loss = update(state, rec_sum / n + beta * counted)
+        return {"loss": loss, "recon": rec_sum.detach() / n, "kl": kl.detach(), "beta": beta}
+    kl_sum = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
+    extra = update_sum(state, rec_sum + kl_sum if beta == 1.0 else rec_sum + beta * kl_sum, n)
+    if x.device.type == "cpu":  # read at once, as floats: no operation more
+        recon, kl = rec_sum.item() / n, kl_sum.item() / n
+        loss = recon + beta * kl + (extra.item() if extra is not None else 0.0)
+        return {"loss": loss, "recon": recon, "kl": kl, "beta": beta}
+    recon, kl = rec_sum.detach() / n, kl_sum.detach() / n
+    loss = recon + beta * kl if extra is None else recon + beta * kl + extra.detach()
+    return {"loss": loss, "recon": recon, "kl": kl, "beta": beta}
 
 
 def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:
