@@ -28,10 +28,10 @@ v⁻ and h⁻ = p(h|v⁻); then, with ⟨·⟩ the mean over rows,
 ``ΔW = η·(⟨h⁺ᵀv⁺⟩ − ⟨h⁻ᵀv⁻⟩ − weight_decay·W)``, ``Δb = η·(⟨v⁺⟩ − ⟨v⁻⟩)``,
 ``Δc = η·(⟨h⁺⟩ − ⟨h⁻⟩ + sparsity_cost·(target − ⟨h⁺⟩))``, each added to momentum × the last
 change. With k = 1, persistent, no momentum, decay or sparsity this is scikit-learn's
-update. Each step returns ``loss`` (the batch's mean squared reconstruction error,
-v⁺ against p(v | h⁺)). The evaluation returns ``update_ratio`` (‖ΔW‖ / ‖W‖ of the last
-update), ``loss``
-(the reconstruction error), ``pseudo_likelihood`` (scikit-learn's: each row with one
+update. Each step returns ``loss`` (the batch's mean squared reconstruction error, v⁺
+against p(v | h⁺), with the weights before the update, as a supervised step's loss). The
+evaluation returns ``update_ratio`` (‖ΔW‖ / ‖W‖ of the last update), ``loss`` (the
+reconstruction error), ``pseudo_likelihood`` (scikit-learn's: each row with one
 feature flipped, features × log σ(F(ṽ) − F(v)), the flips drawn with ``seed``),
 ``free_energy`` (the split's mean F(v)) and ``free_energy_gap`` (that minus the mean over a
 fixed sample of training rows: growing, the model overfits).
@@ -122,16 +122,13 @@ def prepare(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor):
     return flat, y
 
 
-@torch.no_grad()
 def train_step(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor, step: int):
-    plain = not (
-        state["settings"]["momentum"]
-        or state["settings"]["weight_decay"]
-        or state["settings"]["sparsity_target"]
-    )
-    if x.device.type == "cpu" and plain:
-        return _numpy_step(state, x)
-    return _torch_step(state, x)
+    settings = state["settings"]
+    plain = not (settings["momentum"] or settings["weight_decay"] or settings["sparsity_target"])
+    if plain and x.device.type == "cpu":
+        return _numpy_step(state, x)  # no autograd there: no no_grad context to enter
+    with torch.no_grad():
+        return _torch_step(state, x)
 
 
 def _uniforms(state: dict[str, Any], rows: int, chains: int, features: int, hidden: int):
@@ -146,52 +143,92 @@ def _uniforms(state: dict[str, Any], rows: int, chains: int, features: int, hidd
 def _numpy_step(state: dict[str, Any], x: torch.Tensor) -> dict[str, Any]:
     """The plain update on the CPU in numpy on the parameters' own memory (torch's cost per
     operation would dominate small batches), with the same uniforms, so the same samples,
-    as :func:`_torch_step`."""
+    as :func:`_torch_step`. The fewest operations: the positive and negative phases are
+    stacked, so ΔW, Δb and Δc are one product each, with each row weighted by ±η / rows."""
     settings, rbm = state["settings"], state["rbm"]
     views = state.get("numpy")
     if views is None or views[0] is not rbm.weight:  # numpy views of the parameters, kept
         arrays = tuple(t.detach().numpy() for t in (rbm.weight, rbm.visible_bias, rbm.hidden_bias))
         views = state["numpy"] = (rbm.weight, *arrays)
     _, w, b, c = views
-    v_pos = visible(state, x).numpy()
+    if settings["binarise"] == "no" and x.dim() == 2 and x.dtype == rbm.weight.dtype:
+        v_pos = x.numpy()  # as prepare() left it: flat, in the weights' dtype
+    else:
+        v_pos = visible(state, x).numpy()
     rows, features, hidden = v_pos.shape[0], w.shape[1], w.shape[0]
-    h_pos = _sigmoid(v_pos @ w.T + c)
-    if settings["persistent"]:
+    persistent = settings["persistent"]
+    if persistent:
         if state["buffers"]["chains"] is None or state["buffers"]["chains"].shape[0] < rows:
             state["buffers"]["chains"] = torch.zeros((rows, hidden), dtype=rbm.weight.dtype)
         h = state["buffers"]["chains"].numpy()
-    chains = h.shape[0] if settings["persistent"] else rows
+    chains = h.shape[0] if persistent else rows
     u = _uniforms(state, rows, chains, features, hidden).numpy().astype(w.dtype, copy=False)
+    # One array per layer for every phase, so each product serves several: the hidden
+    # units' rows are [chains | data (h⁺) | negative phase (h⁻)], the visible units' the
+    # data (v⁺) then the negative phase (v⁻); p(v | h) of the first Gibbs step is computed
+    # with the reconstruction p(v | h⁺) (the step's loss, before the update, as a
+    # supervised step's loss is).
+    hs = np.empty((2 * chains + rows, hidden), dtype=w.dtype)
+    vs = np.empty((rows + chains, features), dtype=w.dtype)
+    chain, h_pos, h_neg = hs[:chains], hs[chains : chains + rows], hs[chains + rows :]
+    vs[:rows] = v_pos
+    v_neg = vs[rows:]
+    np.matmul(v_pos, w.T, out=h_pos)
+    h_pos += c
+    _sigmoid(h_pos)
     at = 0
-    if not settings["persistent"]:
-        h = (u[: rows * hidden].reshape(rows, hidden) < h_pos).astype(w.dtype)
+    if persistent:
+        chain[:] = h
+    else:
+        np.less(u[: rows * hidden].reshape(rows, hidden), h_pos, out=chain)
         at = rows * hidden
-    h_start = h[0].copy()
-    for _ in range(int(settings["k"])):
+    h_start = chain[0].copy()
+    probs = np.matmul(hs[: chains + rows], w)  # p(v | chains) and p(v | h⁺), before the update
+    probs += b
+    _sigmoid(probs)
+    recon = probs[chains:]
+    recon -= v_pos
+    loss = float(np.vdot(recon, recon)) / recon.size
+    for step in range(int(settings["k"])):
         uv = u[at : at + chains * features].reshape(chains, features)
         uh = u[at + chains * features : at + chains * (features + hidden)].reshape(chains, hidden)
         at += chains * (features + hidden)
-        v_neg = (uv < _sigmoid(h @ w + b)).astype(w.dtype)
-        h_neg = _sigmoid(v_neg @ w.T + c)
-        h = (uh < h_neg).astype(w.dtype)
-    if settings["persistent"]:
-        state["buffers"]["chains"] = torch.from_numpy(h)
+        if step:
+            np.matmul(chain, w, out=probs[:chains])
+            probs[:chains] += b
+            _sigmoid(probs[:chains])
+        np.less(uv, probs[:chains], out=v_neg)  # the sample, as 0.0 / 1.0
+        np.matmul(v_neg, w.T, out=h_neg)
+        h_neg += c
+        _sigmoid(h_neg)
+        np.less(uh, h_neg, out=chain)  # the chains' next state
+    if persistent:
+        h[:] = chain  # the checkpointed buffer's own memory
     small = w.size <= RECORD_WEIGHTS
     before = tuple(torch.from_numpy(a.copy()) for a in (w, b, c)) if small else None
-    eta = state["lr"]
-    dw = (eta / rows) * (h_pos.T @ v_pos) - (eta / chains) * (h_neg.T @ v_neg)
-    db = (eta / rows) * v_pos.sum(0) - (eta / chains) * v_neg.sum(0)
-    dc = (eta / rows) * h_pos.sum(0) - (eta / chains) * h_neg.sum(0)
+    signs = _signs(state, rows, chains, w.dtype)  # +η / rows for the data, −η / chains
+    phases = hs[chains:]  # h⁺ then h⁻, as vs holds v⁺ then v⁻
+    dw = np.matmul((phases * signs[:, None]).T, vs)
+    db, dc = signs @ vs, signs @ phases
     w += dw
     b += db
     c += dc
     state["t"] += 1
-    recon = _sigmoid(h_pos @ w + b)
-    recon -= v_pos
-    loss = np.asarray(np.square(recon, out=recon).mean())
     # numpy arrays (the Step tab and the evaluation's update ratio read them as they are)
     _remember(state, (v_pos, h_pos, h_start, v_neg, h_neg), (dw, db, dc), before)
-    return {"loss": torch.from_numpy(loss)}
+    return {"loss": loss}
+
+
+def _signs(state: dict[str, Any], rows: int, chains: int, dtype: Any) -> np.ndarray:
+    """Each stacked row's weight in the update: +η / rows (data), −η / chains (chains)."""
+    cache = state.setdefault("signs", {})
+    key = (rows, chains)
+    if key not in cache:
+        eta = state["lr"]
+        cache[key] = np.concatenate(
+            [np.full(rows, eta / rows, dtype=dtype), np.full(chains, -eta / chains, dtype=dtype)]
+        )
+    return cache[key]
 
 
 def _remember(state: dict[str, Any], phases: tuple, changes: tuple, before: Any) -> None:
@@ -246,6 +283,8 @@ def _torch_step(state: dict[str, Any], x: torch.Tensor) -> dict[str, Any]:
         h = (uh < h_neg).to(h_pos.dtype)
     if settings["persistent"]:
         state["buffers"]["chains"] = h
+    # the reconstruction error before the update (as a supervised step's loss is)
+    loss = nn.functional.mse_loss(torch.addmm(b, h_pos, weight).sigmoid_(), v_pos)
     small = weight.numel() <= RECORD_WEIGHTS
     before = (weight.clone(), b.clone(), c.clone()) if small else None
     eta, rows, chains = state["lr"], v_pos.shape[0], v_neg.shape[0]
@@ -267,7 +306,6 @@ def _torch_step(state: dict[str, Any], x: torch.Tensor) -> dict[str, Any]:
             db = dc = None
         changes = (dw, db, dc)
     state["t"] += 1
-    loss = nn.functional.mse_loss(torch.addmm(b, h_pos, weight).sigmoid_(), v_pos)
     # references only (the Step tab and the evaluation's update ratio read them)
     _remember(state, (v_pos, h_pos, h_start, v_neg, h_neg), changes, before)
     return {"loss": loss}
@@ -312,15 +350,18 @@ def end_epoch(state: dict[str, Any], epoch: int, watched: float) -> None:
     pass
 
 
-def pseudo_likelihood(rbm: nn.Module, v: torch.Tensor, seed: int) -> torch.Tensor:
+def pseudo_likelihood(
+    rbm: nn.Module, v: torch.Tensor, seed: int, free: torch.Tensor | None = None
+) -> torch.Tensor:
     """scikit-learn's ``score_samples``: one feature of each row flipped (drawn with
-    ``seed``), features × log σ(F(ṽ) − F(v)), per row."""
+    ``seed``), features × log σ(F(ṽ) − F(v)), per row (``free``: F(v), when known)."""
     generator = torch.Generator().manual_seed(seed)
     cols = torch.randint(0, v.shape[1], (v.shape[0],), generator=generator).to(v.device)
     flipped = v.clone()
     rows = torch.arange(v.shape[0], device=v.device)
     flipped[rows, cols] = 1 - flipped[rows, cols]
-    return v.shape[1] * nn.functional.logsigmoid(rbm.free_energy(flipped) - rbm.free_energy(v))
+    free = rbm.free_energy(v) if free is None else free
+    return v.shape[1] * nn.functional.logsigmoid(rbm.free_energy(flipped) - free)
 
 
 @torch.no_grad()
@@ -332,7 +373,8 @@ def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[st
     rows = min(v.shape[0], int(settings.get("eval_rows") or v.shape[0]))
     v = v[:rows]
     recon = rbm.visible_probs(rbm.hidden_probs(v))
-    free = float(rbm.free_energy(v).mean())
+    energies = rbm.free_energy(v)
+    free = float(energies.mean())
     train = state["train_sample"]
     gap = free - float(rbm.free_energy(train).mean()) if train is not None else math.nan
     last = state["last"]
@@ -342,7 +384,9 @@ def evaluate(state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> dict[st
     return {
         "update_ratio": ratio,
         "loss": float((v - recon).square().mean()),
-        "pseudo_likelihood": float(pseudo_likelihood(rbm, v, int(settings["seed"])).mean()),
+        "pseudo_likelihood": float(
+            pseudo_likelihood(rbm, v, int(settings["seed"]), energies).mean()
+        ),
         "free_energy": free,
         "free_energy_gap": gap,
     }
