@@ -1,0 +1,65 @@
+"""The architectures that ship with torchvision, built by torchvision's own code, import
+exactly: the imported project compiles to a network with torch's parameter count whose
+outputs, with the original weights, are identical (``torch.equal``) to the original's in eval
+mode, and its exported script loads the same weights with ``strict=True`` and gives the same
+outputs. Inputs are small where the architecture allows (the layers are what is checked);
+depths are cut where torchvision's constructor takes them (a wide ResNet and a ResNeXt with
+one block a stage run the same code as wide_resnet50_2 and resnext50_32x4d)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from builder.compile import compile_network
+from builder.importer import convert_module
+from tests.builder.test_importer import _exporter, _script_class
+from tests.builder.torchvision_models import models
+
+
+def _resnet(**kwargs: Any) -> nn.Module:
+    tv = models()
+    return tv.resnet.ResNet(tv.resnet.Bottleneck, [1, 1, 1, 1], **kwargs)
+
+
+# name: (builder, input side)
+FAMILIES: dict[str, tuple[Callable[[], nn.Module], int]] = {
+    "resnet18": (lambda: models().resnet18(), 32),
+    "resnet50": (lambda: models().resnet50(), 32),
+    "wide_resnet (width 128)": (lambda: _resnet(width_per_group=128), 32),
+    "resnext (32x4d)": (lambda: _resnet(groups=32, width_per_group=4), 32),
+    "googlenet": (lambda: models().googlenet(aux_logits=False, init_weights=False), 32),
+    "inception_v3": (lambda: models().inception_v3(aux_logits=False, init_weights=False), 75),
+    "mobilenet_v2": (lambda: models().mobilenet_v2(), 32),
+    "mobilenet_v3_small": (lambda: models().mobilenet_v3_small(), 32),
+    "mobilenet_v3_large": (lambda: models().mobilenet_v3_large(), 32),
+    "squeezenet1_0": (lambda: models().squeezenet1_0(), 48),
+    "squeezenet1_1": (lambda: models().squeezenet1_1(), 48),
+    "densenet121": (lambda: models().densenet121(), 32),
+    "regnet_x_400mf": (lambda: models().regnet_x_400mf(), 32),
+    "regnet_y_400mf": (lambda: models().regnet_y_400mf(), 32),
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_torchvision_family_imports_exactly(family):
+    build, side = FAMILIES[family]
+    torch.manual_seed(0)
+    original = build().eval()
+    imported = convert_module(original, [(3, side, side)])
+    net = imported.project.network()
+    again = compile_network(net).eval()
+    again.load_state_dict(imported.state_dict, strict=True)
+    count = sum(p.numel() for p in original.parameters())
+    assert sum(p.numel() for p in again.parameters()) == count
+    x = torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = original(x)
+        assert torch.equal(again(x), want)
+        script = _script_class(_exporter(), net, imported.project)().eval()
+        script.load_state_dict(imported.state_dict, strict=True)
+        assert torch.equal(script(x), want)
