@@ -332,3 +332,41 @@ class PositionalEncoding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"
+
+
+class Mean(nn.Module):
+    """``x.mean(dims, keepdim)`` (``dims`` as torch counts them: 0 is the batch)."""
+
+    def __init__(self, dims: tuple[int, ...], keepdim: bool = False):
+        super().__init__()
+        self.dims = tuple(int(d) for d in dims)
+        self.keepdim = bool(keepdim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, keepdim={self.keepdim}"
+
+
+class StochasticDepth(nn.Module):
+    """Drop path: in training, the input zeroed for each sample (``mode`` "row") or for the
+    whole batch ("batch") with probability ``p``, what is kept scaled by 1 / (1 - p); the
+    identity in evaluation (torchvision.ops.stochastic_depth's arithmetic)."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        if mode not in ("row", "batch"):
+            raise ValueError(f"mode must be row or batch, got {mode!r}")
+        self.p, self.mode = float(p), mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * noise.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"

@@ -55,6 +55,7 @@ from builder.importer.values import (
     as_tensor,
 )
 
+STOCHASTIC_DEPTH = "torchvision.ops.stochastic_depth.stochastic_depth"
 # layers whose module returns one tensor per output port, in the ports' order
 MULTI_OUTPUT = {"SOM": ("out", "unit", "distances")}
 HINT = (
@@ -390,7 +391,38 @@ class Importer(NetworkDraft):
                     node, "AdaptiveAvgPool2d", {"output_size": size_param(size)}, node.args[0]
                 )
             )
+        if fn is torch.mean:
+            return self._mean(node)
+        if qualified(fn) == STOCHASTIC_DEPTH:  # torchvision's drop path, traced into
+            p, mode = call_arg(node, 1, "p"), call_arg(node, 2, "mode", "row")
+            reject(
+                not isinstance(p, (int, float)) or mode not in ("row", "batch"),
+                "drops by a p or mode that is not a constant",
+            )
+            params = {"p": float(p), "mode": mode}
+            return Ref(self._layer(node, "StochasticDepth", params, node.args[0]))
         raise Unsupported("no layer computes it")
+
+    def _mean(self, node: fx.Node) -> Ref:
+        """``x.mean(dims)`` / ``torch.mean(x, dims)``: the Mean layer (a constant list of dims,
+        the batch kept)."""
+        dims = call_arg(node, 1, "dim")
+        keepdim = call_arg(node, 2, "keepdim", False)
+        dims = [dims] if isinstance(dims, int) else dims
+        reject(
+            not isinstance(dims, (list, tuple))
+            or not dims
+            or not all(isinstance(d, int) for d in dims),
+            "averages over every value (the batch too); give the dims, e.g. x.mean([2, 3])",
+        )
+        reject(
+            not isinstance(keepdim, bool) or node.kwargs.keys() - {"dim", "keepdim"},
+            "passes extra arguments",
+        )
+        reject(any(d == 0 for d in dims), "averages over the batch dim")
+        return Ref(
+            self._layer(node, "Mean", {"dims": tuple(dims), "keepdim": keepdim}, node.args[0])
+        )
 
     def _call_method(self, node: fx.Node) -> Any:
         name = node.target
@@ -399,6 +431,8 @@ class Importer(NetworkDraft):
             return self_value
         if isinstance(self_value, Threshold):
             return self._step(node, name, self_value)
+        if name == "mean":
+            return self._mean(node)
         if name == "size":
             dim = call_arg(node, 1, "dim")
             reject(dim != 0, "reads a size other than the batch size (dim 0)")

@@ -246,6 +246,8 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Permute": lambda m: {"dims": list(m.dims)},
     "Upsample": _upsample,
     "ClassToken": lambda m: {},
+    "Mean": lambda m: {"dims": list(m.dims), "keepdim": bool(m.keepdim)},
+    "StochasticDepth": lambda m: {"p": float(m.p), "mode": m.mode},
     "PositionalEncoding": lambda m: {"kind": m.kind, "max_len": int(m.positions.shape[1])},
 }
 

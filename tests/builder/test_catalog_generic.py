@@ -160,6 +160,14 @@ TABLE: dict[str, list[Case]] = {
         case({"p": 0.3}, (5,)),
         case({"p": 0.0}, (2, 3, 4)),
     ],
+    "StochasticDepth": [
+        case({"p": 0.2}, (3, 4, 4)),
+        case({"p": 0.5, "mode": "batch"}, (6,)),
+    ],
+    "Mean": [
+        case({}, (4, 5, 6)),  # global average pooling, (N, C)
+        case({"dims": (1,), "keepdim": True}, (3, 5)),
+    ],
     "BatchNorm1d": [
         case({"momentum": 0.2}, (5,)),
         case({"affine": False}, (3, 7)),

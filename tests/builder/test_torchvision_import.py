@@ -42,6 +42,9 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "densenet121": (lambda: models().densenet121(), 32),
     "regnet_x_400mf": (lambda: models().regnet_x_400mf(), 32),
     "regnet_y_400mf": (lambda: models().regnet_y_400mf(), 32),
+    "mnasnet0_5": (lambda: models().mnasnet0_5(), 32),
+    "efficientnet_b0": (lambda: models().efficientnet_b0(), 32),
+    "efficientnet_v2_s": (lambda: models().efficientnet_v2_s(), 32),
 }
 
 
@@ -63,3 +66,23 @@ def test_torchvision_family_imports_exactly(family):
         script = _script_class(_exporter(), net, imported.project)().eval()
         script.load_state_dict(imported.state_dict, strict=True)
         assert torch.equal(script(x), want)
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_drops_as_torchvision_does_in_training(mode):
+    from builder.catalog.modules import StochasticDepth
+
+    models()  # torchvision entered without its compiled operators, then its drop path
+    from torchvision.ops.stochastic_depth import stochastic_depth
+
+    x = torch.randn(64, 3, 4, 4)
+    layer = StochasticDepth(0.3, mode).train()
+    torch.manual_seed(5)
+    ours = layer(x)
+    torch.manual_seed(5)
+    assert torch.equal(ours, stochastic_depth(x, 0.3, mode, True))
+    kept = (ours.flatten(1) != 0).any(1)
+    if mode == "row":  # whole samples dropped, the rest scaled by 1 / (1 - p)
+        assert 0 < int(kept.sum()) < 64
+        assert torch.allclose(ours[kept], x[kept] / 0.7)
+    assert torch.equal(layer.eval()(x), x)

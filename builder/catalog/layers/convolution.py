@@ -11,7 +11,7 @@ from builder.catalog.layers.common import (
     one_input,
     prod,
 )
-from builder.catalog.params import BOOL, INIT, INT, SIZE, Param, as_tuple
+from builder.catalog.params import BOOL, INIT, INT, INTS, SIZE, Param, as_tuple
 from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
@@ -336,5 +336,50 @@ add(
         infer=_adaptive_infer,
         ctor=lambda p, ins: Ctor("torch.nn.AdaptiveAvgPool2d", {"output_size": p["output_size"]}),
         default_name="gap",
+    )
+)
+
+
+def _mean_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("Mean", x)
+    dims = [int(d) for d in p["dims"]]
+    rank = len(x)
+    if any(d < 1 or d >= rank for d in dims) or len(set(dims)) != len(dims):
+        raise fail(
+            f"averages over dims {tuple(dims)} but receives {x} (dims 1 to {rank - 1}; 0 is"
+            " the batch)",
+            f"give each dim once, from 1 to {rank - 1}",
+        )
+    if p["keepdim"]:
+        return {"out": Shape(tuple(1 if i in dims else v for i, v in enumerate(x)), x.dtype)}
+    return {"out": Shape(tuple(v for i, v in enumerate(x) if i not in dims), x.dtype)}
+
+
+add(
+    LayerSpec(
+        "Mean",
+        POOL,
+        "Averages over the dims given, counted as torch counts them (0 is the batch and"
+        " stays): dims (2, 3) of (N, C, H, W) is global average pooling to (N, C), as"
+        " x.mean([2, 3]) (MNASNet), which imports as it.",
+        params=(
+            Param(
+                "dims",
+                INTS,
+                (2, 3),
+                "The dims averaged (1 and up).",
+                min=1,
+                max=7,
+                min_len=1,
+                max_len=7,
+            ),
+            Param("keepdim", BOOL, False, "Keep each averaged dim, as size 1."),
+        ),
+        infer=_mean_infer,
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.Mean", {"dims": tuple(p["dims"]), "keepdim": p["keepdim"]}
+        ),
+        default_name="mean",
     )
 )

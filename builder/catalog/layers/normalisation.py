@@ -1,4 +1,4 @@
-"""Regularisation (Dropout) and normalisation (batch, layer and group norm)."""
+"""Regularisation (Dropout, StochasticDepth) and normalisation (batch, layer and group norm)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from builder.catalog.layers.common import (
     one_input,
     prod,
 )
-from builder.catalog.params import BOOL, FLOAT, INT, Param
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, Param
 from builder.catalog.spec import Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
@@ -39,6 +39,41 @@ add(
         infer=lambda p, ins: elementwise(p, ins),
         ctor=lambda p, ins: Ctor("torch.nn.Dropout", {"p": p["p"]}),
         default_name="dropout",
+    )
+)
+
+add(
+    LayerSpec(
+        "StochasticDepth",
+        REG,
+        "Drop path (Huang et al.): during training, zeroes a residual branch's whole output"
+        " for each sample (mode row) or the whole batch (mode batch) with probability p, and"
+        " scales what is kept by 1/(1-p); does nothing in evaluation. Put it at the end of a"
+        " branch, before the Add (EfficientNet, ConvNeXt); torchvision's StochasticDepth"
+        " imports as it.",
+        params=(
+            Param(
+                "p",
+                FLOAT,
+                0.1,
+                "Probability of dropping the branch.",
+                min=0.0,
+                max=1.0,
+                exclusive_max=True,
+            ),
+            Param(
+                "mode",
+                CHOICE,
+                "row",
+                "row: per sample; batch: all or none.",
+                choices=("row", "batch"),
+            ),
+        ),
+        infer=lambda p, ins: elementwise(p, ins),
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.StochasticDepth", {"p": p["p"], "mode": p["mode"]}
+        ),
+        default_name="drop_path",
     )
 )
 
