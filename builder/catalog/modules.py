@@ -370,3 +370,21 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
+
+
+class Slice(nn.Module):
+    """``x.narrow(dim, start, length)``, and with ``squeeze`` (length 1) the dim dropped, as
+    ``x[:, start]`` does (dims as torch counts them)."""
+
+    def __init__(self, dim: int, start: int, length: int, squeeze: bool = False):
+        super().__init__()
+        self.dim, self.start, self.length = int(dim), int(start), int(length)
+        self.squeeze = bool(squeeze)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.squeeze:
+            return x.select(self.dim, self.start)
+        return x.narrow(self.dim, self.start, self.length)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, length={self.length}, squeeze={self.squeeze}"

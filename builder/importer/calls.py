@@ -168,14 +168,23 @@ def pool_call_params(node: fx.Node) -> dict[str, Any]:
     }
 
 
-def permute_dims(node: fx.Node, how: str) -> list[int]:
+def permute_dims(node: fx.Node, how: str, rank: int | None = None) -> list[int]:
     """A Permute layer's ``dims`` for ``x.permute(0, 2, 1)`` (method or torch function):
-    the batch dim must stay first. ``transpose`` needs the tensor's rank, which the trace
-    does not keep: it is refused with the permute to write instead."""
-    reject(
-        how == "transpose",
-        "transposes; write it as x.permute(0, ...) with every dim (the batch first)",
-    )
+    the batch dim must stay first. ``transpose(d0, d1)`` (ShuffleNet's channel shuffle)
+    needs the tensor's ``rank`` (the traced shape's); without it, it is refused with the
+    permute to write instead."""
+    if how == "transpose":
+        reject(
+            rank is None,
+            "transposes; write it as x.permute(0, ...) with every dim (the batch first)",
+        )
+        pair = [call_arg(node, 1, "dim0"), call_arg(node, 2, "dim1")]
+        reject(not all(isinstance(d, int) for d in pair), f"transposes dims {pair}")
+        a, b = (d % rank for d in pair)
+        order = list(range(rank))
+        order[a], order[b] = order[b], order[a]
+        reject(order[0] != 0, "moves the batch dim; Permute keeps it first")
+        return [d - 1 for d in order[1:]]
     args = list(node.args[1:])
     order = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
     order = list(order or node.kwargs.get("dims", ()))

@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from builder.catalog.layers.merge import MAX_INPUTS
 from builder.catalog.spec import Catalog
 from builder.importer.calls import (
     ACTIVATION_FUNCTIONS,
@@ -31,13 +30,23 @@ from builder.importer.calls import (
     no_extra,
     normalise_index,
     op_name,
-    permute_dims,
     pool_call_params,
     qualified,
 )
 from builder.importer.errors import ModelImportError, Unsupported, first_line, reject
 from builder.importer.network import ImportedModel, NetworkDraft
 from builder.importer.readers import READERS, copied_module_type, module_types, size_param
+from builder.importer.slicing import chunk_params, index_params, narrow_params
+from builder.importer.static import (
+    ARITHMETIC,
+    arithmetic,
+    asserted,
+    is_number,
+    propagate,
+    size_of,
+    traced_shape,
+)
+from builder.importer.tensor_ops import TensorOps
 from builder.importer.values import (
     POISON,
     Batch,
@@ -96,7 +105,7 @@ class BareLayer(nn.Module):
         return getattr(self, self.layer_name)(x)
 
 
-class Importer(NetworkDraft):
+class Importer(TensorOps, NetworkDraft):
     """Reads the traced fx graph of ``module``, node by node, into the draft network: each
     node's value is kept in ``env``; an operation without a layer is recorded in
     ``problems`` and poisons what depends on it, so every problem is reported at once."""
@@ -178,6 +187,10 @@ class Importer(NetworkDraft):
             ) from None
         traced = fx.GraphModule(tracer.root, graph)
         traced.graph.eliminate_dead_code()
+        dtypes = [getattr(torch, _dtype_name(d)) for d in (self.input_dtypes or ())[:n]] + [
+            torch.float32
+        ] * (n - len(self.input_dtypes or ()))
+        propagate(traced, self.input_shapes[:n], dtypes)  # the sizes, as constants
         return traced.graph, n
 
     def _describe(self, node: fx.Node) -> str:
@@ -353,10 +366,21 @@ class Importer(NetworkDraft):
     # ------------------------------------------------------------------ call_function
     def _call_function(self, node: fx.Node) -> Any:
         fn = node.target
+        if fn in ARITHMETIC or fn is torch._assert:
+            args = [self.env.get(a) if isinstance(a, fx.Node) else a for a in node.args]
+            if all(
+                is_number(a) or isinstance(a, Batch)
+                for a in args[: 1 if fn is torch._assert else 2]
+            ):
+                if fn is torch._assert:
+                    return asserted(args[0], args[1] if len(args) > 1 else "")
+                return arithmetic(fn, args)
         if fn is operator.getitem:
-            return self._getitem(self.env.get(node.args[0]), node.args[1])
+            index = fx.node.map_arg(node.args[1], lambda n: self.env.get(n))  # sizes read
+            return self._getitem(self.env.get(node.args[0]), index, node)
         if fn is getattr and node.args[1] == "shape":
-            return ShapeOf(as_tensor(self.env.get(node.args[0]), "reads the shape of"))
+            ref = as_tensor(self.env.get(node.args[0]), "reads the shape of")
+            return ShapeOf(ref, traced_shape(node.args[0]))
         if fn is getattr and node.args[1] == "dtype":
             return DTypeOf(as_tensor(self.env.get(node.args[0]), "reads the dtype of"))
         if fn is operator.ge and isinstance(node.args[1], (int, float)):
@@ -403,27 +427,6 @@ class Importer(NetworkDraft):
             return Ref(self._layer(node, "StochasticDepth", params, node.args[0]))
         raise Unsupported("no layer computes it")
 
-    def _mean(self, node: fx.Node) -> Ref:
-        """``x.mean(dims)`` / ``torch.mean(x, dims)``: the Mean layer (a constant list of dims,
-        the batch kept)."""
-        dims = call_arg(node, 1, "dim")
-        keepdim = call_arg(node, 2, "keepdim", False)
-        dims = [dims] if isinstance(dims, int) else dims
-        reject(
-            not isinstance(dims, (list, tuple))
-            or not dims
-            or not all(isinstance(d, int) for d in dims),
-            "averages over every value (the batch too); give the dims, e.g. x.mean([2, 3])",
-        )
-        reject(
-            not isinstance(keepdim, bool) or node.kwargs.keys() - {"dim", "keepdim"},
-            "passes extra arguments",
-        )
-        reject(any(d == 0 for d in dims), "averages over the batch dim")
-        return Ref(
-            self._layer(node, "Mean", {"dims": tuple(dims), "keepdim": keepdim}, node.args[0])
-        )
-
     def _call_method(self, node: fx.Node) -> Any:
         name = node.target
         self_value = self.env.get(node.args[0])
@@ -433,11 +436,21 @@ class Importer(NetworkDraft):
             return self._step(node, name, self_value)
         if name == "mean":
             return self._mean(node)
-        if name == "size":
+        if name in ("chunk", "narrow"):
+            shape = traced_shape(node.args[0])
+            if name == "narrow":
+                return self._slice(node, narrow_params(node.args, shape))
+            pieces = chunk_params(call_arg(node, 1, "chunks"), call_arg(node, 2, "dim", 0), shape)
+            return tuple(self._slice(node, p, f"_{i}" if i else "") for i, p in enumerate(pieces))
+        if name in ("size", "dim"):
+            shape = ShapeOf(
+                as_tensor(self_value, f"reads the {name} of"), traced_shape(node.args[0])
+            )
+            if name == "dim":
+                reject(shape.dims is None, "reads the number of dims")
+                return len(shape.dims)
             dim = call_arg(node, 1, "dim")
-            reject(dim != 0, "reads a size other than the batch size (dim 0)")
-            as_tensor(self_value, "reads the size of")
-            return Batch()
+            return shape if dim is None else size_of(shape, dim)
         if name in ("add", "mul"):
             reject(len(node.args) != 2 or node.kwargs, "passes extra arguments")
             return self._merge(
@@ -487,88 +500,7 @@ class Importer(NetworkDraft):
         self.edges.append((cmp.ref, node_id, "in"))
         return Ref(node_id)
 
-    def _merge(self, node: fx.Node, type_id: str, left: Any, right: Any) -> Ref:
-        refs = [
-            as_tensor(self.env.get(v) if isinstance(v, fx.Node) else v, "combines")
-            for v in (left, right)
-        ]
-        # ((a + b) + c) with the inner sum used only here is one Add with three inputs: the
-        # compiler folds a many-input Add the same way, so it round-trips.
-        inner = refs[0].node
-        if (
-            isinstance(left, fx.Node)
-            and len(left.users) == 1
-            and self.net.type_of(inner) == type_id
-            and inner in self.merges
-            and len(self.merges[inner]) < 8
-        ):
-            self.merges[inner].append(refs[1])
-            return refs[0]
-        node_id = self._add(type_id, op_name(node), {}, node)
-        self.merges[node_id] = refs
-        return Ref(node_id)
-
-    def _cat(self, node: fx.Node) -> Ref:
-        items = call_arg(node, 0, "tensors")
-        dim = call_arg(node, 1, "dim", 0)
-        reject(not isinstance(items, (list, tuple)), "joins something other than a list")
-        values = [self.env.get(v) if isinstance(v, fx.Node) else v for v in items]
-        # torch.cat((h_n[-2], h_n[-1]), dim=1): a bidirectional layer's final state.
-        if values and all(isinstance(v, HiddenSlice) for v in values):
-            owner = values[0].node
-            top = self._rnn_layers(owner)
-            if (
-                all(v.node == owner for v in values)
-                and [v.index for v in values] == [top - 2, top - 1]
-                and dim in (1, -1)
-            ):
-                return Ref(owner, "last")
-            raise Unsupported(
-                "joins final states other than the top layer's two directions; use"
-                " torch.cat((h_n[-2], h_n[-1]), dim=1)"
-            )
-        reject(not isinstance(dim, int), "joins along a dim that is not a number")
-        if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer of a block)
-            return as_tensor(values[0], "joins")
-        reject(
-            not 2 <= len(values) <= MAX_INPUTS,
-            f"joins {len(values)} tensors; Concat takes 2 to {MAX_INPUTS}",
-        )
-        refs = [as_tensor(v, "joins") for v in values]
-        node_id = self._add("Concat", op_name(node), {"dim": dim}, node)
-        self.merges[node_id] = refs
-        return Ref(node_id)
-
-    def _permute(self, node: fx.Node, how: str) -> Ref:
-        dims = permute_dims(node, how)
-        return Ref(self._layer(node, "Permute", {"dims": dims}, node.args[0]))
-
-    def _flatten(self, node: fx.Node, method: bool) -> Ref:
-        start = call_arg(node, 1, "start_dim", 0)
-        end = call_arg(node, 2, "end_dim", -1)
-        reject(
-            not isinstance(start, int) or not isinstance(end, int) or start == 0,
-            f"flattens dims {start}..{end}; Flatten keeps the batch dim: use flatten(x, 1)"
-            " (or a reshape)",
-        )
-        params = {"start_dim": start, "end_dim": end}
-        return Ref(self._layer(node, "Flatten", params, node.args[0]))
-
-    def _reshape(self, node: fx.Node, source: Any, shape: Any) -> Ref:
-        values = [self.env.get(s) if isinstance(s, fx.Node) else s for s in shape]
-        reject(
-            not values or not (values[0] == -1 or isinstance(values[0], Batch)),
-            "reshapes the batch dim; the first size must be -1 or x.size(0)",
-        )
-        rest = values[1:]
-        reject(
-            not rest or not all(isinstance(v, int) and not isinstance(v, bool) for v in rest),
-            "reshapes to sizes that are not numbers",
-        )
-        reject(values[0] == -1 and -1 in rest, "has two -1 sizes; replace one with x.size(0)")
-        return Ref(self._layer(node, "Reshape", {"shape": tuple(rest)}, source))
-
-    def _getitem(self, value: Any, index: Any) -> Any:
+    def _getitem(self, value: Any, index: Any, node: fx.Node | None = None) -> Any:
         if isinstance(value, RnnResult):
             index = normalise_index(index, 2)
             if index == 0:
@@ -607,8 +539,8 @@ class Importer(NetworkDraft):
             if index == 1:
                 self.mha_weights.add(value.node)
                 return Ref(value.node, "weights")
-        if isinstance(value, ShapeOf) and index == 0:
-            return Batch()
+        if isinstance(value, ShapeOf):
+            return size_of(value, index)
         if isinstance(value, Ref) and value.port == "seq" and is_last_step(index):
             if not self.net.params_of(value.node)["bidirectional"]:
                 return Ref(value.node, "last")  # output[:, -1] is h_n[-1] when one-directional
@@ -616,6 +548,14 @@ class Importer(NetworkDraft):
                 "takes output[:, -1] of a bidirectional layer, which is not its final state"
                 " (the backward direction ends at step 0); use torch.cat((h_n[-2], h_n[-1]), dim=1)"
             )
+        if isinstance(value, tuple):  # the pieces of a chunk
+            reject(
+                not isinstance(index, int) or not -len(value) <= index < len(value),
+                f"takes piece {index!r}",
+            )
+            return value[index]
+        if isinstance(value, Ref) and node is not None:
+            return self._slice(node, index_params(index, traced_shape(node.args[0])))
         if isinstance(value, (Ref, Hidden, HiddenSlice)):
             raise Unsupported(f"indexes a tensor with [{index_text(index)}]; no layer does that")
         as_tensor(value, "indexes")

@@ -247,6 +247,12 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Upsample": _upsample,
     "ClassToken": lambda m: {},
     "Mean": lambda m: {"dims": list(m.dims), "keepdim": bool(m.keepdim)},
+    "Slice": lambda m: {
+        "dim": m.dim,
+        "start": m.start,
+        "length": m.length,
+        "squeeze": m.squeeze,
+    },
     "StochasticDepth": lambda m: {"p": float(m.p), "mode": m.mode},
     "PositionalEncoding": lambda m: {"kind": m.kind, "max_len": int(m.positions.shape[1])},
 }

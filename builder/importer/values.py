@@ -31,7 +31,11 @@ class Batch:
 
 @dataclass(frozen=True)
 class ShapeOf:
+    """``x.shape`` / ``x.size()``: the batch size first, then the sample's sizes, which are
+    constants (``dims``: the traced shape, batch included; None when unknown)."""
+
     ref: Ref
+    dims: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,10 @@ TABLE: dict[str, list[Case]] = {
         case({"p": 0.2}, (3, 4, 4)),
         case({"p": 0.5, "mode": "batch"}, (6,)),
     ],
+    "Slice": [
+        case({"dim": 1, "start": 0, "length": 1, "squeeze": True}, (5, 4)),  # x[:, 0]
+        case({"dim": 2, "start": 1, "length": 2}, (3, 4, 5)),
+    ],
     "Mean": [
         case({}, (4, 5, 6)),  # global average pooling, (N, C)
         case({"dims": (1,), "keepdim": True}, (3, 5)),

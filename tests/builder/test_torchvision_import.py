@@ -43,6 +43,7 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "regnet_x_400mf": (lambda: models().regnet_x_400mf(), 32),
     "regnet_y_400mf": (lambda: models().regnet_y_400mf(), 32),
     "mnasnet0_5": (lambda: models().mnasnet0_5(), 32),
+    "shufflenet_v2_x0_5": (lambda: models().shufflenet_v2_x0_5(), 32),
     "efficientnet_b0": (lambda: models().efficientnet_b0(), 32),
     "efficientnet_v2_s": (lambda: models().efficientnet_v2_s(), 32),
 }

@@ -201,3 +201,50 @@ add(
         default_name="upsample",
     )
 )
+
+
+def _slice_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    dim, start, length = p["dim"], p["start"], p["length"]
+    if not 1 <= dim < len(x):
+        raise fail(
+            f"slices dim {dim} but receives {x} (dims 1 to {len(x) - 1}; 0 is the batch)",
+            f"choose a dim from 1 to {len(x) - 1}",
+        )
+    if start + length > x[dim]:
+        raise fail(
+            f"takes {length} from {start} of dim {dim}, which has {x[dim]}",
+            f"keep start + length at most {x[dim]}",
+        )
+    if p["squeeze"] and length != 1:
+        raise fail(f"drops dim {dim} but keeps {length} of it", "set length to 1, or squeeze off")
+    sizes = list(x)
+    if p["squeeze"]:
+        del sizes[dim]
+    else:
+        sizes[dim] = length
+    return {"out": Shape(tuple(sizes), x.dtype)}
+
+
+add(
+    LayerSpec(
+        "Slice",
+        SHAPE,
+        "Keeps ``length`` positions of one dim from ``start`` (dims as torch counts them: 0 is"
+        " the batch and stays); squeeze drops the dim when one position is kept: a vision"
+        " transformer's class token x[:, 0], ShuffleNet's halves x.chunk(2, dim=1) and"
+        " x.narrow import as it.",
+        params=(
+            Param("dim", INT, 1, "The dim sliced (1 and up).", min=1, max=7),
+            Param("start", INT, 0, "The first position kept.", min=0, max=10_000_000),
+            Param("length", INT, 1, "How many positions are kept.", min=1, max=10_000_000),
+            Param("squeeze", BOOL, False, "Drop the dim (length 1 only): x[:, 0]."),
+        ),
+        infer=_slice_infer,
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.Slice",
+            {"dim": p["dim"], "start": p["start"], "length": p["length"], "squeeze": p["squeeze"]},
+        ),
+        default_name="slice",
+    )
+)

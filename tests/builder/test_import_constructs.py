@@ -1,0 +1,95 @@
+"""The importer's constructs that read sizes as constants (the input shapes are given):
+sizes and their arithmetic, torch._assert, transpose, slicing, chunk and narrow, mean over
+dims; each imported with identical outputs, and refused with a reason where it cannot be."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from builder.compile import compile_network
+from builder.importer import ModelImportError, convert_module
+
+
+class Shuffle(nn.Module):  # ShuffleNet's channel shuffle, written as torchvision writes it
+    def forward(self, x):
+        batch, channels, height, width = x.size()
+        groups = 2
+        x = x.view(batch, groups, channels // groups, height, width)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(batch, channels, height, width)
+
+
+class Halves(nn.Module):  # x1, x2 = x.chunk(2, dim=1), one half through a layer
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        return torch.cat((a, self.conv(b)), dim=1)
+
+
+class Token(nn.Module):  # a transformer's class token out of the sequence, and a narrow
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        torch._assert(x.dim() == 3, "expected (N, L, D)")
+        n, length, d = x.shape
+        torch._assert(d == 4, "expected 4 features")
+        return self.fc(x[:, 0]) + x.narrow(2, 1, 2)[:, length - 1]
+
+
+class Pooled(nn.Module):  # MNASNet's global pooling
+    def forward(self, x):
+        return x.mean([2, 3]) + x.mean(dim=(2, 3), keepdim=True).flatten(1)
+
+
+@pytest.mark.parametrize(
+    ("module", "shape", "layers"),
+    [
+        (Shuffle(), (6, 3, 3), {"Reshape", "Permute"}),
+        (Halves(), (6, 4, 4), {"Slice", "Conv2d", "Concat"}),
+        (Token(), (5, 4), {"Slice", "Linear", "Add"}),
+        (Pooled(), (3, 4, 4), {"Mean", "Flatten", "Add"}),
+    ],
+    ids=["shuffle", "chunk", "token", "mean"],
+)
+def test_construct_imports_with_identical_outputs(module, shape, layers):
+    module.eval()
+    imported = convert_module(module, [shape])
+    net = imported.project.network()
+    assert layers <= {net.type_of(n) for n in net.nodes}
+    again = compile_network(net).eval()
+    again.load_state_dict(imported.state_dict, strict=True)
+    x = torch.randn(3, *shape)
+    with torch.no_grad():
+        assert torch.equal(again(x), module(x))
+
+
+def test_an_assert_the_shapes_do_not_meet_is_named():
+    with pytest.raises(ModelImportError, match="asserts 'expected 4 features'"):
+        convert_module(Token(), [(5, 6)])
+
+
+class BatchMath(nn.Module):
+    def forward(self, x):
+        return x.reshape(x.size(0) * 2, -1)
+
+
+def test_arithmetic_on_the_batch_size_is_refused_with_a_reason():
+    with pytest.raises(ModelImportError, match="computes with the batch size"):
+        convert_module(BatchMath(), [(4,)])
+
+
+class TwoDims(nn.Module):
+    def forward(self, x):
+        return x[:, 0, 1]
+
+
+def test_indexing_two_dims_at_once_is_refused_with_a_reason():
+    with pytest.raises(ModelImportError, match="more than one dim at once"):
+        convert_module(TwoDims(), [(3, 4)])
