@@ -388,3 +388,19 @@ class Slice(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, start={self.start}, length={self.length}, squeeze={self.squeeze}"
+
+
+class Scale(nn.Module):
+    """``scale * x`` with ``scale`` a learned tensor of ``shape`` (broadcast over the sample),
+    every value ``start`` at first (ConvNeXt's layer scale: (C, 1, 1), 1e-6)."""
+
+    def __init__(self, shape: tuple[int, ...], start: float = 1.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full(tuple(int(s) for s in shape), float(start)))
+        self.start = float(start)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.scale.shape)}, start={self.start}"

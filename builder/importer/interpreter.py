@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from builder.catalog.spec import Catalog
+from builder.importer.attrs import AttrPatterns
 from builder.importer.calls import (
     ACTIVATION_FUNCTIONS,
     ACTIVATION_METHODS,
@@ -49,6 +50,7 @@ from builder.importer.static import (
 from builder.importer.tensor_ops import TensorOps
 from builder.importer.values import (
     POISON,
+    Attr,
     Batch,
     DTypeOf,
     Hidden,
@@ -105,7 +107,7 @@ class BareLayer(nn.Module):
         return getattr(self, self.layer_name)(x)
 
 
-class Importer(TensorOps, NetworkDraft):
+class Importer(AttrPatterns, TensorOps, NetworkDraft):
     """Reads the traced fx graph of ``module``, node by node, into the draft network: each
     node's value is kept in ``env``; an operation without a layer is recorded in
     ``problems`` and poisons what depends on it, so every problem is reported at once."""
@@ -215,10 +217,7 @@ class Importer(TensorOps, NetworkDraft):
             self._outputs(node.args[0])
             return None
         if node.op == "get_attr":
-            raise Unsupported(
-                "uses a parameter or buffer directly (not through a layer); a learned tensor"
-                " belongs to a layer in NeuralCanvas"
-            )
+            return self._get_attr(node)  # a layer where a pattern takes it (attrs.py)
         if node.op == "call_module":
             return self._call_module(node)
         if node.op == "call_method":
@@ -389,7 +388,13 @@ class Importer(TensorOps, NetworkDraft):
         if fn in ADD or fn in MUL:
             reject(fn is torch.add and "alpha" in node.kwargs, "scales with alpha")
             reject(len(node.args) != 2 or set(node.kwargs) - {"alpha"}, "passes extra arguments")
-            return self._merge(node, "Add" if fn in ADD else "Multiply", node.args[0], node.args[1])
+            type_id = "Add" if fn in ADD else "Multiply"
+            values = [self.env.get(a) if isinstance(a, fx.Node) else a for a in node.args]
+            if any(isinstance(v, Attr) for v in values):
+                return self._with_attr(node, type_id, *values)
+            return self._merge(node, type_id, node.args[0], node.args[1])
+        if fn is F.layer_norm:
+            return self._layer_norm(node)
         if fn in CAT:
             return self._cat(node)
         if fn is torch.flatten:
@@ -434,6 +439,8 @@ class Importer(TensorOps, NetworkDraft):
             return self_value
         if isinstance(self_value, Threshold):
             return self._step(node, name, self_value)
+        if name == "expand" and isinstance(self_value, Attr):
+            return self._expand(node, self_value)
         if name == "mean":
             return self._mean(node)
         if name in ("chunk", "narrow"):

@@ -63,6 +63,8 @@ class NetworkDraft:
         self.merge_fx: dict[str, fx.Node] = {}
         self.modules: dict[str, nn.Module] = {}  # node id -> original submodule
         self.sources: dict[str, str] = {}  # node id -> submodule path
+        # node id -> {its parameter: a parameter of the module read directly (a class token)}
+        self.param_sources: dict[str, dict[str, str]] = {}
         self.called: dict[str, str] = {}  # submodule path -> node id
         self.mha_weights: set[str] = set()
 
@@ -137,4 +139,8 @@ class NetworkDraft:
             for key, tensor in state.items():
                 if key.startswith(prefix):
                     renamed[attrs[node_id] + key[len(path) :]] = tensor
+        for node_id, mapping in self.param_sources.items():
+            for local, original in mapping.items():
+                renamed[f"{attrs[node_id]}.{local}"] = state[original]
+                sources.setdefault(self.net.name_of(node_id), original)
         return sources, renamed

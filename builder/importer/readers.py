@@ -247,6 +247,7 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Upsample": _upsample,
     "ClassToken": lambda m: {},
     "Mean": lambda m: {"dims": list(m.dims), "keepdim": bool(m.keepdim)},
+    "Scale": lambda m: {"shape": list(m.scale.shape), "start": float(m.start)},
     "Slice": lambda m: {
         "dim": m.dim,
         "start": m.start,

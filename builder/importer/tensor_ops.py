@@ -14,7 +14,7 @@ from builder.catalog.layers.merge import MAX_INPUTS
 from builder.importer.calls import call_arg, op_name, permute_dims
 from builder.importer.errors import Unsupported, reject
 from builder.importer.static import traced_shape
-from builder.importer.values import Batch, HiddenSlice, Ref, as_tensor
+from builder.importer.values import Batch, Expanded, HiddenSlice, Ref, as_tensor
 
 
 class TensorOps:
@@ -87,6 +87,8 @@ class TensorOps:
                 "joins final states other than the top layer's two directions; use"
                 " torch.cat((h_n[-2], h_n[-1]), dim=1)"
             )
+        if len(values) == 2 and isinstance(values[0], Expanded):  # a class token first
+            return self._class_token(node, values[0], values[1])
         reject(not isinstance(dim, int), "joins along a dim that is not a number")
         if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer of a block)
             return as_tensor(values[0], "joins")

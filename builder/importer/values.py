@@ -110,10 +110,34 @@ class _Poison:
 POISON = _Poison()
 
 
+@dataclass(frozen=True, eq=False)
+class Attr:
+    """A parameter or buffer read directly (``self.class_token``): only the patterns that
+    are layers take one (a class token, learned positions, a layer norm's or a layer scale's
+    weights); ``path`` is its name in the module's state_dict."""
+
+    path: str
+    tensor: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Expanded:
+    """``attr.expand(x.size(0), -1, -1)``: a parameter repeated over the batch."""
+
+    attr: Attr
+
+
 def as_tensor(value: Any, role: str) -> Ref:
     """``value`` as a tensor for a consumer, or :class:`Unsupported` saying why not."""
     if isinstance(value, Ref):
         return value
+    if isinstance(value, (Attr, Expanded)):
+        attr = value.attr if isinstance(value, Expanded) else value
+        raise Unsupported(
+            f"uses the parameter or buffer {attr.path!r} directly (not through a layer); a"
+            " learned tensor belongs to a layer in NeuralCanvas (a class token, learned"
+            " positions, a layer norm's or a layer scale's weights import as layers)"
+        )
     if isinstance(value, (RnnResult, LstmStates)):
         raise Unsupported(
             f"{role} the whole result tuple of a recurrent layer; pick its output with"

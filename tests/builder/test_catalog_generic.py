@@ -164,6 +164,10 @@ TABLE: dict[str, list[Case]] = {
         case({"p": 0.2}, (3, 4, 4)),
         case({"p": 0.5, "mode": "batch"}, (6,)),
     ],
+    "Scale": [
+        case({"shape": (4, 1, 1), "start": 1e-6}, (4, 3, 3)),  # ConvNeXt's layer scale
+        case({"shape": (5,)}, (2, 5)),
+    ],
     "Slice": [
         case({"dim": 1, "start": 0, "length": 1, "squeeze": True}, (5, 4)),  # x[:, 0]
         case({"dim": 2, "start": 1, "length": 2}, (3, 4, 5)),

@@ -93,3 +93,42 @@ class TwoDims(nn.Module):
 def test_indexing_two_dims_at_once_is_refused_with_a_reason():
     with pytest.raises(ModelImportError, match="more than one dim at once"):
         convert_module(TwoDims(), [(3, 4)])
+
+
+class Tokens(nn.Module):  # a class token and learned positions, as torchvision's ViT writes them
+    def __init__(self):
+        super().__init__()
+        self.class_token = nn.Parameter(torch.randn(1, 1, 4))
+        self.pos_embedding = nn.Parameter(torch.randn(1, 6, 4))
+        self.layer_scale = nn.Parameter(torch.rand(4) + 0.5)
+
+    def forward(self, x):
+        n = x.shape[0]
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1)
+        return self.layer_scale * (x + self.pos_embedding)
+
+
+def test_parameters_read_directly_import_as_their_layers():
+    module = Tokens().eval()
+    imported = convert_module(module, [(5, 4)])
+    net = imported.project.network()
+    assert {"ClassToken", "PositionalEncoding", "Scale"} <= {net.type_of(n) for n in net.nodes}
+    again = compile_network(net).eval()
+    again.load_state_dict(imported.state_dict, strict=True)
+    x = torch.randn(3, 5, 4)
+    with torch.no_grad():
+        assert torch.equal(again(x), module(x))
+
+
+class Misfit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(3, 4))
+
+    def forward(self, x):
+        return x + self.bias
+
+
+def test_a_parameter_added_in_another_way_is_refused_by_name():
+    with pytest.raises(ModelImportError, match="adds 'bias' of shape \\(3, 4\\)"):
+        convert_module(Misfit(), [(2, 4)])

@@ -46,6 +46,14 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "shufflenet_v2_x0_5": (lambda: models().shufflenet_v2_x0_5(), 32),
     "efficientnet_b0": (lambda: models().efficientnet_b0(), 32),
     "efficientnet_v2_s": (lambda: models().efficientnet_v2_s(), 32),
+    # torchvision's VisionTransformer (vit_b_16's class) at a small size: patches, class
+    # token, learned positions, encoder blocks, the head on x[:, 0]
+    "vit (VisionTransformer)": (
+        lambda: models().vision_transformer.VisionTransformer(
+            image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
+        ),
+        32,
+    ),
 }
 
 

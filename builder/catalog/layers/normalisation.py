@@ -11,7 +11,7 @@ from builder.catalog.layers.common import (
     one_input,
     prod,
 )
-from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, Param
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, INTS, Param
 from builder.catalog.spec import Ctor, LayerSpec, P, Shape, Shapes, fail
 
 SPECS: list[LayerSpec] = []
@@ -210,5 +210,52 @@ add(
         count=lambda p, ins: 2 * one_input(ins)[1] if p["affine"] else 0,
         inferred=("num_channels",),
         default_name="gn",
+    )
+)
+
+
+def _scale_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("Scale", x)
+    shape, sample = tuple(p["shape"]), tuple(x[1:])
+    fits = len(shape) <= len(sample) and all(
+        s in (1, v) for s, v in zip(reversed(shape), reversed(sample))
+    )
+    if not fits:
+        raise fail(
+            f"multiplies by a scale of shape {shape}, which does not broadcast over a sample"
+            f" of {sample}",
+            "give each size of the sample or 1, e.g. (channels, 1, 1) for images",
+        )
+    return {"out": x}
+
+
+add(
+    LayerSpec(
+        "Scale",
+        NORM,
+        "Multiplies by a learned tensor that broadcasts over each sample: shape (C, 1, 1) with"
+        " a small init is ConvNeXt's layer scale, shape (D,) a per-feature gain; a parameter"
+        " multiplied in a model's forward (self.layer_scale * x) imports as it.",
+        params=(
+            Param(
+                "shape",
+                INTS,
+                (1,),
+                "The scale's shape (the sample's sizes or 1, right-aligned).",
+                min=1,
+                max=1_000_000,
+                max_len=7,
+            ),
+            Param(
+                "start", FLOAT, 1.0, "Every value's start (1e-6: ConvNeXt's).", min=-1e6, max=1e6
+            ),
+        ),
+        infer=_scale_infer,
+        count=lambda p, ins: prod(p["shape"]),
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.Scale", {"shape": tuple(p["shape"]), "start": p["start"]}
+        ),
+        default_name="scale",
     )
 )
