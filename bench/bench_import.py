@@ -1,6 +1,6 @@
 """Import benchmark: torchvision's own architectures read into NeuralCanvas.
 
-I. *Import + compile* of ResNet-50 and DenseNet-121 (torchvision's code, weights=None, input
+I. *Import + compile* of ResNet-50, DenseNet-121 and ViT-B/16 (torchvision's code, weights=None, input
    3 × 224 × 224): ``builder.importer.convert_module`` (fx trace, mapping onto the catalog,
    the per-layer check) plus ``compile_network`` of the result, against
    ``torch.fx.symbolic_trace`` of the same model in the same run (the trace alone, which
@@ -14,7 +14,7 @@ F. *Training speed of an imported ResNet-18*: forward + backward + SGD step of t
     .venv/bin/python bench/bench_import.py            # about a minute on 2 cores
     .venv/bin/python bench/bench_import.py --quick    # fewer repetitions
 
-Without ViT (it does not import yet). See bench/README.md ("Import").
+See bench/README.md ("Import").
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ GOAL_F = 0.97
 
 def figure_i(reps: int) -> None:
     tv = models()
-    for name in ("resnet50", "densenet121"):
+    for name in ("resnet50", "densenet121", "vit_b_16"):
         model = getattr(tv, name)().eval()
         ours, trace = [], []
         for i in range(reps):

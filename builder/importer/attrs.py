@@ -16,7 +16,6 @@ from torch import fx, nn
 from builder.importer.calls import call_arg, op_name
 from builder.importer.errors import Unsupported, reject
 from builder.importer.readers import READERS
-from builder.importer.static import traced_shape
 from builder.importer.values import Attr, Batch, Expanded, Ref, as_tensor
 
 
@@ -49,7 +48,7 @@ class AttrPatterns:
         """``torch.cat([token.expand(n, -1, -1), x], dim=1)``: ClassToken on x."""
         ref = as_tensor(x, "joins")
         shape = tuple(token.attr.tensor.shape)
-        seq = traced_shape(node.args[0][1]) if isinstance(node.args[0][1], fx.Node) else None
+        seq = self._shape(node.args[0][1]) if isinstance(node.args[0][1], fx.Node) else None
         reject(
             call_arg(node, 1, "dim", 0) not in (1, -2)
             or len(shape) != 3
@@ -69,7 +68,7 @@ class AttrPatterns:
         ref = as_tensor(other, "combines")
         shape = tuple(attr.tensor.shape)
         source = node.args[0] if other is left else node.args[1]
-        seq = traced_shape(source)
+        seq = self._shape(source)
         if type_id == "Add":
             reject(
                 seq is None or len(shape) != 3 or shape[0] != 1 or shape[1:] != tuple(seq[1:]),

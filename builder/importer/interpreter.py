@@ -189,11 +189,19 @@ class Importer(AttrPatterns, TensorOps, NetworkDraft):
             ) from None
         traced = fx.GraphModule(tracer.root, graph)
         traced.graph.eliminate_dead_code()
-        dtypes = [getattr(torch, _dtype_name(d)) for d in (self.input_dtypes or ())[:n]] + [
-            torch.float32
-        ] * (n - len(self.input_dtypes or ()))
-        propagate(traced, self.input_shapes[:n], dtypes)  # the sizes, as constants
+        self._traced, self._traced_inputs, self._propagated = traced, n, False
         return traced.graph, n
+
+    def _shape(self, node: Any) -> tuple[int, ...] | None:
+        """The traced shape of the tensor ``node`` (batch 2), or None when unknown; the sizes
+        are propagated the first time one is asked for (most models never ask)."""
+        if not self._propagated:
+            self._propagated = True
+            n, given = self._traced_inputs, list(self.input_dtypes or ())[: self._traced_inputs]
+            dtypes = [getattr(torch, _dtype_name(d)) for d in given]
+            dtypes += [torch.float32] * (n - len(dtypes))
+            propagate(self._traced, self.input_shapes[:n], dtypes)
+        return traced_shape(node)
 
     def _describe(self, node: fx.Node) -> str:
         if node.op == "call_module":
@@ -379,7 +387,7 @@ class Importer(AttrPatterns, TensorOps, NetworkDraft):
             return self._getitem(self.env.get(node.args[0]), index, node)
         if fn is getattr and node.args[1] == "shape":
             ref = as_tensor(self.env.get(node.args[0]), "reads the shape of")
-            return ShapeOf(ref, traced_shape(node.args[0]))
+            return ShapeOf(ref, self._shape(node.args[0]))
         if fn is getattr and node.args[1] == "dtype":
             return DTypeOf(as_tensor(self.env.get(node.args[0]), "reads the dtype of"))
         if fn is operator.ge and isinstance(node.args[1], (int, float)):
@@ -444,14 +452,14 @@ class Importer(AttrPatterns, TensorOps, NetworkDraft):
         if name == "mean":
             return self._mean(node)
         if name in ("chunk", "narrow"):
-            shape = traced_shape(node.args[0])
+            shape = self._shape(node.args[0])
             if name == "narrow":
                 return self._slice(node, narrow_params(node.args, shape))
             pieces = chunk_params(call_arg(node, 1, "chunks"), call_arg(node, 2, "dim", 0), shape)
             return tuple(self._slice(node, p, f"_{i}" if i else "") for i, p in enumerate(pieces))
         if name in ("size", "dim"):
             shape = ShapeOf(
-                as_tensor(self_value, f"reads the {name} of"), traced_shape(node.args[0])
+                as_tensor(self_value, f"reads the {name} of"), self._shape(node.args[0])
             )
             if name == "dim":
                 reject(shape.dims is None, "reads the number of dims")
@@ -562,7 +570,7 @@ class Importer(AttrPatterns, TensorOps, NetworkDraft):
             )
             return value[index]
         if isinstance(value, Ref) and node is not None:
-            return self._slice(node, index_params(index, traced_shape(node.args[0])))
+            return self._slice(node, index_params(index, self._shape(node.args[0])))
         if isinstance(value, (Ref, Hidden, HiddenSlice)):
             raise Unsupported(f"indexes a tensor with [{index_text(index)}]; no layer does that")
         as_tensor(value, "indexes")

@@ -13,7 +13,6 @@ from torch import fx
 from builder.catalog.layers.merge import MAX_INPUTS
 from builder.importer.calls import call_arg, op_name, permute_dims
 from builder.importer.errors import Unsupported, reject
-from builder.importer.static import traced_shape
 from builder.importer.values import Batch, Expanded, HiddenSlice, Ref, as_tensor
 
 
@@ -102,7 +101,7 @@ class TensorOps:
         return Ref(node_id)
 
     def _permute(self, node: fx.Node, how: str) -> Ref:
-        shape = traced_shape(node.args[0])
+        shape = self._shape(node.args[0])
         dims = permute_dims(node, how, len(shape) if shape is not None else None)
         return Ref(self._layer(node, "Permute", {"dims": dims}, node.args[0]))
 
