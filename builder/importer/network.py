@@ -16,7 +16,7 @@ from builder.importer.compare import compare
 from builder.importer.errors import ModelImportError, Unsupported
 from builder.importer.values import Ref
 from builder.names import attribute_names
-from builder.shapes import check_compilable
+from builder.shapes import check_compilable, check_node
 from graph.document import Project
 from graph.errors import EditError
 from graph.layout import layered_layout
@@ -79,6 +79,25 @@ class NetworkDraft:
         params = self.net.params_of(node_id)
         return params["num_layers"] * (2 if params["bidirectional"] else 1)
 
+    def _linears_over_any_rank(self) -> None:
+        """An nn.Linear on an input of 4 dims or more (ConvNeXt's channels-last blocks)
+        applies on its last dim, as torch's does: its layer gets ``any_rank`` (one pass in
+        topological order; a network without such a Linear is left as it is)."""
+        net, results = self.net, {}
+        for node_id in net.topological_order():
+            info = check_node(net, node_id, results, self.catalog)
+            shape = info.inputs.get("in")
+            if (
+                info.status == "error"
+                and net.type_of(node_id) == "Linear"
+                and isinstance(self.modules.get(node_id), nn.Linear)
+                and shape is not None
+                and len(shape) >= 4
+            ):
+                net.set_param(node_id, "any_rank", True)
+                info = check_node(net, node_id, results, self.catalog)
+            results[node_id] = info
+
     # ------------------------------------------------------------------ finishing
     def _finish(self) -> None:
         net = self.net
@@ -99,6 +118,7 @@ class NetworkDraft:
             ports[(node_id, "last")] = "state" if sequence else "out"
         for ref, dst, port in self.edges:
             net.connect(ref.node, dst, ports.get((ref.node, ref.port), ref.port), port)
+        self._linears_over_any_rank()
         try:
             results = check_compilable(net)
         except GraphInvalidError as exc:

@@ -52,6 +52,7 @@ TABLE: dict[str, list[Case]] = {
     "Linear": [
         case({"out_features": 4}, (5,)),
         case({"out_features": 6, "bias": False}, (3, 7)),
+        case({"out_features": 3, "any_rank": True}, (4, 4, 5)),  # channels-last (N, H, W, C)
     ],
     "Conv1d": [
         case({"out_channels": 4}, (2, 10)),

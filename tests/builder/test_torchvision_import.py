@@ -46,6 +46,17 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "shufflenet_v2_x0_5": (lambda: models().shufflenet_v2_x0_5(), 32),
     "efficientnet_b0": (lambda: models().efficientnet_b0(), 32),
     "efficientnet_v2_s": (lambda: models().efficientnet_v2_s(), 32),
+    # torchvision's ConvNeXt (convnext_tiny's class, blocks and LayerNorm2d) with two stages
+    "convnext (ConvNeXt)": (
+        lambda: models().convnext.ConvNeXt(
+            [
+                models().convnext.CNBlockConfig(16, 32, 2),
+                models().convnext.CNBlockConfig(32, None, 1),
+            ],
+            stochastic_depth_prob=0.1,
+        ),
+        32,
+    ),
     # torchvision's VisionTransformer (vit_b_16's class) at a small size: patches, class
     # token, learned positions, encoder blocks, the head on x[:, 0]
     "vit (VisionTransformer)": (

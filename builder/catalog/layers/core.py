@@ -72,8 +72,10 @@ add(
 def _linear_infer(p: P, ins: Shapes) -> dict[str, Shape]:
     x = one_input(ins)
     float_input("Linear", x)
-    # (N, steps, features) is allowed too: the layer then applies at every step.
-    check_rank(x, (2, 3), "(N, features)", "add a Flatten before it")
+    # (N, steps, features) is allowed too: the layer then applies at every step; any rank
+    # with any_rank (channels-last images), as torch's nn.Linear
+    if not p["any_rank"]:
+        check_rank(x, (2, 3), "(N, features)", "add a Flatten before it")
     return {"out": Shape((*x[:-1], p["out_features"]))}
 
 
@@ -87,6 +89,14 @@ add(
         params=(
             Param("out_features", INT, 8, "Number of output units.", min=1, max=1_000_000),
             Param("bias", BOOL, True, "Add a learned bias."),
+            Param(
+                "any_rank",
+                BOOL,
+                False,
+                "Apply on the last dim of an input of any rank, as torch's nn.Linear: the"
+                " channels of channels-last images (N, H, W, C), as ConvNeXt does. Off, an"
+                " image needs a Flatten first.",
+            ),
             INIT,
         ),
         infer=_linear_infer,
