@@ -404,3 +404,46 @@ class Scale(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.scale.shape)}, start={self.start}"
+
+
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """torch's nn.TransformerEncoderLayer, batch first, with the mask the layer's settings
+    make (``causal``: the square subsequent mask) and an optional padding mask (N, L) as a
+    second input (non-zero or True: a padded step); its weights are named as torch's."""
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int,
+        dropout: float,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+        norm_first: bool = False,
+        bias: bool = True,
+        causal: bool = False,
+    ):
+        super().__init__(
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first=True,
+            norm_first=norm_first,
+            bias=bias,
+        )
+        self.causal = bool(causal)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(
+                x.shape[1], device=x.device, dtype=x.dtype
+            )
+        if padding_mask is not None and padding_mask.dtype != torch.bool:
+            padding_mask = padding_mask != 0
+        return super().forward(
+            x, src_mask=mask, src_key_padding_mask=padding_mask, is_causal=self.causal
+        )

@@ -68,6 +68,8 @@ def convert_module(
     shapes = _check_shapes(input_shapes)
     if type(module) in module_types(catalog):  # a bare layer: fx would trace into F.linear
         module = BareLayer(module, catalog.default_name(module_types(catalog)[type(module)]))
+    elif type(module) in (nn.TransformerEncoder, nn.TransformerEncoderLayer):  # kept whole
+        module = BareLayer(module, "encoder")
     if output_names is None:
         output_names = _own_output_names(module)
     return Importer(module, shapes, name, input_dtypes, output_names, catalog).run()

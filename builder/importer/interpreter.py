@@ -48,6 +48,7 @@ from builder.importer.static import (
     traced_shape,
 )
 from builder.importer.tensor_ops import TensorOps
+from builder.importer.transformers import TransformerImports
 from builder.importer.values import (
     POISON,
     Attr,
@@ -107,7 +108,7 @@ class BareLayer(nn.Module):
         return getattr(self, self.layer_name)(x)
 
 
-class Importer(AttrPatterns, TensorOps, NetworkDraft):
+class Importer(AttrPatterns, TransformerImports, TensorOps, NetworkDraft):
     """Reads the traced fx graph of ``module``, node by node, into the draft network: each
     node's value is kept in ``env``; an operation without a layer is recorded in
     ``problems`` and poisons what depends on it, so every problem is reported at once."""
@@ -281,6 +282,8 @@ class Importer(AttrPatterns, TensorOps, NetworkDraft):
         path = node.target
         sub = self.module.get_submodule(path)
         type_id = self.types.get(type(sub)) or copied_module_type(sub, self.catalog)
+        if type(sub) in (nn.TransformerEncoder, nn.TransformerEncoderLayer):
+            return self._encoder(node, path, sub)  # transformers.py
         if type_id is None:
             cls = type(sub)
             raise Unsupported(f"{cls.__qualname__} is not a layer of the catalog")

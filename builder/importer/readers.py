@@ -247,6 +247,7 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Upsample": _upsample,
     "ClassToken": lambda m: {},
     "Mean": lambda m: {"dims": list(m.dims), "keepdim": bool(m.keepdim)},
+    "TransformerEncoderLayer": lambda m: _encoder_layer(m),
     "Scale": lambda m: {"shape": list(m.scale.shape), "start": float(m.start)},
     "Slice": lambda m: {
         "dim": m.dim,
@@ -309,3 +310,9 @@ def _module_types(catalog: Catalog) -> dict[type, str]:
         ctor = spec.ctor(params, {port: dummy for port in spec.input_ports(params)})
         out[_target_class(ctor.target)] = spec.type_id
     return out
+
+
+def _encoder_layer(m: Any) -> dict[str, Any]:
+    from builder.importer.transformers import encoder_layer_params
+
+    return encoder_layer_params(m)

@@ -165,6 +165,19 @@ TABLE: dict[str, list[Case]] = {
         case({"p": 0.2}, (3, 4, 4)),
         case({"p": 0.5, "mode": "batch"}, (6,)),
     ],
+    "TransformerEncoderLayer": [
+        case({"num_heads": 2, "dim_feedforward": 8}, (5, 4)),
+        case(
+            {
+                "num_heads": 1,
+                "norm_first": True,
+                "activation": "gelu",
+                "causal": True,
+                "bias": False,
+            },
+            (3, 6),
+        ),
+    ],
     "Scale": [
         case({"shape": (4, 1, 1), "start": 1e-6}, (4, 3, 3)),  # ConvNeXt's layer scale
         case({"shape": (5,)}, (2, 5)),

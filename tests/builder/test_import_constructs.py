@@ -132,3 +132,56 @@ class Misfit(nn.Module):
 def test_a_parameter_added_in_another_way_is_refused_by_name():
     with pytest.raises(ModelImportError, match="adds 'bias' of shape \\(3, 4\\)"):
         convert_module(Misfit(), [(2, 4)])
+
+
+class Encoder(nn.Module):  # nn.TransformerEncoder: fx cannot trace into it
+    def __init__(self, norm_first: bool, activation: str):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(
+            16, 4, 32, activation=activation, batch_first=True, norm_first=norm_first
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, 2, norm=nn.LayerNorm(16), enable_nested_tensor=False
+        )
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(self.encoder(x)[:, 0])
+
+
+@pytest.mark.parametrize(("norm_first", "activation"), [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_imports_as_its_layers(norm_first, activation):
+    torch.manual_seed(0)
+    module = Encoder(norm_first, activation).eval()
+    imported = convert_module(module, [(7, 16)])
+    net = imported.project.network()
+    types = [net.type_of(n) for n in net.topological_order()]
+    assert types.count("TransformerEncoderLayer") == 2 and "LayerNorm" in types
+    again = compile_network(net).eval()
+    again.load_state_dict(imported.state_dict, strict=True)
+    assert sum(p.numel() for p in again.parameters()) == sum(p.numel() for p in module.parameters())
+    x = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        assert torch.equal(again(x), module(x))
+
+
+def test_encoder_layer_causal_and_padding_mask():
+    from builder.catalog.modules import EncoderLayer
+
+    torch.manual_seed(0)
+    layer = EncoderLayer(8, 2, 16, 0.0, causal=True).eval()
+    x = torch.randn(2, 5, 8)
+    later = x.clone()
+    later[:, 3:] += 1.0
+    with torch.no_grad():  # a step sees only itself and earlier steps
+        assert torch.allclose(layer(x)[:, :3], layer(later)[:, :3], atol=1e-6)
+        assert not torch.allclose(layer(x)[:, 3:], layer(later)[:, 3:])
+        layer.causal = False
+        mask = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])  # the first row's last 2: padding
+        assert torch.allclose(layer(x, mask)[0, :3], layer(later, mask)[0, :3], atol=1e-6)
+
+
+def test_an_encoder_that_is_not_batch_first_is_refused_with_what_to_do():
+    layer = nn.TransformerEncoderLayer(8, 2, 16)
+    with pytest.raises(ModelImportError, match="batch_first=True"):
+        convert_module(nn.TransformerEncoder(layer, 1, enable_nested_tensor=False), [(5, 8)])

@@ -1,10 +1,12 @@
-"""Layers of transformers over token sequences (N, L, D): the class token and the
-positional encoding."""
+"""Layers of transformers over token sequences (N, L, D): the class token, the positional
+encoding and the transformer encoder layer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from builder.catalog.layers.common import ATTN, float_input, one_input
-from builder.catalog.params import CHOICE, INT, Param
+from builder.catalog.params import BOOL, CHOICE, FLOAT, INT, Param
 from builder.catalog.spec import BATCH, Ctor, LayerSpec, P, Shape, Shapes, fail
 
 MAX_LEN = 100_000
@@ -85,5 +87,120 @@ add(
         count=lambda p, ins: p["max_len"] * one_input(ins)[2] if p["kind"] == "learned" else 0,
         inferred=("dim",),
         default_name="positions",
+    )
+)
+
+
+def _encoder_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = _sequence({"in": ins["in"]}, "TransformerEncoderLayer")
+    if x[2] % p["num_heads"]:
+        raise fail(
+            f"has {p['num_heads']} heads, which do not divide its {x[2]} features",
+            f"use a num_heads that divides {x[2]}",
+        )
+    mask = ins.get("padding_mask")
+    if mask is not None and tuple(mask) != (BATCH, x[1]):
+        raise fail(
+            f"takes a padding mask of (N, {x[1]}) (1: a padded step) but receives {mask}",
+            "feed one value per step of the sequence",
+        )
+    return {"out": x}
+
+
+def _encoder_ctor(p: P, ins: Shapes) -> Ctor:
+    return Ctor(
+        "builder.catalog.modules.EncoderLayer",
+        {
+            "d_model": ins["in"][2],
+            "nhead": p["num_heads"],
+            "dim_feedforward": p["dim_feedforward"],
+            "dropout": p["dropout"],
+            "activation": p["activation"],
+            "layer_norm_eps": p["layer_norm_eps"],
+            "norm_first": p["norm_first"],
+            "bias": p["bias"],
+            "causal": p["causal"],
+        },
+    )
+
+
+def _encoder_count(p: P, ins: Shapes) -> int:
+    d, f, b = ins["in"][2], p["dim_feedforward"], p["bias"]
+    attention = 4 * d * d + (4 * d if b else 0)
+    feedforward = 2 * d * f + ((f + d) if b else 0)
+    return attention + feedforward + (4 * d if b else 2 * d)
+
+
+def _encoder_emit(
+    e: Any, p: P, xs: dict[str, Any], shapes: Shapes, wanted: set[str]
+) -> dict[str, Any]:
+    if "padding_mask" in xs:
+        return {"out": e.call(xs["in"], xs["padding_mask"])}
+    return {"out": e.call(xs["in"])}
+
+
+add(
+    LayerSpec(
+        "TransformerEncoderLayer",
+        ATTN,
+        "One transformer encoder block on (N, L, D): self-attention and a feed-forward"
+        " network, each with a residual connection and a LayerNorm (after each, or before"
+        " with norm_first, as ViT). causal: each step attends only to itself and earlier"
+        " steps; an optional padding mask (N, L) marks padded steps (1) that no step attends"
+        " to. torch's nn.TransformerEncoderLayer (batch_first) and nn.TransformerEncoder, a"
+        " stack of them, import as it.",
+        params=(
+            Param(
+                "num_heads", INT, 2, "Attention heads (must divide the features).", min=1, max=1024
+            ),
+            Param(
+                "dim_feedforward",
+                INT,
+                64,
+                "Width of the feed-forward network.",
+                min=1,
+                max=1_000_000,
+            ),
+            Param(
+                "dropout",
+                FLOAT,
+                0.1,
+                "Dropout in attention and after each sub-block.",
+                min=0.0,
+                max=1.0,
+                exclusive_max=True,
+            ),
+            Param(
+                "activation",
+                CHOICE,
+                "relu",
+                "The feed-forward's activation.",
+                choices=("relu", "gelu"),
+            ),
+            Param(
+                "norm_first",
+                BOOL,
+                False,
+                "LayerNorm before each sub-block (pre-norm) instead of after.",
+            ),
+            Param("causal", BOOL, False, "Each step attends only to itself and earlier steps."),
+            Param("bias", BOOL, True, "Learn biases in the projections and norms."),
+            Param(
+                "layer_norm_eps",
+                FLOAT,
+                1e-5,
+                "Added to the variance in the norms.",
+                min=1e-12,
+                max=1.0,
+            ),
+        ),
+        inputs=("in", "padding_mask"),
+        optional_inputs=("padding_mask",),
+        infer=_encoder_infer,
+        ctor=_encoder_ctor,
+        emit=_encoder_emit,
+        count=_encoder_count,
+        inferred=("d_model",),
+        default_name="encoder",
     )
 )
