@@ -410,12 +410,20 @@ def _import_parser() -> argparse.ArgumentParser:
         help="dtype per input (default: int64 for an input that feeds only Embeddings)",
     )
     parser.add_argument("--name", help="project name (default: the class name)")
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="also save the model's weights (as CLASS() holds them: load pretrained ones in"
+        " its __init__) beside the project as PROJECT.weights.pt, named for the project, and"
+        " start training from them (training.initial_weights): fine-tune the imported model",
+    )
     return parser
 
 
 def import_(args: argparse.Namespace) -> int:
-    from builder.importer import import_file
+    from builder.importer import convert_file
     from builder.summary import format_table, summarize
+    from builder.training.checkpoint import save_weights
     from graph.project_file import save
 
     shapes = []
@@ -424,13 +432,23 @@ def import_(args: argparse.Namespace) -> int:
             shapes.append(tuple(int(part) for part in text.replace("x", ",").split(",") if part))
         except ValueError:
             return _error(f"--input-shape {text!r}: give sizes separated by commas, e.g. 1,8,8")
-    project = import_file(args.module, shapes, name=args.name, input_dtypes=args.input_dtype)
+    imported = convert_file(args.module, shapes, name=args.name, input_dtypes=args.input_dtype)
+    project = imported.project
+    weights = Path(args.output).with_suffix(".weights.pt")
     try:
+        if args.weights:  # beside the project: training.initial_weights is relative to it
+            save_weights(weights, imported.state_dict)
+            project.training["initial_weights"] = weights.name
         save(project, args.output)
     except OSError as exc:
         return _error(f"Cannot write {args.output}: {exc.strerror or exc}")
     print(f"Project {project.name!r} imported from {args.module}\n")
     print(format_table(summarize(project.network())))
+    if args.weights:
+        print(
+            f"\nWrote {weights} ({len(imported.state_dict)} tensors, named for the project):"
+            " training starts from them (training.initial_weights)"
+        )
     print(f"\nWrote {args.output}")
     return EXIT_OK
 
