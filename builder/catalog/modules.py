@@ -447,3 +447,21 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         return super().forward(
             x, src_mask=mask, src_key_padding_mask=padding_mask, is_causal=self.causal
         )
+
+
+class Maxout(nn.Module):
+    """``out_features`` units, each the largest of ``pieces`` linear functions of the input:
+    one Linear to out_features × pieces values, viewed as (..., out_features, pieces), max
+    over the pieces."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True):
+        super().__init__()
+        self.out_features, self.pieces = int(out_features), int(pieces)
+        self.linear = nn.Linear(int(in_features), self.out_features * self.pieces, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x)
+        return z.view(*z.shape[:-1], self.out_features, self.pieces).amax(-1)
+
+    def extra_repr(self) -> str:
+        return f"out_features={self.out_features}, pieces={self.pieces}"

@@ -247,6 +247,11 @@ READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Upsample": _upsample,
     "ClassToken": lambda m: {},
     "Mean": lambda m: {"dims": list(m.dims), "keepdim": bool(m.keepdim)},
+    "Maxout": lambda m: {
+        "out_features": m.out_features,
+        "pieces": m.pieces,
+        "bias": m.linear.bias is not None,
+    },
     "TransformerEncoderLayer": lambda m: _encoder_layer(m),
     "Scale": lambda m: {"shape": list(m.scale.shape), "start": float(m.start)},
     "Slice": lambda m: {

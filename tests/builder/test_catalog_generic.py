@@ -178,6 +178,10 @@ TABLE: dict[str, list[Case]] = {
             (3, 6),
         ),
     ],
+    "Maxout": [
+        case({"out_features": 4, "pieces": 3}, (5,)),
+        case({"out_features": 2, "pieces": 1, "bias": False}, (3, 6)),
+    ],
     "Scale": [
         case({"shape": (4, 1, 1), "start": 1e-6}, (4, 3, 3)),  # ConvNeXt's layer scale
         case({"shape": (5,)}, (2, 5)),

@@ -115,3 +115,43 @@ add(
         default_name="fc",
     )
 )
+
+
+def _maxout_infer(p: P, ins: Shapes) -> dict[str, Shape]:
+    x = one_input(ins)
+    float_input("Maxout", x)
+    check_rank(x, (2, 3), "(N, features)", "add a Flatten before it")
+    return {"out": Shape((*x[:-1], p["out_features"]))}
+
+
+add(
+    LayerSpec(
+        "Maxout",
+        DENSE,
+        "Maxout units (Goodfellow et al.): each of out_features units computes `pieces`"
+        " linear functions of the input and outputs the largest, y_j = max_k (x·W_jkᵀ + b_jk):"
+        " a learned convex, piecewise-linear activation (two pieces can learn ReLU or |x|).",
+        params=(
+            Param("out_features", INT, 8, "Number of output units.", min=1, max=1_000_000),
+            Param("pieces", INT, 2, "Linear pieces per unit.", min=1, max=64),
+            Param("bias", BOOL, True, "Add a learned bias to each piece."),
+            INIT,
+        ),
+        infer=_maxout_infer,
+        ctor=lambda p, ins: Ctor(
+            "builder.catalog.modules.Maxout",
+            {
+                "in_features": one_input(ins)[-1],
+                "out_features": p["out_features"],
+                "pieces": p["pieces"],
+                "bias": p["bias"],
+            },
+        ),
+        count=lambda p, ins: (
+            one_input(ins)[-1] * p["out_features"] * p["pieces"]
+            + if_bias(p["out_features"] * p["pieces"], p["bias"])
+        ),
+        inferred=("in_features",),
+        default_name="maxout",
+    )
+)
