@@ -321,6 +321,11 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        if (
+            not self.highlight
+            and option.levelOfDetailFromTransform(painter.worldTransform()) < NAME_LOD
+        ):
+            return  # a dot of a pixel this far out: the cards and edges carry the picture
         s = style()
         r = PORT_R
         if self.highlight == "ok":
@@ -797,6 +802,10 @@ class EdgeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
         s = style()
         selected = self.isSelected()
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_LOD:
+            # far out, hundreds of edges on screen: hairlines without antialiasing draw
+            # several times faster and look the same at this size
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(s.edge_selected if selected else s.edge)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
