@@ -128,9 +128,9 @@ add(
     LayerSpec(
         "Maxout",
         DENSE,
-        "Maxout units (Goodfellow et al.): each of out_features units computes `pieces`"
-        " linear functions of the input and outputs the largest, y_j = max_k (x·W_jkᵀ + b_jk):"
-        " a learned convex, piecewise-linear activation (two pieces can learn ReLU or |x|).",
+        "Maxout units (Goodfellow et al.): each of out_features units computes several"
+        " (pieces) linear functions of the input and outputs the largest, y_j = max_k (x·W_jkᵀ"
+        " + b_jk): a learned piecewise-linear activation (two pieces can learn ReLU or |x|).",
         params=(
             Param("out_features", INT, 8, "Number of output units.", min=1, max=1_000_000),
             Param("pieces", INT, 2, "Linear pieces per unit.", min=1, max=64),

@@ -230,7 +230,7 @@ add(
     LayerSpec(
         "Slice",
         SHAPE,
-        "Keeps ``length`` positions of one dim from ``start`` (dims as torch counts them: 0 is"
+        "Keeps length positions of one dim from start (dims as torch counts them: 0 is"
         " the batch and stays); squeeze drops the dim when one position is kept: a vision"
         " transformer's class token x[:, 0], ShuffleNet's halves x.chunk(2, dim=1) and"
         " x.narrow import as it.",
