@@ -802,9 +802,12 @@ class EdgeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
         s = style()
         selected = self.isSelected()
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_LOD:
+        far = option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_LOD
+        smooth = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
+        if far:
             # far out, hundreds of edges on screen: hairlines without antialiasing draw
-            # several times faster and look the same at this size
+            # several times faster and look the same at this size (the view does not save
+            # the painter between items: the hint is put back below)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(s.edge_selected if selected else s.edge)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -812,6 +815,8 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(s.arrow_selected if selected else s.arrow)
         painter.drawPolygon(self._arrow)
+        if far:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, smooth)
 
 
 # ----------------------------------------------------------------------------- canvas

@@ -468,6 +468,10 @@ class MainWindow(QMainWindow):
         self._toolbar_view_anchor = bar.addSeparator()
         bar.addAction(self.fit_tool_action)
         bar.addAction(self.layout_tool_action)
+        bar.addSeparator()  # training at hand: the Train menu's actions, enabled as there
+        self.start_action.setIconText("Train")
+        for action in (self.start_action, self.pause_action, self.resume_action, self.stop_action):
+            bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
     def _build_status_bar(self) -> None:
@@ -570,7 +574,11 @@ class MainWindow(QMainWindow):
         self._undo_action = undo = doc.undo.createUndoAction(self, "Undo")
         self._redo_action = redo = doc.undo.createRedoAction(self, "Redo")
         undo.setShortcuts(QKeySequence.StandardKey.Undo)
-        redo.setShortcuts(QKeySequence.StandardKey.Redo)
+        # the platform's Redo bindings (Ctrl+Shift+Z on Linux) and Ctrl+Y on every platform
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        redo.setShortcuts(
+            [*redo_keys, *([] if QKeySequence("Ctrl+Y") in redo_keys else [QKeySequence("Ctrl+Y")])]
+        )
         self.addAction(undo)
         self.addAction(redo)
         self.edit_menu.insertActions(self._undo_anchor, [undo, redo])

@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import re
 
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QKeyEvent, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QKeyEvent, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -135,11 +135,28 @@ class _LayerTree(QTreeWidget):
         super().keyPressEvent(event)
 
 
+# The window's shortcuts that the search box must not take for itself (a line edit claims
+# Ctrl+E, end of line on some platforms): typed there, they reach the window.
+WINDOW_SHORTCUTS = ("Ctrl+E", "Ctrl+Y", "Ctrl+Shift+Z", "F5", "Shift+F5")
+
+
 class _SearchBox(QLineEdit):
-    """Escape clears; Down moves into the list; Enter adds the highlighted match."""
+    """Escape clears; Down moves into the list; Enter adds the highlighted match; the
+    window's shortcuts (WINDOW_SHORTCUTS) pass through to the window."""
 
     escape_pressed = Signal()
     down_pressed = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:
+            pressed = QKeySequence(event.keyCombination())
+            if any(
+                pressed.matches(QKeySequence(k)) == QKeySequence.SequenceMatch.ExactMatch
+                for k in WINDOW_SHORTCUTS
+            ):
+                event.ignore()  # not ours: the window's action takes it
+                return False
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.text():

@@ -35,8 +35,9 @@ class RolesForm(QWidget):
 
     def load(self, spec: ProcedureSpec | None, networks: list[str], training: dict) -> None:
         """Show ``spec``'s roles bound as ``training`` says, among the project's networks."""
-        if not shiboken6.isValid(self):  # the undo stack signals while the window closes
-            return
+        boxes = (*self.networks.values(), *self.optimizers.values(), *self.rates.values())
+        if not shiboken6.isValid(self) or not all(shiboken6.isValid(b) for b in boxes):
+            return  # the undo stack signals while the window closes (children go first)
         several = spec is not None and len(spec.roles) > 1
         if spec is not self._spec:
             self._spec = spec

@@ -969,21 +969,26 @@ class TrainingPanel(QWidget):
 
     def _finish(self) -> None:
         self.timer.stop()
-        trainer, self.trainer = self.trainer, None
-        if trainer is not None:
-            records = trainer.poll()  # anything that came with the last one
-            for record in records:
-                self._handle(record)
-            self._show_progress(final=True)
-            if self.dashboard_run is not None:
-                if records:
-                    self.dashboard.add_records(records)
-                # everything the live ticks had not drawn yet, a plot group per turn
-                self.dashboard.refresh_in_turns()
-            self.last_trainer = trainer
-        self._release_gc()
-        self.note.setVisible(False)
-        self._set_state(IDLE)
+        trainer = self.trainer
+        try:
+            if trainer is not None:
+                # anything that came with the last record, or after a tick's empty poll
+                # (the worker may have ended in between): handled with the run still set
+                records = trainer.poll()
+                for record in records:
+                    self._handle(record)
+                self._show_progress(final=True)
+                if self.dashboard_run is not None:
+                    if records:
+                        self.dashboard.add_records(records)
+                    # everything the live ticks had not drawn yet, a plot group per turn
+                    self.dashboard.refresh_in_turns()
+                self.last_trainer = trainer
+        finally:  # the run ends here whatever a record did
+            self.trainer = None
+            self._release_gc()
+            self.note.setVisible(False)
+            self._set_state(IDLE)
 
     def _release_gc(self) -> None:
         if self._gc_held:

@@ -438,10 +438,9 @@ class EncoderLayer(nn.TransformerEncoderLayer):
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = None
-        if self.causal:
-            mask = nn.Transformer.generate_square_subsequent_mask(
-                x.shape[1], device=x.device, dtype=x.dtype
-            )
+        if self.causal:  # True: a later step, not attended to (bool, as the padding mask)
+            steps = x.shape[1]
+            mask = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
         if padding_mask is not None and padding_mask.dtype != torch.bool:
             padding_mask = padding_mask != 0
         return super().forward(

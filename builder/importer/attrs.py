@@ -36,6 +36,23 @@ class AttrPatterns:
         )
         return Expanded(attr)
 
+    def _learned(self, attr: Attr, what: str) -> None:
+        """Refuse a pattern's tensor that is not a learned parameter of the module's own (a
+        buffer would become trainable), or that another layer took already (shared)."""
+        reject(
+            not isinstance(attr.tensor, nn.Parameter) or attr.path not in self.module.state_dict(),
+            f"uses {attr.path!r} as {what}, but it is not a parameter of the module (a buffer or"
+            " a constant: the layer would learn it); make it an nn.Parameter, or add the layer in"
+            " the editor",
+        )
+        taken = self.__dict__.setdefault("_attrs_taken", set())
+        reject(
+            attr.path in taken,
+            f"uses the parameter {attr.path!r} a second time (shared weights); every NeuralCanvas"
+            " layer has its own weights",
+        )
+        taken.add(attr.path)
+
     def _param_layer(
         self, node: fx.Node, type_id: str, params: dict, source: Ref, names: dict
     ) -> Ref:
@@ -44,11 +61,11 @@ class AttrPatterns:
         self.param_sources[node_id] = names
         return Ref(node_id)
 
-    def _class_token(self, node: fx.Node, token: Expanded, x: Any) -> Ref:
+    def _class_token(self, node: fx.Node, token: Expanded, x: Any, x_node: Any) -> Ref:
         """``torch.cat([token.expand(n, -1, -1), x], dim=1)``: ClassToken on x."""
         ref = as_tensor(x, "joins")
         shape = tuple(token.attr.tensor.shape)
-        seq = self._shape(node.args[0][1]) if isinstance(node.args[0][1], fx.Node) else None
+        seq = self._shape(x_node) if isinstance(x_node, fx.Node) else None
         reject(
             call_arg(node, 1, "dim", 0) not in (1, -2)
             or len(shape) != 3
@@ -59,6 +76,7 @@ class AttrPatterns:
             f"joins {token.attr.path!r} of shape {shape} to a sequence in a way no layer does;"
             " a class token is (1, 1, D) put before (N, L, D) along dim 1",
         )
+        self._learned(token.attr, "a class token")
         return self._param_layer(node, "ClassToken", {}, ref, {"token": token.attr.path})
 
     def _with_attr(self, node: fx.Node, type_id: str, left: Any, right: Any) -> Ref:
@@ -75,14 +93,13 @@ class AttrPatterns:
                 f"adds {attr.path!r} of shape {shape}; only learned positions (1, L, D) added to"
                 " a sequence (N, L, D) are a layer (PositionalEncoding)",
             )
+            self._learned(attr, "learned positions")
             params = {"kind": "learned", "max_len": shape[1]}
             return self._param_layer(
                 node, "PositionalEncoding", params, ref, {"positions": attr.path}
             )
-        reject(
-            not isinstance(attr.tensor, nn.Parameter) or seq is None,
-            f"multiplies by {attr.path!r}, which is not a parameter of known shape",
-        )
+        reject(seq is None, f"multiplies by {attr.path!r} a tensor of unknown shape")
+        self._learned(attr, "a layer scale")
         params = {"shape": list(shape), "start": 1.0}
         return self._param_layer(node, "Scale", params, ref, {"scale": attr.path})
 
@@ -103,8 +120,12 @@ class AttrPatterns:
                 "normalises with weights other than its own nn.LayerNorm's; use the module"
                 " (nn.LayerNorm) or a LayerNorm subclass's own weight and bias"
             )
+        reject(
+            owner_path in self.called, "normalises with a LayerNorm called before (shared weights)"
+        )
         params = READERS["LayerNorm"](owner)
         node_id = self._layer_from_module(
             node, owner_path, owner, "LayerNorm", params, node.args[0]
         )
+        self.called[owner_path] = node_id
         return Ref(node_id)

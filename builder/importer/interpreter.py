@@ -390,7 +390,7 @@ class Importer(AttrPatterns, TransformerImports, TensorOps, NetworkDraft):
             return self._getitem(self.env.get(node.args[0]), index, node)
         if fn is getattr and node.args[1] == "shape":
             ref = as_tensor(self.env.get(node.args[0]), "reads the shape of")
-            return ShapeOf(ref, self._shape(node.args[0]))
+            return ShapeOf(ref, lambda: self._shape(node.args[0]))
         if fn is getattr and node.args[1] == "dtype":
             return DTypeOf(as_tensor(self.env.get(node.args[0]), "reads the dtype of"))
         if fn is operator.ge and isinstance(node.args[1], (int, float)):
@@ -462,7 +462,7 @@ class Importer(AttrPatterns, TransformerImports, TensorOps, NetworkDraft):
             return tuple(self._slice(node, p, f"_{i}" if i else "") for i, p in enumerate(pieces))
         if name in ("size", "dim"):
             shape = ShapeOf(
-                as_tensor(self_value, f"reads the {name} of"), self._shape(node.args[0])
+                as_tensor(self_value, f"reads the {name} of"), lambda: self._shape(node.args[0])
             )
             if name == "dim":
                 reject(shape.dims is None, "reads the number of dims")

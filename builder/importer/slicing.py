@@ -15,6 +15,10 @@ def index_params(index: Any, shape: tuple[int, ...] | None) -> dict[str, Any]:
     number or a slice of step 1, every other dim whole."""
     items = index if isinstance(index, tuple) else (index,)
     reject(
+        any(item is Ellipsis for item in items),
+        "indexes with ...; write every dim out (x[:, :, 0] for the last of three)",
+    )
+    reject(
         not items or items[0] != slice(None),
         "indexes the batch dim; keep it whole: x[:, ...]",
     )
@@ -31,6 +35,11 @@ def index_params(index: Any, shape: tuple[int, ...] | None) -> dict[str, Any]:
         reject(not -size <= item < size, f"takes position {item} of a dim of {size}")
         return {"dim": dim, "start": item % size, "length": 1, "squeeze": True}
     if isinstance(item, slice):
+        bounds = (item.start, item.stop, item.step)
+        reject(
+            not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds),
+            "slices by bounds that are not numbers (the batch size is not one)",
+        )
         start, stop, step = item.indices(size)
         reject(step != 1, "slices with a step; no layer does that")
         reject(stop <= start, "takes an empty slice")
@@ -64,4 +73,9 @@ def narrow_params(node_args: tuple, shape: tuple[int, ...] | None) -> dict[str, 
     )
     dim = dim % len(shape)
     reject(dim == 0, "narrows the batch dim")
-    return {"dim": dim, "start": start % shape[dim], "length": length, "squeeze": False}
+    size = shape[dim]
+    reject(
+        not -size <= start < size or length < 1 or start % size + length > size,
+        f"narrows {length} from {start} of a dim of {size}",
+    )
+    return {"dim": dim, "start": start % size, "length": length, "squeeze": False}

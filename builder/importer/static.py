@@ -66,14 +66,15 @@ def size_of(shape: ShapeOf, dim: Any) -> Any:
     """``x.size(dim)`` / ``x.shape[dim]``: :class:`Batch` for dim 0, else the constant."""
     if not isinstance(dim, int) or isinstance(dim, bool):
         raise Unsupported("reads sizes by a slice or a value that is not a number")
-    rank = len(shape.dims) if shape.dims is not None else None
-    if dim == 0 or (rank is not None and dim == -rank):
+    if dim == 0:
         return Batch()
-    if shape.dims is None:
+    dims = shape.dims
+    if dims is None:
         raise Unsupported("reads a size other than the batch size (dim 0)")
+    rank = len(dims)
     if not -rank <= dim < rank:
         raise Unsupported(f"reads size {dim} of a tensor of {rank} dims")
-    return shape.dims[dim]
+    return Batch() if dim == -rank else dims[dim]
 
 
 def is_number(value: Any) -> bool:

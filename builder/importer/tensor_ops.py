@@ -41,6 +41,10 @@ class TensorOps:
             not isinstance(keepdim, bool) or node.kwargs.keys() - {"dim", "keepdim"},
             "passes extra arguments",
         )
+        if any(d < 0 for d in dims):  # counted from the end: the traced rank says which
+            shape = self._shape(node.args[0])
+            reject(shape is None, "averages over dims counted from the end of unknown rank")
+            dims = [d % len(shape) for d in dims]
         reject(any(d == 0 for d in dims), "averages over the batch dim")
         return Ref(
             self._layer(node, "Mean", {"dims": tuple(dims), "keepdim": keepdim}, node.args[0])
@@ -87,7 +91,7 @@ class TensorOps:
                 " torch.cat((h_n[-2], h_n[-1]), dim=1)"
             )
         if len(values) == 2 and isinstance(values[0], Expanded):  # a class token first
-            return self._class_token(node, values[0], values[1])
+            return self._class_token(node, values[0], values[1], items[1])
         reject(not isinstance(dim, int), "joins along a dim that is not a number")
         if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer of a block)
             return as_tensor(values[0], "joins")

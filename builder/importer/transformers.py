@@ -28,6 +28,10 @@ def encoder_layer_params(m: nn.TransformerEncoderLayer) -> dict[str, Any]:
     names = {F.relu: "relu", F.gelu: "gelu"}
     name = names.get(activation) or {nn.ReLU: "relu", nn.GELU: "gelu"}.get(type(activation))
     reject(name is None, f"uses the activation {activation!r}; the layer has relu or gelu")
+    reject(
+        getattr(activation, "approximate", "none") != "none",
+        "uses the tanh approximation of GELU; the layer has the exact one",
+    )
     return {
         "num_heads": int(m.self_attn.num_heads),
         "dim_feedforward": int(m.linear1.out_features),
@@ -49,6 +53,11 @@ class TransformerImports:
             or any(v is not None and v is not False for v in node.kwargs.values()),
             "passes masks in the call; import it without them (TransformerEncoderLayer has a"
             " causal setting and a padding-mask input in the editor)",
+        )
+        reject(
+            path in self.called,
+            "is called a second time (shared weights); every NeuralCanvas layer has its own"
+            " weights: use two modules",
         )
         ref = as_tensor(self.env.get(node.args[0]), "takes")
         if isinstance(sub, nn.TransformerEncoderLayer):

@@ -32,10 +32,15 @@ class Batch:
 @dataclass(frozen=True)
 class ShapeOf:
     """``x.shape`` / ``x.size()``: the batch size first, then the sample's sizes, which are
-    constants (``dims``: the traced shape, batch included; None when unknown)."""
+    constants (``dims``: the traced shape, batch included; None when unknown). The shape is
+    looked up only when a size other than the batch's is read."""
 
     ref: Ref
-    dims: tuple[int, ...] | None = None
+    lookup: Any = None  # () -> the traced shape, batch included, or None (asked lazily)
+
+    @property
+    def dims(self) -> tuple[int, ...] | None:
+        return self.lookup() if self.lookup is not None else None
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,59 @@ def test_an_encoder_that_is_not_batch_first_is_refused_with_what_to_do():
     layer = nn.TransformerEncoderLayer(8, 2, 16)
     with pytest.raises(ModelImportError, match="batch_first=True"):
         convert_module(nn.TransformerEncoder(layer, 1, enable_nested_tensor=False), [(5, 8)])
+
+
+class Fixed(nn.Module):  # a fixed table (a buffer), not learned positions
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.randn(1, 5, 4))
+
+    def forward(self, x):
+        return x + self.table
+
+
+class Odd(nn.Module):
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        if self.how == "narrow":
+            return x.narrow(1, 4, 3)
+        if self.how == "ellipsis":
+            return x[..., 0]
+        return x.mean(-1)
+
+
+def test_a_buffer_read_directly_is_not_made_a_learned_layer():
+    with pytest.raises(
+        ModelImportError, match="'table' as learned positions, but it is not a parameter"
+    ):
+        convert_module(Fixed(), [(5, 4)])
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [("narrow", "narrows 3 from 4 of a dim of 5"), ("ellipsis", "indexes with \\.\\.\\.")],
+)
+def test_slices_outside_the_tensor_or_with_an_ellipsis_are_refused(how, message):
+    with pytest.raises(ModelImportError, match=message):
+        convert_module(Odd(how), [(5, 4)])
+
+
+def test_a_mean_over_dims_counted_from_the_end_imports():
+    module = Odd("mean")
+    imported = convert_module(module, [(5, 4)])
+    net = imported.project.network()
+    (mean,) = [n for n in net.nodes if net.type_of(n) == "Mean"]
+    assert tuple(net.params_of(mean)["dims"]) == (2,)
+    x = torch.randn(3, 5, 4)
+    assert torch.equal(compile_network(net)(x), module(x))
+
+
+def test_an_approximate_gelu_encoder_is_refused():
+    layer = nn.TransformerEncoderLayer(
+        8, 2, 16, activation=nn.GELU(approximate="tanh"), batch_first=True
+    )
+    with pytest.raises(ModelImportError, match="tanh approximation of GELU"):
+        convert_module(nn.TransformerEncoder(layer, 1, enable_nested_tensor=False), [(5, 8)])

@@ -141,7 +141,7 @@ def test_docks_toolbar_and_status_bar(make_window):
     tools = [a.text().replace("&", "") for a in window.toolbar.actions() if not a.isSeparator()]
     assert tools[:3] == ["New", "Open…", "Save"]
     assert tools[3].startswith("Undo") and tools[4].startswith("Redo")
-    assert tools[5:] == ["Fit", "Auto-layout"]
+    assert tools[5:] == ["Fit", "Auto-layout", "Start", "Pause", "Resume", "Stop"]
     assert window.network_label.text() == "Network: main"
     assert window.nodes_label.text() == "6 layers"
     assert window.params_label.text() == "17 parameters"  # 2*4+4 + 4*1+1

@@ -276,6 +276,8 @@ def test_hovering_a_unit_says_where_it_is_and_its_value(make):
     assert view.canvas.unit_at(QPoint(1, 1)) == (-1, -1)
     # the line under the map: the unit under the pointer, else the selected one
     assert view.canvas.status == "hover a unit for its value"
+    view.window().activateWindow()  # hover events go to the active window (another test's may be)
+    QTest.qWait(0)
     QTest.mouseMove(view.canvas, at.toPoint())
     assert view.canvas.status == "unit 7 (row 1, col 2) · mean distance: 1.5"
     view.canvas.hovered.emit(-1, -1, QPoint())  # the pointer leaves
