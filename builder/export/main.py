@@ -142,8 +142,9 @@ class Distributed:
         self, state: dict, x: torch.Tensor, y: torch.Tensor, step: int
     ) -> dict:
         logs = self.kernel.train_step(state, x, y, step)
-        loss = logs["loss"]  # a float from a kernel on the host (the VAE's, the RBM's)
-        loss = torch.as_tensor(loss, dtype=torch.float32, device=x.device).detach().clone()
+        # a float from a kernel on the host (the VAE's, the RBM's): as a tensor
+        loss = torch.as_tensor(logs["loss"], dtype=torch.float32, device=x.device)
+        loss = loss.detach().clone()
         dist.all_reduce(loss)
         return {**logs, "loss": loss / self.world}
 
