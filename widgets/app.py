@@ -138,6 +138,13 @@ def run(
     """
     if screenshot and QApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if QApplication.instance() is None:
+        from widgets.xcb_check import check
+
+        problem = check()  # Qt would abort on a missing xcb library, naming another one
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     app = application()
     suggested = Path(path).name if as_copy and path is not None else None
     file_path = None if as_copy else path
