@@ -81,6 +81,7 @@ from widgets.files import (
     current_session,
     read_autosave,
 )
+from widgets.help_menu import HelpMenu
 from widgets.palette import Palette
 from widgets.panels import ProblemsPanel, SummaryPanel
 from widgets.properties import PropertyEditor
@@ -453,6 +454,8 @@ class MainWindow(QMainWindow):
         self.train_menu = train = bar.addMenu("&Train")
         for action in (self.start_action, self.pause_action, self.resume_action, self.stop_action):
             train.addAction(action)
+        self.help = HelpMenu(self)  # shortcuts, layer reference, documentation, About
+        bar.addMenu(self.help.menu)
 
     def _build_toolbar(self) -> None:
         self.toolbar = bar = QToolBar("Main toolbar", self)
