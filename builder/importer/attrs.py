@@ -21,6 +21,7 @@ from builder.importer.values import Attr, Batch, Expanded, Ref, as_tensor
 
 class AttrPatterns:
     env: dict[fx.Node, Any]
+    attrs_taken: set[str]
 
     def _get_attr(self, node: fx.Node) -> Attr:
         value: Any = self.module
@@ -45,7 +46,7 @@ class AttrPatterns:
             " a constant: the layer would learn it); make it an nn.Parameter, or add the layer in"
             " the editor",
         )
-        taken = self.__dict__.setdefault("_attrs_taken", set())
+        taken = self.attrs_taken
         reject(
             attr.path in taken,
             f"uses the parameter {attr.path!r} a second time (shared weights); every NeuralCanvas"

@@ -65,6 +65,7 @@ class NetworkDraft:
         self.sources: dict[str, str] = {}  # node id -> submodule path
         # node id -> {its parameter: a parameter of the module read directly (a class token)}
         self.param_sources: dict[str, dict[str, str]] = {}
+        self.attrs_taken: set[str] = set()  # parameters read directly that a layer holds
         self.called: dict[str, str] = {}  # submodule path -> node id
         self.mha_weights: set[str] = set()
 

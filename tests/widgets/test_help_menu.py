@@ -6,10 +6,9 @@ from __future__ import annotations
 from PySide6.QtWidgets import QListWidget, QTableWidget, QTextBrowser
 
 from builder import CATALOG
-from tests.widgets.test_shortcuts import make_window  # noqa: F401 (the fixture)
 
 
-def test_help_menu_lists_the_shortcuts_reference_docs_and_about(make_window):  # noqa: F811
+def test_help_menu_lists_the_shortcuts_reference_docs_and_about(make_window):
     window = make_window()
     help_menu = window.help
     texts = [a.text().replace("&", "") for a in help_menu.menu.actions() if not a.isSeparator()]

@@ -3,35 +3,10 @@ on every platform, and the window's shortcuts work while the palette's search bo
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-import assets
-from builder import CATALOG
-from graph.project_file import load
-from tests.widgets.test_main_window import Stubs
-from widgets import commands, files
-from widgets.main_window import MainWindow
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv(files.CONFIG_ENV, str(tmp_path / "config"))  # never the user's files
-    monkeypatch.setenv(files.DATA_ENV, str(tmp_path / "data"))
-
-    def make() -> MainWindow:
-        path = assets.example("xor_mlp")
-        window = Stubs().install(MainWindow(load(path, CATALOG), path, autosave_ms=0))
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for window in list(MainWindow.windows):
-        window.close()
-    MainWindow.windows.clear()
+from widgets import commands
 
 
 def _active(window, qtbot):
