@@ -138,6 +138,8 @@ class HelpMenu:
                     )
                     browser.setTextCursor(cursor)
                     browser.ensureCursorVisible()
+                    bar = browser.verticalScrollBar()  # the heading at the top, not the bottom
+                    bar.setValue(bar.value() + browser.cursorRect().top() - 4)
                     break
                 block = block.next()
         return dialog
